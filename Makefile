@@ -1,0 +1,48 @@
+# Every command a learner or CI types goes through here; `make help` lists them.
+# pipenv itself lives in .tools/ (a tiny venv), the project's locked packages in .venv/.
+
+PYTHON ?= python3
+PIPENV_VERSION := 2026.10.3
+PIPENV := .tools/bin/pipenv
+export PIPENV_VENV_IN_PROJECT := 1
+export PIPENV_VERBOSITY := -1
+RUN := $(PIPENV) run
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test test-e2e test-all runtimes bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(PIPENV):
+	@echo ">> Installing pipenv $(PIPENV_VERSION) into .tools/"
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check pipenv==$(PIPENV_VERSION)
+
+.venv/.synced: $(PIPENV) Pipfile.lock
+	@echo ">> Installing the locked dependencies into .venv/ (first time: a minute or two)"
+	$(PIPENV) sync --dev
+	@touch $@
+
+setup: .venv/.synced ## Install pipenv and the locked dependencies (run and test do this for you)
+
+run: .venv/.synced ## Level 1: load-data, train and serve as parallel processes
+	$(RUN) python src/single_function/single_function_all_ml_steps.py
+
+test: .venv/.synced ## Fast tests: Python only (includes level 1 end to end)
+	$(RUN) pytest -m "not e2e"
+
+test-e2e: .venv/.synced ## Container tests: Docker Compose, Kubernetes objects on Podman, Helm
+	$(RUN) pytest -m e2e
+
+test-all: .venv/.synced ## Every test
+	$(RUN) pytest
+
+runtimes: $(PIPENV) ## Debian, as root: Docker engine, Podman, helm and a local base image for the e2e tests
+	bash scripts/runtimes/install.sh
+
+bench: .venv/.synced ## Benchmarks: print figures (see docs/benchmarks.md)
+	$(RUN) python benchmarks/bench_level1.py
+
+clean: ## Remove generated data, models and virtual environments
+	rm -rf mlsteps-data src/single_function/mlsteps-data .venv .tools .pytest_cache
