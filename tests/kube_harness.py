@@ -1,0 +1,296 @@
+"""Kubernetes objects as real pods on Podman: what stands in for a cluster in the e2e tests.
+
+No cluster can run on the CI machine, but `podman kube play` runs the pods a manifest describes, on the
+real image, with the real volume, security context and resources. It does not do everything a cluster
+does, so this harness bridges the gaps, always in its own copies of the objects (never in the files):
+
+- every PersistentVolumeClaim becomes a Podman volume named `<project>-<claim>` and every `claimName`
+  follows, so pods that mount the same claim share one volume (and two projects never collide);
+- Jobs and CronJobs are ignored by Podman: their pod template becomes a one-shot Pod
+  (restartPolicy Never), played when the test asks, as the Job controller would on schedule;
+- the serve Deployment's pod template becomes one Pod, and its container port gets `hostPort` with
+  `hostIP: 127.0.0.1`, standing in for the NodePort Service (Podman ignores Services);
+- probes are dropped (Podman turns them into healthchecks that need curl in the image): the harness
+  polls /readyz itself instead, as a kubelet would;
+- every container runs `image`, the tag the test built; ConfigMaps travel with each pod so that
+  `envFrom`/`valueFrom` resolve. Other kinds (Service, ServiceAccount, Ingress, ...) are skipped.
+
+Used by level 3 (objects from src/kubectl) and level 4 (objects from `helm template`):
+
+    with PodmanStack(objects, image="mlsteps:0.1.0", host_port=free_port(), project="mlsteps-l3") as stack:
+        assert stack.run_job("bootstrap").exit_code == 0
+        base_url = stack.start_serve()
+"""
+
+from __future__ import annotations
+
+import copy
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+COMPONENT = "app.kubernetes.io/component"
+JOB_KINDS = ("Job", "CronJob")
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """How one run of a Job's pod template ended: its exit code, its logs and how long it took."""
+
+    pod: str
+    exit_code: int
+    logs: str
+    seconds: float
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now, for the serve pod's hostPort."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def load_objects(paths: Iterable[Path | str]) -> list[dict]:
+    """Parse Kubernetes YAML files (several documents each allowed) into a list of objects."""
+    objects = []
+    for path in paths:
+        objects.extend(doc for doc in yaml.safe_load_all(Path(path).read_text()) if doc)
+    return objects
+
+
+def pod_template(obj: dict) -> dict:
+    """The pod template of a Deployment, Job or CronJob (metadata + spec)."""
+    if obj["kind"] == "CronJob":
+        return obj["spec"]["jobTemplate"]["spec"]["template"]
+    if obj["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
+        return obj["spec"]["template"]
+    raise ValueError(f"{obj['kind']} {obj['metadata']['name']} has no pod template")
+
+
+class PodmanStack:
+    """A set of Kubernetes objects brought up as Podman pods and volumes; everything goes on exit.
+
+    objects: parsed objects (dicts, as from `yaml.safe_load_all`), e.g. a level's manifests or the
+    output of `helm template`. image: the tag every container runs. host_port: where the serve pod is
+    published on 127.0.0.1. project: the prefix of every pod and volume this stack creates.
+    env: extra variables set on every container (overriding the manifests' values).
+    """
+
+    def __init__(self, objects: Iterable[dict], *, image: str, host_port: int, project: str = "mlsteps-l3",
+                 env: dict[str, str] | None = None, podman: str = "podman") -> None:
+        self.objects = [copy.deepcopy(obj) for obj in objects if obj]
+        self.image = image
+        self.host_port = host_port
+        self.project = project
+        self.env = dict(env or {})
+        self.podman = podman
+        self.claims = {obj["metadata"]["name"]: f"{project}-{obj['metadata']['name']}"
+                       for obj in self.objects if obj["kind"] == "PersistentVolumeClaim"}
+        self._workdir = Path(tempfile.mkdtemp(prefix=f"{project}-kube-"))
+        self._played: list[Path] = []
+        self._runs = 0
+        self.serve_pod: str | None = None
+        self._serve_container: str | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def __enter__(self) -> PodmanStack:
+        """Remove leftovers of an earlier run of the same project, then create the claims' volumes."""
+        self._remove_leftovers()
+        claims = []
+        for obj in self.objects:
+            if obj["kind"] == "PersistentVolumeClaim":
+                claim = copy.deepcopy(obj)
+                claim["metadata"]["name"] = self.claims[obj["metadata"]["name"]]
+                claims.append(claim)
+        if claims:
+            self._play("claims", claims)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Take down every pod this stack played and remove its volumes (they outlive `kube down`)."""
+        for path in reversed(self._played):
+            self._podman("kube", "down", str(path), check=False)
+        self._played.clear()
+        self._remove_leftovers()
+        for path in self._workdir.glob("*.yaml"):
+            path.unlink()
+        self._workdir.rmdir()
+
+    def _remove_leftovers(self) -> None:
+        names = self._podman("pod", "ps", "-a", "--format", "{{.Name}}", check=False).stdout.split()
+        for name in names:
+            if name.startswith(f"{self.project}-"):
+                self._podman("pod", "rm", "-f", "-t", "2", name, check=False)
+        for volume in self.claims.values():
+            self._podman("volume", "rm", "-f", volume, check=False)
+
+    # -- lookups -----------------------------------------------------------------------------------
+
+    def find(self, kinds: Iterable[str] | str, name_or_component: str | None = None) -> dict:
+        """The one object of `kinds` whose name or `app.kubernetes.io/component` label matches."""
+        kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+        candidates = [obj for obj in self.objects if obj["kind"] in kinds]
+        if name_or_component is not None:
+            candidates = [obj for obj in candidates
+                          if name_or_component in (obj["metadata"]["name"],
+                                                   obj["metadata"].get("labels", {}).get(COMPONENT))]
+        if len(candidates) != 1:
+            found = [f"{o['kind']}/{o['metadata']['name']}" for o in candidates]
+            raise LookupError(f"expected one {'/'.join(kinds)} matching {name_or_component!r}, found {found}")
+        return candidates[0]
+
+    @property
+    def base_url(self) -> str:
+        """Where the serve pod answers on this machine."""
+        return f"http://127.0.0.1:{self.host_port}"
+
+    # -- running -----------------------------------------------------------------------------------
+
+    def run_job(self, name_or_component: str, timeout: float = 300) -> JobRun:
+        """Run one Job's or CronJob's pod template as a one-shot pod, wait for it, return its end.
+
+        Each call is a new pod (`<project>-<name>-<n>`), like one scheduled run of a CronJob; the pod
+        is removed once its logs are read.
+        """
+        obj = self.find(JOB_KINDS, name_or_component)
+        self._runs += 1
+        pod_name = f"{self.project}-{obj['metadata']['name']}-{self._runs}"
+        pod = self._pod(obj, pod_name, restart_policy="Never")
+        started = time.monotonic()
+        path = self._play(pod_name, [*self._configmaps(), pod])
+        containers = [f"{pod_name}-{c['name']}" for c in pod["spec"]["containers"]]
+        try:
+            self._podman("wait", *containers, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            logs = self._logs(containers)
+            raise TimeoutError(f"{pod_name} did not finish within {timeout} s; its logs:\n{logs}") from None
+        seconds = time.monotonic() - started
+        codes = [int(self._podman("inspect", "--format", "{{.State.ExitCode}}", c).stdout.strip())
+                 for c in containers]
+        logs = self._logs(containers)
+        self._podman("kube", "down", str(path), check=False)
+        self._played.remove(path)
+        return JobRun(pod=pod_name, exit_code=max(codes, key=abs), logs=logs, seconds=seconds)
+
+    def start_serve(self, name_or_component: str = "serve", timeout: float = 120,
+                    ready_path: str = "/readyz") -> str:
+        """Play the serve Deployment's pod template, published on 127.0.0.1:host_port.
+
+        Waits until `ready_path` answers 200 (what the readiness probe would wait for; pass
+        ready_path="/healthz" to wait only for the process) and returns the base URL.
+        """
+        obj = self.find("Deployment", name_or_component)
+        pod_name = f"{self.project}-{obj['metadata']['name']}"
+        pod = self._pod(obj, pod_name, restart_policy=None)
+        container = pod["spec"]["containers"][0]
+        ports = container.get("ports") or []
+        if not ports:
+            raise ValueError(f"Deployment {obj['metadata']['name']} declares no containerPort to publish")
+        port = next((p for p in ports if p.get("name") == "http"), ports[0])
+        port["hostPort"] = self.host_port
+        port["hostIP"] = "127.0.0.1"  # only this machine, never 0.0.0.0
+        self._play(pod_name, [*self._configmaps(), pod])
+        self.serve_pod, self._serve_container = pod_name, f"{pod_name}-{container['name']}"
+        self.wait_for(ready_path, timeout=timeout)
+        return self.base_url
+
+    def wait_for(self, path: str, timeout: float = 60, status: int = 200) -> None:
+        """Poll GET base_url+path until it answers `status`; fail early, with logs, if serve exits."""
+        deadline = time.monotonic() + timeout
+        container = self._serve_container
+        if container is None:
+            raise RuntimeError("start_serve() has not been called")
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.base_url + path, timeout=5) as response:
+                    if response.status == status:
+                        return
+                    last = f"HTTP {response.status}"
+            except urllib.error.HTTPError as error:
+                if error.code == status:
+                    return
+                last = f"HTTP {error.code}"
+            except OSError as error:
+                last = str(error)
+            state = self._podman("inspect", "--format", "{{.State.Status}}", container, check=False).stdout.strip()
+            if state in ("exited", "stopped", ""):
+                raise RuntimeError(f"{container} is {state or 'gone'}; its logs:\n{self._logs([container])}")
+            time.sleep(0.5)
+        raise TimeoutError(f"GET {path} did not answer {status} within {timeout} s ({last}); "
+                           f"serve logs:\n{self.serve_logs()}")
+
+    def serve_logs(self) -> str:
+        """Everything the serve container printed so far."""
+        return self._logs([self._serve_container]) if self._serve_container else ""
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _configmaps(self) -> list[dict]:
+        return [obj for obj in self.objects if obj["kind"] == "ConfigMap"]
+
+    def _pod(self, obj: dict, pod_name: str, restart_policy: str | None) -> dict:
+        """A bare Pod from `obj`'s pod template, patched as the module docstring says."""
+        template = copy.deepcopy(pod_template(obj))
+        spec = template["spec"]
+        if restart_policy:
+            spec["restartPolicy"] = restart_policy
+        for volume in spec.get("volumes", []):
+            claim = volume.get("persistentVolumeClaim")
+            if claim:
+                if claim["claimName"] not in self.claims:
+                    raise LookupError(f"{obj['kind']} {obj['metadata']['name']} mounts claim "
+                                      f"{claim['claimName']!r}, which no PersistentVolumeClaim declares")
+                claim["claimName"] = self.claims[claim["claimName"]]
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            container["image"] = self.image
+            for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+                container.pop(probe, None)
+            if self.env:
+                env = [e for e in container.get("env", []) if e["name"] not in self.env]
+                container["env"] = env + [{"name": k, "value": str(v)} for k, v in self.env.items()]
+        metadata = template.get("metadata", {})
+        return {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod_name, "labels": metadata.get("labels", {}),
+                             "annotations": metadata.get("annotations", {})},
+                "spec": spec}
+
+    def _play(self, stem: str, objects: list[dict]) -> Path:
+        path = self._workdir / f"{stem}.yaml"
+        path.write_text(yaml.safe_dump_all(objects, sort_keys=False))
+        self._played.append(path)
+        self._podman("kube", "play", str(path))
+        return path
+
+    def _logs(self, containers: list[str]) -> str:
+        parts = []
+        for container in containers:
+            result = self._podman("logs", container, check=False)
+            parts.append(result.stdout + result.stderr)
+        return "\n".join(parts)
+
+    def _podman(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        result = subprocess.run([self.podman, *args], capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"`podman {' '.join(args)}` failed ({result.returncode}):\n{result.stderr}")
+        return result
+
+
+def dump(objects: Iterable[dict]) -> str:
+    """The objects as one YAML stream, e.g. to attach to a failure message."""
+    return yaml.safe_dump_all(list(objects), sort_keys=False)
+
+
+__all__ = ["COMPONENT", "JobRun", "PodmanStack", "dump", "free_port", "load_objects", "pod_template"]
