@@ -1,0 +1,126 @@
+"""Where the data comes from: a scikit-learn bundled dataset with simulated new arrivals, or your CSV."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from mlsteps.config import BUNDLED_DATASETS, Settings
+
+MIN_ROWS = 10
+MAX_CLASSES_FOR_NUMBERS = 20
+DRIFT_PERIOD = 50  # snapshots per full cycle of the simulated drift
+
+
+class DataError(ValueError):
+    """The data cannot be used; the message names the file, line or column to fix."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """Features, target and what they mean: the unit that moves from load-data to train."""
+
+    feature_names: list[str]
+    X: np.ndarray
+    y: np.ndarray
+    task: str  # "classification" or "regression"
+    target_name: str
+    source: str
+
+
+@lru_cache
+def bundled(name: str) -> Table:
+    """One of scikit-learn's bundled datasets (shipped inside the wheel: no download)."""
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")()
+    task = BUNDLED_DATASETS[name]
+    names = [str(n).replace(" ", "_").replace("(", "").replace(")", "") for n in bunch.feature_names]
+    if task == "classification":
+        labels = np.asarray([str(bunch.target_names[i]) for i in bunch.target], dtype=object)
+    else:
+        labels = bunch.target.astype(float)
+    return Table(names, bunch.data.astype(float), labels, task, "target", f"sklearn:{name}")
+
+
+def simulate_new_samples(base: Table, sequence: int, seed: int, rows: int) -> Table:
+    """Resample `base` with noise and a slow, bounded drift; the same inputs always give the same table."""
+    rng = np.random.default_rng([seed, sequence])
+    picks = rng.integers(0, len(base.X), size=rows)
+    spread = base.X.std(axis=0)
+    direction = np.random.default_rng(seed).choice([-1.0, 1.0], size=base.X.shape[1])
+    drift = 0.3 * math.sin(2 * math.pi * sequence / DRIFT_PERIOD) * spread * direction
+    X = base.X[picks] + rng.normal(0.0, 0.05, size=(rows, base.X.shape[1])) * spread + drift
+    y = base.y[picks]
+    if base.task == "regression":
+        y = y + rng.normal(0.0, 0.05 * base.y.std(), size=rows)
+    return Table(base.feature_names, np.round(X, 4), y, base.task, base.target_name, base.source)
+
+
+def _guess_task(values: list[str]) -> str:
+    """Text or a few whole numbers mean classes; anything else numeric is a regression target."""
+    try:
+        numbers = [float(v) for v in values]
+    except ValueError:
+        return "classification"
+    whole = all(n.is_integer() for n in numbers)
+    return "classification" if whole and len(set(numbers)) <= MAX_CLASSES_FOR_NUMBERS else "regression"
+
+
+def read_csv_table(path: Path, target_column: str) -> Table:
+    """Read a learner's CSV: a header row, numeric feature columns and one target column."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (set MLSTEPS_DATASET=csv:<path to an existing file>).")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DataError(f"{path}: cannot be read as a UTF-8 CSV file ({error}).") from None
+    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        raise DataError(f"{path}: the file is empty; it needs a header row and at least {MIN_ROWS} data rows.")
+    header = [cell.strip() for cell in rows[0]]
+    if target_column not in header:
+        raise DataError(f"{path}: line 1 has no column {target_column!r} (columns: {', '.join(header)}); "
+                        "set MLSTEPS_TARGET_COLUMN to the column to predict.")
+    if len(header) < 2:
+        raise DataError(f"{path}: needs at least one feature column besides {target_column!r}.")
+    if len(rows) - 1 < MIN_ROWS:
+        raise DataError(f"{path}: has {len(rows) - 1} data rows; at least {MIN_ROWS} are needed to train and evaluate.")
+    target_index = header.index(target_column)
+    feature_names = [name for i, name in enumerate(header) if i != target_index]
+    features, targets = [], []
+    for line_number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise DataError(f"{path}: line {line_number} has {len(row)} fields, the header has {len(header)}.")
+        values = []
+        for i, cell in enumerate(row):
+            if i == target_index:
+                continue
+            try:
+                value = float(cell)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                raise DataError(f"{path}: line {line_number}, column {header[i]!r}: {cell!r} is not a number.")
+            values.append(value)
+        target = row[target_index].strip()
+        if not target:
+            raise DataError(f"{path}: line {line_number}, column {target_column!r}: the target is empty.")
+        features.append(values)
+        targets.append(target)
+    task = _guess_task(targets)
+    y = np.asarray(targets, dtype=object) if task == "classification" else np.asarray(targets, dtype=float)
+    return Table(feature_names, np.asarray(features, dtype=float), y, task, target_column, f"csv:{path}")
+
+
+def fetch(settings: Settings, sequence: int) -> Table:
+    """The table for snapshot number `sequence` of the configured source."""
+    if settings.csv_path is not None:
+        return read_csv_table(settings.csv_path, settings.target_column)
+    return simulate_new_samples(bundled(settings.dataset), sequence, settings.seed, settings.samples_per_snapshot)

@@ -1,0 +1,54 @@
+"""Run a step once, or again and again on an interval and/or a cron schedule (APScheduler)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from datetime import datetime, timezone
+from typing import Callable
+
+from mlsteps.datasets import DataError
+
+log = logging.getLogger("mlsteps.schedule")
+
+
+def run_guarded(step: Callable[[], object], name: str) -> bool:
+    """Run one step; a data problem is one log line, a bug a traceback; the schedule goes on either way."""
+    try:
+        step()
+        return True
+    except DataError as error:
+        log.error("%s failed: %s", name, error)
+    except Exception:
+        log.exception("%s failed with an unexpected error", name)
+    return False
+
+
+def run_on_schedule(step: Callable[[], object], name: str, every: float, cron: str,
+                    run_first: bool = True) -> None:
+    """Block, running `step` every `every` seconds and/or at `cron` times, until SIGTERM or Ctrl-C."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.combining import OrTrigger
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    triggers = []
+    if every:
+        triggers.append(IntervalTrigger(seconds=every, timezone=timezone.utc))
+    if cron:
+        triggers.append(CronTrigger.from_crontab(cron, timezone=timezone.utc))
+    trigger = triggers[0] if len(triggers) == 1 else OrTrigger(triggers)
+    scheduler = BlockingScheduler(timezone=timezone.utc)
+    first = {"next_run_time": datetime.now(timezone.utc)} if run_first else {}
+    scheduler.add_job(run_guarded, trigger, args=[step, name], id=name, max_instances=1, coalesce=True,
+                      misfire_grace_time=None, **first)
+
+    def stop(signum, frame):
+        log.info("%s: stopping (%s)", name, signal.Signals(signum).name)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    plan = " and ".join(([f"every {every:g}s"] if every else []) + ([f"cron '{cron}' (UTC)"] if cron else []))
+    log.info("%s: scheduled %s", name, plan)
+    scheduler.start()

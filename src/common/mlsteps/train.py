@@ -1,0 +1,114 @@
+"""The train step: fit a pipeline on the newest snapshot, evaluate it, publish a new model version."""
+
+from __future__ import annotations
+
+import logging
+import platform
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+import sklearn
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from mlsteps.config import Settings, ensure_writable_dir
+from mlsteps.datasets import Table
+from mlsteps.registry import ModelRejected, load_latest, prune_models, publish
+from mlsteps.snapshots import list_snapshots, read_snapshot
+
+log = logging.getLogger("mlsteps.train")
+
+PRIMARY_METRIC = {"classification": "accuracy", "regression": "r2"}  # higher is better for both
+HOLDOUT = 0.25
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    version: int
+    promoted: bool
+    metrics: dict
+
+
+def make_pipeline(task: str) -> Pipeline:
+    """Scale, then a linear model: fast, stable, and easy to explain."""
+    model = LogisticRegression(max_iter=1000) if task == "classification" else Ridge(alpha=1.0)
+    return Pipeline([("scale", StandardScaler()), ("model", model)])
+
+
+def evaluate(pipeline: Pipeline, X: np.ndarray, y: np.ndarray, task: str) -> dict:
+    predicted = pipeline.predict(X)
+    if task == "classification":
+        return {"accuracy": round(float(accuracy_score(y, predicted)), 4),
+                "f1_macro": round(float(f1_score(y, predicted, average="macro")), 4)}
+    return {"r2": round(float(r2_score(y, predicted)), 4),
+            "mae": round(float(mean_absolute_error(y, predicted)), 4)}
+
+
+def _split(table: Table, seed: int):
+    stratify = None
+    if table.task == "classification":
+        _, counts = np.unique(table.y.astype(str), return_counts=True)
+        if counts.min() >= 2:
+            stratify = table.y
+    return train_test_split(table.X, table.y, test_size=HOLDOUT, random_state=seed, stratify=stratify)
+
+
+def _current_score(settings: Settings, table: Table, X_test, y_test) -> tuple[int, float] | None:
+    """The live model's score on the new holdout, when it is comparable (same task and features)."""
+    try:
+        current = load_latest(settings.models_dir)
+    except ModelRejected as reason:
+        log.warning("ignoring the current model: %s", reason)
+        return None
+    if current is None or current.metadata.get("feature_names") != table.feature_names \
+            or current.metadata.get("task") != table.task:
+        return None
+    metric = PRIMARY_METRIC[table.task]
+    return current.version, evaluate(current.model, X_test, y_test, table.task)[metric]
+
+
+def train(settings: Settings) -> TrainResult | None:
+    """Train on the newest snapshot; None (and a log line) when there is no data yet."""
+    ensure_writable_dir(settings.models_dir)
+    snapshots = list_snapshots(settings.snapshots_dir)
+    if not snapshots:
+        log.info("no data snapshot yet in %s; nothing to train (the next run tries again)", settings.snapshots_dir)
+        return None
+    table, snapshot = read_snapshot(snapshots[-1])
+    X_train, X_test, y_train, y_test = _split(table, settings.seed)
+    pipeline = make_pipeline(table.task).fit(X_train, y_train)
+    metrics = evaluate(pipeline, X_test, y_test, table.task)
+    metric = PRIMARY_METRIC[table.task]
+
+    current = _current_score(settings, table, X_test, y_test)
+    promoted = current is None or metrics[metric] >= current[1] - settings.promotion_tolerance
+    metadata = {
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "snapshot": snapshot["csv"],
+        "snapshot_sequence": snapshot["sequence"],
+        "source": table.source,
+        "task": table.task,
+        "target": table.target_name,
+        "feature_names": table.feature_names,
+        "classes": [str(c) for c in pipeline.classes_] if table.task == "classification" else None,
+        "metrics": metrics,
+        "primary_metric": metric,
+        "train_rows": len(X_train),
+        "holdout_rows": len(X_test),
+        "python_version": platform.python_version(),
+        "sklearn_version": sklearn.__version__,
+    }
+    version = publish(settings.models_dir, pipeline, metadata, promote=promoted)
+    prune_models(settings.models_dir, settings.keep_models)
+    versus = f" vs live v{current[0]} {current[1]:.3f} on the same holdout" if current else ""
+    if promoted:
+        log.info("published model v%d (%s=%.3f%s) from %s: promoted", version, metric, metrics[metric],
+                 versus, snapshot["csv"])
+    else:
+        log.warning("published model v%d (%s=%.3f%s) from %s: NOT promoted, it scores clearly worse",
+                    version, metric, metrics[metric], versus, snapshot["csv"])
+    return TrainResult(version, promoted, metrics)
