@@ -98,7 +98,7 @@ class PodmanStack:
         self._played: list[Path] = []
         self._runs = 0
         self.serve_pod: str | None = None
-        self._serve_container: str | None = None
+        self.serve_container: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -202,14 +202,14 @@ class PodmanStack:
         port["hostPort"] = self.host_port
         port["hostIP"] = "127.0.0.1"  # only this machine, never 0.0.0.0
         self._play(pod_name, [*self._configmaps(), pod])
-        self.serve_pod, self._serve_container = pod_name, f"{pod_name}-{container['name']}"
+        self.serve_pod, self.serve_container = pod_name, f"{pod_name}-{container['name']}"
         self.wait_for(ready_path, timeout=timeout)
         return self.base_url
 
     def wait_for(self, path: str, timeout: float = 60, status: int = 200) -> None:
         """Poll GET base_url+path until it answers `status`; fail early, with logs, if serve exits."""
         deadline = time.monotonic() + timeout
-        container = self._serve_container
+        container = self.serve_container
         if container is None:
             raise RuntimeError("start_serve() has not been called")
         last = "no answer yet"
@@ -234,7 +234,7 @@ class PodmanStack:
 
     def serve_logs(self) -> str:
         """Everything the serve container printed so far."""
-        return self._logs([self._serve_container]) if self._serve_container else ""
+        return self._logs([self.serve_container]) if self.serve_container else ""
 
     # -- internals ---------------------------------------------------------------------------------
 

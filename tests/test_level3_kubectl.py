@@ -1,0 +1,319 @@
+"""Level 3: the plain Kubernetes manifests in src/kubectl.
+
+The fast tests need only Python from .venv: strict schemas, cron syntax, the CLI's own parser, the
+settings contract, level 2's volume and port, and a policy scan. The e2e test runs the manifests as
+real pods on Podman, which stands in for a cluster here (see tests/kube_harness.py for what differs).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+
+from conftest import REPO_ROOT, command_works, need
+from kube_harness import COMPONENT, PodmanStack, free_port, load_objects, pod_template
+from mlsteps.cli import build_parser
+from mlsteps.config import ENV_DEFAULTS, load_settings
+
+KUBECTL_DIR = REPO_ROOT / "src" / "kubectl"
+COMPOSE_FILE = REPO_ROOT / "src" / "docker_compose" / "compose.yaml"
+VENV_BIN = Path(sys.executable).parent
+IMAGE = "mlsteps:0.1.0"
+CLAIM = "mlsteps-data"
+DATA_DIR = "/data"
+PORT = 8000
+STABLE_LABELS = {"app.kubernetes.io/name": "mlsteps", "app.kubernetes.io/instance": "mlsteps"}
+RECOMMENDED = {**STABLE_LABELS, "app.kubernetes.io/part-of": "mlsteps"}
+WORKLOADS = ("Job", "CronJob", "Deployment")
+
+
+def kustomization() -> dict:
+    return yaml.safe_load((KUBECTL_DIR / "kustomization.yaml").read_text())
+
+
+def manifest_files() -> list[Path]:
+    """The files `kubectl apply -k src/kubectl` applies, in order."""
+    return [KUBECTL_DIR / name for name in kustomization()["resources"]]
+
+
+def objects() -> list[dict]:
+    return load_objects(manifest_files())
+
+
+def workloads() -> list[dict]:
+    return [obj for obj in objects() if obj["kind"] in WORKLOADS]
+
+
+def containers(obj: dict) -> list[dict]:
+    spec = pod_template(obj)["spec"]
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+def env_of(container: dict) -> dict[str, str]:
+    return {item["name"]: item.get("value") for item in container.get("env", [])}
+
+
+# -- the files --------------------------------------------------------------------------------------
+
+def test_kustomization_applies_every_numbered_file_in_order():
+    """`apply -k` and the per-file commands in the docs must apply the same files."""
+    on_disk = sorted(path.name for path in KUBECTL_DIR.glob("[0-9][0-9]-*.yaml"))
+    assert kustomization()["resources"] == on_disk
+    assert "commonLabels" not in kustomization(), "deprecated: use labels:"
+    assert "labels" in kustomization()
+
+
+def test_one_object_per_file_with_the_expected_kinds():
+    kinds = []
+    for path in manifest_files():
+        docs = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+        assert len(docs) == 1, f"{path.name} holds {len(docs)} objects; one per file"
+        kinds.append(docs[0]["kind"])
+    assert kinds == ["PersistentVolumeClaim", "Job", "CronJob", "CronJob", "Deployment", "Service"]
+
+
+def supported_minors() -> list[str]:
+    """The three newest Kubernetes minor versions the schemas cover (those upstream still supports)."""
+    from kubernetes_validate.utils import all_versions
+
+    minors = sorted({tuple(map(int, v.split(".")[:2])) for v in all_versions()})[-3:]
+    return [f"{major}.{minor}" for major, minor in minors]
+
+
+@pytest.mark.parametrize("version", supported_minors())
+def test_manifests_pass_strict_schema_validation(version):
+    """Unknown or misplaced fields (a typo kubectl would reject) fail here, offline."""
+    tool = VENV_BIN / "kubernetes-validate"
+    assert tool.exists(), "kubernetes-validate is a dev dependency: run `make setup`"
+    result = subprocess.run([str(tool), "--strict", "-k", version, *map(str, manifest_files())],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("passed") == len(manifest_files()), result.stdout
+
+
+# -- what the workloads run -------------------------------------------------------------------------
+
+def test_cronjobs_have_valid_schedules_and_safe_policies():
+    cronjobs = [obj for obj in objects() if obj["kind"] == "CronJob"]
+    assert {obj["metadata"]["labels"][COMPONENT] for obj in cronjobs} == {"load-data", "train"}
+    for obj in cronjobs:
+        spec = obj["spec"]
+        CronTrigger.from_crontab(spec["schedule"])  # raises ValueError on a bad expression
+        assert spec["concurrencyPolicy"] == "Forbid"
+        assert spec["startingDeadlineSeconds"] > 0
+        assert spec["successfulJobsHistoryLimit"] >= 1 and spec["failedJobsHistoryLimit"] >= 1
+        assert "backoffLimit" in spec["jobTemplate"]["spec"]
+
+
+def test_every_container_runs_a_real_mlsteps_command():
+    """The CLI's own parser accepts each command; the CronJob steps run once (no --every/--cron)."""
+    parser = build_parser()
+    expected = {"bootstrap": "bootstrap", "load-data": "load-data", "train": "train", "serve": "serve"}
+    for obj in workloads():
+        component = obj["metadata"]["labels"][COMPONENT]
+        for container in containers(obj):
+            command = container["command"] + container.get("args", [])
+            assert command[0] == "mlsteps", command
+            args = parser.parse_args(command[1:])  # exits (fails the test) on an unknown command/flag
+            assert args.command == expected[component]
+            assert getattr(args, "every", None) is None and getattr(args, "cron", None) is None, \
+                f"{obj['metadata']['name']}: the CronJob is the schedule; the step must run once"
+
+
+def test_env_names_and_values_are_valid_settings():
+    for obj in workloads():
+        for container in containers(obj):
+            env = env_of(container)
+            unknown = set(env) - set(ENV_DEFAULTS)
+            assert not unknown, f"{obj['metadata']['name']}: not a setting: {sorted(unknown)}"
+            load_settings(environ=env)  # raises ConfigError on a value the steps would reject
+
+
+def test_datasets_agree_between_bootstrap_and_load_data():
+    datasets = {obj["metadata"]["name"]: env_of(c).get("MLSTEPS_DATASET")
+                for obj in workloads() for c in containers(obj)
+                if obj["metadata"]["labels"][COMPONENT] in ("bootstrap", "load-data")}
+    assert len(set(datasets.values())) == 1, datasets
+
+
+def test_claim_and_mount_paths_agree_across_objects():
+    claims = {obj["metadata"]["name"] for obj in objects() if obj["kind"] == "PersistentVolumeClaim"}
+    assert claims == {CLAIM}
+    for obj in workloads():
+        spec = pod_template(obj)["spec"]
+        claim_volumes = {v["name"] for v in spec["volumes"] if v.get("persistentVolumeClaim", {}).get("claimName") == CLAIM}
+        assert len(claim_volumes) == 1, f"{obj['metadata']['name']} must mount the claim {CLAIM}"
+        for container in containers(obj):
+            mounts = [m["mountPath"] for m in container["volumeMounts"] if m["name"] in claim_volumes]
+            assert mounts == [DATA_DIR]
+            assert env_of(container)["MLSTEPS_DATA_DIR"] == DATA_DIR
+
+
+def test_same_volume_path_and_port_as_level2():
+    if not COMPOSE_FILE.exists():
+        pytest.skip("src/docker_compose/compose.yaml (level 2) does not exist yet")
+    compose = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert CLAIM in compose["volumes"], "the claim should carry level 2's volume name"
+    for name, service in compose["services"].items():
+        mounts = [m for m in service.get("volumes", []) if str(m).startswith(f"{CLAIM}:")]
+        assert mounts == [f"{CLAIM}:{DATA_DIR}"], f"level 2 service {name} mounts {mounts}"
+        assert service["environment"]["MLSTEPS_DATA_DIR"] == DATA_DIR
+    published = [str(p).rsplit(":", 1)[-1] for p in compose["services"]["serve"]["ports"]]
+    assert published == [str(PORT)]
+    serve = next(o for o in objects() if o["kind"] == "Deployment")
+    assert [p["containerPort"] for p in containers(serve)[0]["ports"]] == [PORT]
+    assert env_of(containers(serve)[0])["MLSTEPS_PORT"] == str(PORT)
+    commands = {name: s["command"][:2] for name, s in compose["services"].items()}
+    for obj in workloads():
+        component = obj["metadata"]["labels"][COMPONENT]
+        if component in commands:
+            assert containers(obj)[0]["command"][:2] == commands[component]
+
+
+# -- how the objects are labelled, pinned and hardened ----------------------------------------------
+
+def test_recommended_labels_everywhere_and_stable_selectors():
+    for obj in objects():
+        labels = obj["metadata"]["labels"]
+        assert RECOMMENDED.items() <= labels.items(), obj["metadata"]["name"]
+        assert labels[COMPONENT] in ("data", "bootstrap", "load-data", "train", "serve")
+        if obj["kind"] in WORKLOADS:
+            assert pod_template(obj)["metadata"]["labels"] == labels
+    deployment = next(o for o in objects() if o["kind"] == "Deployment")
+    service = next(o for o in objects() if o["kind"] == "Service")
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    # The stable pair, plus component: otherwise the Service would also route to the Job pods.
+    assert selector == {**STABLE_LABELS, COMPONENT: "serve"}
+    assert service["spec"]["selector"] == selector
+    assert service["spec"]["type"] == "NodePort"
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def test_images_are_pinned_and_work_when_built_inside_minikube():
+    for obj in workloads():
+        for container in containers(obj):
+            assert container["image"] == IMAGE
+            assert container["imagePullPolicy"] == "IfNotPresent"
+
+
+def test_pods_are_hardened_and_bounded():
+    for obj in workloads():
+        spec = pod_template(obj)["spec"]
+        pod_security = spec["securityContext"]
+        assert pod_security["runAsNonRoot"] is True
+        assert pod_security["runAsUser"] == pod_security["runAsGroup"] == pod_security["fsGroup"] == 10001
+        assert pod_security["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert spec["automountServiceAccountToken"] is False
+        tmp_volumes = {v["name"] for v in spec["volumes"] if "emptyDir" in v}
+        for container in containers(obj):
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["capabilities"] == {"drop": ["ALL"]}
+            assert {m["mountPath"] for m in container["volumeMounts"] if m["name"] in tmp_volumes} == {"/tmp"}
+            for bound in ("requests", "limits"):
+                assert {"cpu", "memory"} <= container["resources"][bound].keys()
+        if obj["kind"] in ("Job", "CronJob"):
+            assert spec["restartPolicy"] in ("Never", "OnFailure")
+
+
+def test_serve_has_liveness_and_readiness_probes():
+    deployment = next(o for o in objects() if o["kind"] == "Deployment")
+    container = containers(deployment)[0]
+    assert container["ports"] == [{"name": "http", "containerPort": PORT}]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+
+
+def test_policy_scan_finds_nothing_unexplained():
+    """checkov: no failed check; every skip is an annotation with its reason, and none is stale."""
+    tool = VENV_BIN / "checkov"
+    assert tool.exists(), "checkov is a dev dependency: run `make setup`"
+    result = subprocess.run([str(tool), "-d", str(KUBECTL_DIR), "--framework", "kubernetes", "--skip-download",
+                             "--output", "json"], capture_output=True, text=True, timeout=300)
+    report = json.loads(result.stdout)
+    results = report["results"]
+    failed = [(c["check_id"], c["resource"]) for c in results["failed_checks"]]
+    assert not failed and result.returncode == 0, failed or result.stderr
+    # checkov silently ignores a file it cannot parse: make sure it saw every object.
+    scanned = {c["resource"].split(".")[0] + "/" + c["resource"].split(".")[2]
+               for c in results["passed_checks"] + results["skipped_checks"]}
+    expected = {f"{o['kind']}/{o['metadata']['name']}" for o in objects() if o["kind"] != "PersistentVolumeClaim"}
+    assert expected <= scanned
+    skipped = results["skipped_checks"]
+    assert all(c["check_result"].get("suppress_comment", "").strip() for c in skipped)
+    declared = {(o["metadata"]["name"], value.split("=", 1)[0])
+                for o in objects() for key, value in o["metadata"].get("annotations", {}).items()
+                if key.startswith("checkov.io/skip")}
+    used = {(c["resource"].split(".")[2], c["check_id"]) for c in skipped}
+    assert declared == used, f"skips declared but not needed: {sorted(declared - used)}"
+
+
+# -- end to end: real pods on Podman ----------------------------------------------------------------
+
+def podman_image() -> str:
+    """The level-2 image in Podman's store: built by docker and copied over, or built by podman."""
+    from images import build_image, load_into_podman
+
+    if command_works("docker", "info"):
+        return load_into_podman(build_image("docker"))
+    return build_image("podman")
+
+
+@pytest.mark.e2e
+def test_manifests_run_as_real_pods_on_podman():
+    """Podman stands in for a cluster: the claim, the Job, one run of each CronJob and serve, as pods.
+
+    What a cluster would do and Podman does not is done by the harness, and only there: job templates
+    played as one-shot pods (the CronJob controller's part), serve published on 127.0.0.1 with
+    hostPort (the NodePort Service's part), /readyz polled by the test (the kubelet's probes).
+    """
+    need(command_works("podman", "info"), "podman is missing or broken (bash scripts/runtimes/podman.sh)")
+    image = podman_image()
+    timings = {}
+    # A tolerance of 1 promotes every new model, so the version must advance; the promotion rule
+    # itself is tested with the package.
+    stack = PodmanStack(objects(), image=image, host_port=free_port(), project="mlsteps-l3",
+                        env={"MLSTEPS_PROMOTION_TOLERANCE": "1"})
+    with stack:
+        run = stack.run_job("bootstrap")
+        assert run.exit_code == 0, run.logs
+        timings["bootstrap Job"] = run.seconds
+
+        started = time.monotonic()
+        base_url = stack.start_serve(timeout=120)
+        timings["serve ready"] = time.monotonic() - started
+        container = json.loads(subprocess.run(["podman", "inspect", stack.serve_container], check=True,
+                                              capture_output=True, text=True).stdout)[0]
+        assert container["Config"]["User"].split(":")[0] == "10001"
+        assert container["HostConfig"]["ReadonlyRootfs"] is True
+
+        with httpx.Client(base_url=base_url, timeout=10) as client:
+            assert client.get("/healthz").status_code == 200
+            first = client.get("/model").json()["version"]
+            answer = client.post("/predict", json={"instances": [[5.1, 3.5, 1.4, 0.2]]})
+            assert answer.status_code == 200, answer.text
+            assert len(answer.json()["predictions"]) == 1
+            assert answer.json()["model_version"] == first
+
+            for step in ("load-data", "train"):  # one scheduled run of each CronJob
+                run = stack.run_job(step)
+                assert run.exit_code == 0, f"{step}:\n{run.logs}"
+                timings[f"{step} CronJob run"] = run.seconds
+
+            deadline = time.monotonic() + 30
+            while (version := client.get("/model").json()["version"]) <= first:
+                assert time.monotonic() < deadline, f"serve still on v{version}:\n{stack.serve_logs()}"
+                time.sleep(0.5)
+            assert client.post("/predict", json={"instances": [[6.7, 3.0, 5.2, 2.3]]}).json()["model_version"] == version
+    leftovers = subprocess.run(["podman", "volume", "ls", "-q"], capture_output=True, text=True).stdout.split()
+    assert f"mlsteps-l3-{CLAIM}" not in leftovers
+    print("level 3 on podman, seconds:", {k: round(v, 1) for k, v in timings.items()})
