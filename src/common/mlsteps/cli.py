@@ -55,7 +55,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(**overrides)
 
 
-def run_step(command: str, settings: Settings) -> int:
+def run_step(command: str, settings: Settings, run_first: bool = True) -> int:
+    """Run one command with checked settings; a scheduled step blocks until stopped."""
     ensure_writable_dir(settings.data_dir)
     if command == "serve":
         import uvicorn
@@ -75,7 +76,7 @@ def run_step(command: str, settings: Settings) -> int:
     variable = command.replace("-", "_")
     every, cron = getattr(settings, f"{variable}_every"), getattr(settings, f"{variable}_cron")
     if every or cron:
-        run_on_schedule(lambda: step(settings), command, every, cron)
+        run_on_schedule(lambda: step(settings), command, every, cron, run_first=run_first)
         return 0
     return 0 if run_guarded(lambda: step(settings), command) else 1
 

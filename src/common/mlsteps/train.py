@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from mlsteps.config import Settings, ensure_writable_dir
 from mlsteps.datasets import Table
-from mlsteps.registry import ModelRejected, load_latest, prune_models, publish
+from mlsteps.registry import METADATA_FILE, ModelRejected, folder_name, prune_models, publish, read_pointer
 from mlsteps.snapshots import list_snapshots, read_snapshot
 
 log = logging.getLogger("mlsteps.train")
@@ -57,18 +58,19 @@ def _split(table: Table, seed: int):
     return train_test_split(table.X, table.y, test_size=HOLDOUT, random_state=seed, stratify=stratify)
 
 
-def _current_score(settings: Settings, table: Table, X_test, y_test) -> tuple[int, float] | None:
-    """The live model's score on the new holdout, when it is comparable (same task and features)."""
+def _live_score(settings: Settings, table: Table) -> tuple[int, float] | None:
+    """The live model's recorded holdout score, when it is comparable (same task and features)."""
     try:
-        current = load_latest(settings.models_dir)
-    except ModelRejected as reason:
+        pointer = read_pointer(settings.models_dir)
+        if pointer is None:
+            return None
+        live = json.loads((settings.models_dir / folder_name(pointer["version"]) / METADATA_FILE).read_text())
+    except (ModelRejected, OSError, ValueError) as reason:
         log.warning("ignoring the current model: %s", reason)
         return None
-    if current is None or current.metadata.get("feature_names") != table.feature_names \
-            or current.metadata.get("task") != table.task:
+    if live.get("feature_names") != table.feature_names or live.get("task") != table.task:
         return None
-    metric = PRIMARY_METRIC[table.task]
-    return current.version, evaluate(current.model, X_test, y_test, table.task)[metric]
+    return live["version"], live["metrics"][PRIMARY_METRIC[table.task]]
 
 
 def train(settings: Settings) -> TrainResult | None:
@@ -84,7 +86,7 @@ def train(settings: Settings) -> TrainResult | None:
     metrics = evaluate(pipeline, X_test, y_test, table.task)
     metric = PRIMARY_METRIC[table.task]
 
-    current = _current_score(settings, table, X_test, y_test)
+    current = _live_score(settings, table)
     promoted = current is None or metrics[metric] >= current[1] - settings.promotion_tolerance
     metadata = {
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -104,7 +106,7 @@ def train(settings: Settings) -> TrainResult | None:
     }
     version = publish(settings.models_dir, pipeline, metadata, promote=promoted)
     prune_models(settings.models_dir, settings.keep_models)
-    versus = f" vs live v{current[0]} {current[1]:.3f} on the same holdout" if current else ""
+    versus = f", live v{current[0]} had {current[1]:.3f}" if current else ""
     if promoted:
         log.info("published model v%d (%s=%.3f%s) from %s: promoted", version, metric, metrics[metric],
                  versus, snapshot["csv"])

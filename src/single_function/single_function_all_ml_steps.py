@@ -1,0 +1,198 @@
+"""Level 1: load-data, train and serve as three parallel processes on your machine.
+
+The launcher bootstraps a first snapshot and a first model (so the API answers within seconds),
+then starts the three steps as child processes, merges their logs, restarts a crashed step with
+backoff, and stops everything cleanly on Ctrl-C or SIGTERM.
+
+    python src/single_function/single_function_all_ml_steps.py --help
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+import urllib.request
+from dataclasses import replace
+
+try:
+    import multiprocessing_logging
+
+    from mlsteps.cli import run_step
+    from mlsteps.config import ConfigError, Settings, load_settings
+    from mlsteps.datasets import DataError
+    from mlsteps.load_data import load_data
+    from mlsteps.logs import setup_logging
+    from mlsteps.train import train
+except ImportError as missing:
+    sys.exit(f"{missing}. Install the project first: run `make run` from the repository root "
+             "(or `pipenv run python src/single_function/single_function_all_ml_steps.py`).")
+
+log = logging.getLogger("mlsteps.launcher")
+
+LEVEL1_EVERY = {"load_data_every": 10.0, "train_every": 15.0}  # short, so new versions show up quickly
+STEPS = ("load-data", "train", "serve")
+STOP_SECONDS = 4.0
+BACKOFF_MAX_SECONDS = 30.0
+HEALTHY_AFTER_SECONDS = 60.0  # a step that ran this long is healthy again: its backoff starts over
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Every option defaults to its MLSTEPS_* variable, or to the level-1 value when that is unset."""
+    defaults = Settings()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    env = os.environ.get
+    parser.add_argument("--port", default=env("MLSTEPS_PORT", defaults.port), help="API port (MLSTEPS_PORT)")
+    parser.add_argument("--host", default=env("MLSTEPS_HOST", defaults.host), help="API address (MLSTEPS_HOST)")
+    parser.add_argument("--data-dir", default=env("MLSTEPS_DATA_DIR", str(defaults.data_dir)),
+                        help="shared folder for snapshots and models (MLSTEPS_DATA_DIR)")
+    parser.add_argument("--dataset", default=env("MLSTEPS_DATASET", defaults.dataset),
+                        help="iris, wine, breast_cancer, digits, diabetes or csv:<path> (MLSTEPS_DATASET)")
+    parser.add_argument("--load-data-every", default=env("MLSTEPS_LOAD_DATA_EVERY", LEVEL1_EVERY["load_data_every"]),
+                        help="seconds between snapshots (MLSTEPS_LOAD_DATA_EVERY)")
+    parser.add_argument("--train-every", default=env("MLSTEPS_TRAIN_EVERY", LEVEL1_EVERY["train_every"]),
+                        help="seconds between trainings (MLSTEPS_TRAIN_EVERY)")
+    return parser.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Check the options with the same rules as the MLSTEPS_* variables (one sentence on a bad value)."""
+    environ = {"MLSTEPS_PORT": str(args.port), "MLSTEPS_HOST": args.host, "MLSTEPS_DATA_DIR": args.data_dir,
+               "MLSTEPS_DATASET": args.dataset, "MLSTEPS_LOAD_DATA_EVERY": str(args.load_data_every),
+               "MLSTEPS_TRAIN_EVERY": str(args.train_every)}
+    settings = load_settings({**os.environ, **environ})
+    for name, value in (("--load-data-every", settings.load_data_every), ("--train-every", settings.train_every)):
+        if value <= 0:
+            raise ConfigError(f"{name} {value:g} must be more than 0 seconds at level 1.")
+    return replace(settings, data_dir=settings.data_dir.resolve())
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise ConfigError(f"port {port} on {host} is in use (another mlsteps still running?); "
+                              "stop it or pick another with --port or MLSTEPS_PORT.") from None
+
+
+def run_child(step: str, settings: Settings) -> None:
+    """The body of one child process: one step, until it is told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the launcher decides
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the launcher's handler, inherited through fork
+    if sys.platform == "linux":  # die with the launcher, even if it is killed with SIGKILL
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    sys.exit(run_step(step, settings, run_first=False))
+
+
+class Supervisor:
+    """Starts the steps, restarts a crashed one with backoff, stops them all on request."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.context = multiprocessing.get_context("fork")  # children inherit imports and the log queue
+        self.processes: dict[str, multiprocessing.Process] = {}
+        self.started_at: dict[str, float] = {}
+        self.backoff: dict[str, float] = {step: 1.0 for step in STEPS}
+        self.restart_at: dict[str, float] = {}
+        self.stopping = False
+
+    def start(self, step: str) -> None:
+        process = self.context.Process(target=run_child, args=(step, self.settings), name=step, daemon=False)
+        process.start()
+        self.processes[step] = process
+        self.started_at[step] = time.monotonic()
+        log.info("started %s (pid %d)", step, process.pid)
+
+    def check(self) -> None:
+        """Notice a step that died and start it again once its backoff has passed."""
+        now = time.monotonic()
+        for step, process in self.processes.items():
+            if process.is_alive() or self.stopping:
+                continue
+            if step not in self.restart_at:
+                if now - self.started_at[step] > HEALTHY_AFTER_SECONDS:
+                    self.backoff[step] = 1.0
+                delay = self.backoff[step]
+                self.backoff[step] = min(delay * 2, BACKOFF_MAX_SECONDS)
+                self.restart_at[step] = now + delay
+                log.warning("%s (pid %d) exited with code %s; restarting in %gs",
+                            step, process.pid, process.exitcode, delay)
+            elif now >= self.restart_at[step]:
+                del self.restart_at[step]
+                self.start(step)
+
+    def stop(self) -> None:
+        """SIGTERM every step, wait up to STOP_SECONDS, then SIGKILL what is left."""
+        self.stopping = True
+        for process in self.processes.values():
+            if process.is_alive():
+                process.terminate()
+        deadline = time.monotonic() + STOP_SECONDS
+        for step, process in self.processes.items():
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                log.warning("%s did not stop in %gs; killing it", step, STOP_SECONDS)
+                process.kill()
+                process.join(1)
+
+
+def wait_until_ready(settings: Settings, supervisor: Supervisor, seconds: float = 30.0) -> bool:
+    url = f"http://{settings.host}:{settings.port}/readyz"
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not supervisor.stopping:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            time.sleep(0.1)
+            supervisor.check()
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = settings_from(args)
+        check_port_free(settings.host, settings.port)
+        setup_logging(settings.log_level, step="launcher")
+        multiprocessing_logging.install_mp_handler()  # children's records come back through one queue
+        log.info("data dir: %s, dataset: %s", settings.data_dir, settings.dataset)
+        load_data(settings)  # bootstrap in order: a first snapshot, then a first model
+        train(settings)
+    except (ConfigError, DataError) as error:
+        print(f"single_function_all_ml_steps: error: {error}", file=sys.stderr)
+        return 2
+
+    supervisor = Supervisor(settings)
+
+    def request_stop(signum, frame):
+        if not supervisor.stopping:
+            log.info("stopping all steps (%s)", signal.Signals(signum).name)
+        supervisor.stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    for step in STEPS:
+        supervisor.start(step)
+    if wait_until_ready(settings, supervisor):
+        base = f"http://{settings.host}:{settings.port}"
+        log.info("ready: API %s  docs %s/docs  (new snapshot every %gs, new model every %gs; Ctrl-C stops)",
+                 base, base, settings.load_data_every, settings.train_every)
+    while not supervisor.stopping:
+        supervisor.check()
+        time.sleep(0.2)
+    supervisor.stop()
+    log.info("all steps stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

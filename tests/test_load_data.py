@@ -1,0 +1,55 @@
+"""The load-data step: numbered snapshots, written atomically, newest N kept."""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+from mlsteps.load_data import load_data
+from mlsteps.snapshots import list_snapshots, read_snapshot
+
+
+def test_each_run_adds_a_complete_snapshot(settings):
+    first = load_data(settings)
+    second = load_data(settings)
+    assert [p.name for p in list_snapshots(settings.snapshots_dir)] == [first.name, second.name]
+    meta = json.loads(second.read_text())
+    assert meta["sequence"] == 2 and meta["rows"] == settings.samples_per_snapshot
+    table, _ = read_snapshot(second)
+    assert table.X.shape == (settings.samples_per_snapshot, 4) and table.task == "classification"
+
+
+def test_no_temporary_file_is_left_behind(settings):
+    load_data(settings)
+    assert not [p for p in settings.snapshots_dir.iterdir() if p.name.startswith(".")]
+
+
+def test_retention_keeps_the_newest(settings):
+    settings = replace(settings, keep_snapshots=2)
+    for _ in range(4):
+        load_data(settings)
+    names = sorted(p.name for p in settings.snapshots_dir.iterdir())
+    assert names == ["snapshot-000003.csv", "snapshot-000003.json", "snapshot-000004.csv", "snapshot-000004.json"]
+
+
+def test_a_csv_without_its_sidecar_is_not_a_snapshot(settings):
+    load_data(settings)
+    (settings.snapshots_dir / "snapshot-000002.csv").write_text("half,written\n")
+    assert [p.name for p in list_snapshots(settings.snapshots_dir)] == ["snapshot-000001.json"]
+
+
+def test_learners_csv_becomes_a_snapshot(settings, tmp_path):
+    source = tmp_path / "mine.csv"
+    source.write_text("x,y,label\n" + "".join(f"{i},{i % 3},{'a' if i < 10 else 'b'}\n" for i in range(20)))
+    path = load_data(replace(settings, dataset=f"csv:{source}", target_column="label"))
+    table, meta = read_snapshot(path)
+    assert meta["source"] == f"csv:{source}" and table.feature_names == ["x", "y"] and len(table.y) == 20
+
+
+def test_cli_bad_csv_is_one_line_exit_2(settings, tmp_path):
+    source = tmp_path / "bad.csv"
+    source.write_text("x,target\n" + "1,a\n" * 10 + "two,b\n")
+    result = subprocess.run([sys.executable, "-m", "mlsteps", "load-data", "--dataset", f"csv:{source}",
+                             "--data-dir", str(settings.data_dir)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "line 12, column 'x': 'two' is not a number" in result.stderr and "Traceback" not in result.stderr
