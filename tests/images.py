@@ -1,0 +1,65 @@
+"""Build the one mlsteps image (src/docker_compose/Dockerfile) for the tests that run containers.
+
+Every level runs the same image, so the container tests import this instead of building their own:
+    from images import build_image, load_into_podman
+Where no registry is reachable, scripts/runtimes/base_image.sh leaves `mlsteps-python:local`; the
+build then uses it as its base instead of the Dockerfile's default python:3.12-slim.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = REPO_ROOT / "src" / "docker_compose" / "Dockerfile"
+IMAGE_TAG = "mlsteps:0.1.0"
+LOCAL_BASE = "mlsteps-python:local"
+BUILD_TIMEOUT = 900  # a cold build downloads numpy, scipy and scikit-learn
+
+
+def _image_exists(engine: str, image: str) -> bool:
+    try:
+        return subprocess.run([engine, "image", "inspect", image], capture_output=True,
+                              timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def python_image(engine: str = "docker") -> str | None:
+    """The base image to pass as PYTHON_IMAGE: the local one when it exists, else None (the default)."""
+    return LOCAL_BASE if _image_exists(engine, LOCAL_BASE) else None
+
+
+def build_args(engine: str = "docker") -> list[str]:
+    base = python_image(engine)
+    return ["--build-arg", f"PYTHON_IMAGE={base}"] if base else []
+
+
+@functools.lru_cache(maxsize=None)
+def build_image(engine: str = "docker") -> str:
+    """Build the image with `engine` (docker or podman) from the repository root; return its tag.
+
+    Cached per test session: the second caller gets the tag without a rebuild.
+    """
+    argv = [engine, "build", "-f", str(DOCKERFILE), "-t", IMAGE_TAG, *build_args(engine), str(REPO_ROOT)]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
+        raise RuntimeError(f"`{' '.join(argv)}` failed with exit code {result.returncode}:\n{tail}")
+    return IMAGE_TAG
+
+
+def load_into_podman(tag: str = IMAGE_TAG) -> str:
+    """Copy an image docker built into Podman's own store (`docker save | podman load`); return `tag`."""
+    save = subprocess.Popen(["docker", "save", tag], stdout=subprocess.PIPE)
+    try:
+        load = subprocess.run(["podman", "load"], stdin=save.stdout, capture_output=True, text=True,
+                              timeout=BUILD_TIMEOUT)
+    finally:
+        save.stdout.close()
+        save_rc = save.wait(timeout=BUILD_TIMEOUT)
+    if save_rc != 0 or load.returncode != 0:
+        raise RuntimeError(f"docker save {tag} | podman load failed: {load.stderr.strip()}")
+    return tag

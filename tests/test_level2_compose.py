@@ -1,0 +1,267 @@
+"""Level 2, Docker Compose: static checks of the Dockerfile and compose.yaml, then the real stack.
+
+The static tests run in the fast suite. The `e2e` test builds the image with compose on a real Docker
+engine, brings the three services up, predicts through 127.0.0.1, restarts and kills containers,
+and removes everything it created (containers, network, volume) whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO_ROOT, command_works, need
+from images import IMAGE_TAG, python_image
+from kube_harness import free_port
+from mlsteps.config import ENV_DEFAULTS
+
+LEVEL_DIR = REPO_ROOT / "src" / "docker_compose"
+COMPOSE_FILE = LEVEL_DIR / "compose.yaml"
+DOCKERFILE = LEVEL_DIR / "Dockerfile"
+DOCS = [REPO_ROOT / "docs" / "level-2-docker-compose.md", LEVEL_DIR / "README.md"]
+SERVICES = {"load-data", "train", "serve"}
+VOLUME = "mlsteps-data"
+MOUNT = "/data"
+# Variables compose.yaml may read from the shell: the steps' own settings, plus the build's base image.
+KNOWN_VARIABLES = set(ENV_DEFAULTS) | {"PYTHON_IMAGE"}
+SAMPLE = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
+
+
+def compose_file() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+# ---- static checks (fast suite) ----------------------------------------------------------------
+
+def test_dockerfile_passes_hadolint():
+    hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    need(hadolint is not None, "hadolint is not installed (it comes with the dev dependencies: make setup)")
+    result = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_follows_the_contract():
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.12-slim$", text, re.M)
+    assert text.count("FROM ${PYTHON_IMAGE}") == 2, "deps and final stages both start from the build arg"
+    # Dependencies from the lock first, the code after: a .py change must not reinstall numpy.
+    assert text.index("COPY Pipfile Pipfile.lock") < text.index("COPY src/common")
+    assert "--require-hashes" in text
+    assert "USER 10001:10001" in text and "--uid 10001" in text
+    assert "chown 10001:10001 /data" in text, "an empty named volume copies the mount point's owner"
+    assert "PATH=/opt/venv/bin:$PATH" in text
+    assert re.search(r'^CMD \["mlsteps", "serve"\]$', text, re.M), "exec-form CMD"
+
+
+def test_dockerignore_sends_only_what_the_image_needs():
+    patterns = [line.strip() for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    assert patterns[0] == "*", "everything is excluded first (data, models, .git, .venv, .tools)"
+    allowed = {p[1:] for p in patterns if p.startswith("!")}
+    copied = set()
+    for line in DOCKERFILE.read_text().splitlines():
+        if line.startswith("COPY ") and "--from=" not in line:
+            copied.update(line.split()[1:-1])
+    assert copied == allowed, f"COPY sources {sorted(copied)} and .dockerignore exceptions {sorted(allowed)} differ"
+    for name in (".git", ".venv", ".tools", "mlsteps-data", "src/single_function"):
+        assert name not in allowed
+
+
+def test_compose_file_matches_the_docs_and_the_settings():
+    compose = compose_file()
+    assert "version" not in compose, "the compose spec has no version key"
+    assert "name" not in compose, "docker-compose v1.29 rejects a top-level name"
+    assert set(compose["services"]) == SERVICES
+    assert set(compose["volumes"]) == {VOLUME}
+    builds = [name for name, service in compose["services"].items() if "build" in service]
+    assert builds == ["load-data"], "one image, built once, by the service that starts first"
+    for name, service in compose["services"].items():
+        assert service["image"] == IMAGE_TAG
+        assert service["command"][:2] == ["mlsteps", name]
+        assert f"{VOLUME}:{MOUNT}" in service["volumes"]
+        assert service["environment"]["MLSTEPS_DATA_DIR"] == MOUNT
+        assert set(service["environment"]) <= set(ENV_DEFAULTS), f"{name}: unknown MLSTEPS_* names"
+        assert service["restart"] == "unless-stopped"
+        assert service["read_only"] is True and "/tmp" in service["tmpfs"]
+        assert "healthcheck" in service
+    for name in ("load-data", "train"):
+        assert "--every" in compose["services"][name]["command"]
+    serve = compose["services"]["serve"]
+    assert serve["ports"] == ["127.0.0.1:${MLSTEPS_PORT:-8000}:8000"]
+    assert "/readyz" in " ".join(serve["healthcheck"]["test"])
+    assert serve["depends_on"] == {"train": {"condition": "service_healthy"}}
+    assert compose["services"]["train"]["depends_on"] == {"load-data": {"condition": "service_healthy"}}
+    used = set(re.findall(r"\$\{(\w+)", COMPOSE_FILE.read_text()))
+    assert used <= KNOWN_VARIABLES, f"compose.yaml reads unknown variables: {sorted(used - KNOWN_VARIABLES)}"
+
+
+def test_docs_name_what_compose_yaml_defines():
+    for doc in DOCS:
+        text = doc.read_text()
+        for phrase in ("docker compose up --build", "docker compose down -v", "/predict", "/model"):
+            assert phrase in text, f"{doc.name} does not mention {phrase!r}"
+        assert "$ " not in text, f"{doc.name}: commands must be copyable, without a prompt"
+        assert "Last validated" in text
+    guide = DOCS[0].read_text()
+    for name in SERVICES | {VOLUME, MOUNT, IMAGE_TAG, "docker compose logs -f train"}:
+        assert name in guide, f"{DOCS[0].name} does not mention {name!r}"
+    for variable in set(re.findall(r"\bMLSTEPS_[A-Z_]+\b", guide)) - {"MLSTEPS_REQUIRE_E2E"}:
+        assert variable in ENV_DEFAULTS, f"{DOCS[0].name} names an unknown setting {variable}"
+
+
+def compose_command() -> list[str] | None:
+    """`docker compose` (v2, what a learner has) when it works, else Debian's `docker-compose` v1."""
+    if command_works("docker", "compose", "version"):
+        return ["docker", "compose"]
+    if command_works("docker-compose", "version"):
+        return ["docker-compose"]
+    return None
+
+
+def test_compose_accepts_the_file():
+    compose = compose_command()
+    need(compose is not None, "neither `docker compose` nor `docker-compose` is installed (scripts/runtimes/docker.sh)")
+    result = subprocess.run([*compose, "-f", str(COMPOSE_FILE), "config", "-q"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+# ---- the real stack (e2e) ----------------------------------------------------------------------
+
+def http(method: str, url: str, body: dict | None = None, timeout: float = 5) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, {}
+
+
+def wait_for(what: str, check, timeout: float, every: float = 0.5):
+    """Poll `check()` until it returns something truthy; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except (OSError, urllib.error.URLError, ValueError) as error:
+            last_error = error
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error})")
+
+
+class Stack:
+    """One compose project of compose.yaml, under a unique name and port so it never meets a learner's."""
+
+    def __init__(self, compose: list[str]):
+        self.project = f"mlsteps-e2e-{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.argv = [*compose, "-p", self.project, "-f", str(COMPOSE_FILE)]
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MLSTEPS_")}
+        # Short intervals, and a tolerance of 1 so that every new model is promoted and the version
+        # served must advance (the promotion rule itself is tested with the package).
+        self.env.update(MLSTEPS_PORT=str(self.port), MLSTEPS_LOAD_DATA_EVERY="3", MLSTEPS_TRAIN_EVERY="4",
+                        MLSTEPS_PROMOTION_TOLERANCE="1")
+        base = python_image()
+        if base:
+            self.env["PYTHON_IMAGE"] = base
+
+    def run(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([*self.argv, *args], env=self.env, capture_output=True, text=True,
+                                timeout=timeout, cwd=LEVEL_DIR)
+        if check and result.returncode != 0:
+            pytest.fail(f"`compose {' '.join(args)}` failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+                        f"\n--- logs ---\n{self.logs()}")
+        return result
+
+    def container(self, service: str) -> str:
+        return self.run("ps", "-q", service).stdout.strip()
+
+    def inspect(self, service: str, template: str) -> str:
+        return subprocess.run(["docker", "inspect", "-f", template, self.container(service)],
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+
+    def logs(self) -> str:
+        result = subprocess.run([*self.argv, "logs", "--no-color", "--tail", "40"], env=self.env,
+                                capture_output=True, text=True, timeout=60)
+        return result.stdout[-6000:]
+
+    def model_version(self) -> int:
+        status, body = http("GET", f"{self.base_url}/model")
+        return body["version"] if status == 200 else 0
+
+    def predict(self) -> dict | None:
+        status, body = http("POST", f"{self.base_url}/predict", SAMPLE)
+        return body if status == 200 else None
+
+    def down(self) -> None:
+        self.run("down", "-v", "--remove-orphans", "--timeout", "10", timeout=180, check=False)
+
+
+@pytest.mark.e2e
+def test_compose_stack_end_to_end():
+    need(command_works("docker", "info"), "no Docker engine answers `docker info` (run scripts/runtimes/docker.sh)")
+    compose = compose_command()
+    need(compose is not None, "neither `docker compose` nor `docker-compose` is installed (scripts/runtimes/docker.sh)")
+    stack = Stack(compose)
+    try:
+        # The learner's command, detached: build the one image, then start in dependency order.
+        stack.run("up", "--build", "--detach", timeout=900)
+        wait_for("serve to become healthy (its healthcheck calls /readyz)",
+                 lambda: stack.inspect("serve", "{{.State.Health.Status}}") == "healthy", timeout=120)
+
+        prediction = stack.predict()
+        assert prediction and len(prediction["predictions"]) == 1 and prediction["model_version"] >= 1
+        first = stack.model_version()
+        assert first >= 1
+        wait_for("train to publish a newer model", lambda: stack.model_version() > first, timeout=60)
+
+        # One image, run as uid 10001, on a read-only root: the volume is the only place it writes.
+        ids = {service: stack.container(service) for service in SERVICES}
+        images = {stack.inspect(service, "{{.Config.Image}}") for service in SERVICES}
+        assert images == {IMAGE_TAG}
+        owner = stack.run("exec", "-T", "serve", "stat", "-c", "%u", "/data/models/latest.json").stdout.strip()
+        assert owner == "10001"
+        assert stack.run("exec", "-T", "serve", "touch", "/not-writable", check=False).returncode != 0
+        # Settings travel from the shell by their level-1 names; unset ones stay unset (package default).
+        train_env = stack.run("exec", "-T", "train", "env").stdout.splitlines()
+        assert "MLSTEPS_PROMOTION_TOLERANCE=1" in train_env
+        assert not [line for line in train_env if line.startswith("MLSTEPS_KEEP_MODELS")]
+
+        # A restarted train container carries on from the volume: versions keep increasing.
+        before_restart = stack.model_version()
+        stack.run("restart", "train", timeout=120)
+        wait_for("train to publish after its restart", lambda: stack.model_version() > before_restart, timeout=60)
+
+        # serve dies (SIGKILL from outside, like the OOM killer): the restart policy brings it back,
+        # and the model on the volume is loaded again.
+        version = stack.model_version()
+        restarts = int(stack.inspect("serve", "{{.RestartCount}}"))
+        os.kill(int(stack.inspect("serve", "{{.State.Pid}}")), signal.SIGKILL)
+        wait_for("Docker to restart serve",
+                 lambda: int(stack.inspect("serve", "{{.RestartCount}}")) > restarts, timeout=60)
+        resumed = wait_for("predictions after serve restarted", stack.predict, timeout=60)
+        assert resumed["model_version"] >= version
+        assert stack.container("serve") == ids["serve"], "the same container, restarted in place"
+    finally:
+        stack.down()
+    leftovers = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"name={stack.project}"],
+                               capture_output=True, text=True, timeout=30).stdout.split()
+    assert leftovers == [], f"`down -v` left volumes behind: {leftovers}"
