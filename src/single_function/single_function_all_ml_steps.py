@@ -85,7 +85,8 @@ def check_port_free(host: str, port: int) -> None:
 def run_child(step: str, settings: Settings) -> None:
     """The body of one child process: one step, until it is told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the launcher decides
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the launcher's handler, inherited through fork
+    # Not the launcher's handler (inherited through fork): exit normally, so the log queue is flushed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     if sys.platform == "linux":  # die with the launcher, even if it is killed with SIGKILL
         import ctypes
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -157,6 +158,14 @@ def wait_until_ready(settings: Settings, supervisor: Supervisor, seconds: float 
     return False
 
 
+def drain_child_logs() -> None:
+    """Print every record the steps sent before they stopped, then log directly again."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, multiprocessing_logging.MultiProcessingHandler):
+            handler.close()  # waits until its queue is empty
+    multiprocessing_logging.uninstall_mp_handler()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -190,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         supervisor.check()
         time.sleep(0.2)
     supervisor.stop()
+    drain_child_logs()
     log.info("all steps stopped")
     return 0
 

@@ -1,0 +1,134 @@
+"""The API: every endpoint, every kind of bad input, model swaps, and refusing a bad model."""
+
+import json
+import time
+from dataclasses import replace
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mlsteps.load_data import load_data
+from mlsteps.serve import create_app
+from mlsteps.train import train
+
+ROW = [5.1, 3.5, 1.4, 0.2]
+
+
+@pytest.fixture
+def trained(settings):
+    load_data(settings)
+    train(settings)
+    return settings
+
+
+@pytest.fixture
+def client(trained):
+    with TestClient(create_app(trained)) as client:
+        yield client
+
+
+def test_not_ready_until_a_model_exists(settings):
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and "no model promoted yet" in ready.json()["detail"]
+        assert client.post("/predict", json={"instances": [ROW]}).status_code == 503
+        assert client.get("/model").status_code == 503
+        assert "No model yet" in client.get("/").text
+
+
+def test_ready_and_model_metadata(client):
+    assert client.get("/readyz").json() == {"status": "ready", "model_version": 1}
+    model = client.get("/model").json()
+    assert model["version"] == 1 and model["task"] == "classification" and len(model["feature_names"]) == 4
+
+
+def test_predict_one_row_and_a_batch(client):
+    answer = client.post("/predict", json={"instances": [ROW, [6.7, 3.0, 5.2, 2.3]]}).json()
+    assert answer["model_version"] == 1
+    assert answer["predictions"] == ["setosa", "virginica"]
+    assert answer["classes"] == ["setosa", "versicolor", "virginica"]
+    assert all(abs(sum(p) - 1) < 1e-3 for p in answer["probabilities"])
+
+
+def test_predict_rows_keyed_by_feature_name(client):
+    names = client.get("/model").json()["feature_names"]
+    answer = client.post("/predict", json={"instances": [dict(zip(names, ROW))]})
+    assert answer.status_code == 200 and answer.json()["predictions"] == ["setosa"]
+
+
+def test_regression_predictions_are_numbers(settings):
+    settings = replace(settings, dataset="diabetes")
+    load_data(settings)
+    train(settings)
+    with TestClient(create_app(settings)) as client:
+        answer = client.post("/predict", json={"instances": [[0.0] * 10]}).json()
+    assert isinstance(answer["predictions"][0], float) and "probabilities" not in answer
+
+
+@pytest.mark.parametrize("body, words", [
+    ({"instances": [[5.1, 3.5, 1.4]]}, "has 3 values; the model expects 4: sepal_length_cm"),
+    ({"instances": [[5.1, "3.5", 1.4, 0.2]]}, "valid number"),
+    ({"instances": [[5.1, True, 1.4, 0.2]]}, "valid number"),
+    ({"instances": []}, "at least 1 item"),
+    ({"instances": [{"sepal_length_cm": 1.0, "colour": 2.0}]}, "missing petal_length_cm"),
+    ({"instances": [{"sepal_length_cm": 1.0, "colour": 2.0}]}, "unknown colour"),
+    ({"rows": [ROW]}, "Field required"),
+    ({"instances": [ROW] * 10_001}, "more than the limit of 10000"),
+])
+def test_bad_input_is_a_422_that_says_what_was_expected(client, body, words):
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422
+    assert words in json.dumps(response.json()) and "instances" in response.json()["expected"]
+
+
+@pytest.mark.parametrize("raw", ['{"instances": [[NaN, 1, 1, 1]]}', '{"instances": [[Infinity, 1, 1, 1]]}',
+                                 "not json"])
+def test_nan_infinity_and_broken_json_are_422(client, raw):
+    response = client.post("/predict", content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+
+
+def test_missing_content_type_is_explained(client):
+    response = client.post("/predict", content=json.dumps({"instances": [ROW]}))
+    assert response.status_code == 422 and "Content-Type: application/json" in response.text
+
+
+def test_new_model_is_picked_up_without_restart(trained):
+    trained = replace(trained, reload_seconds=0.05)
+    with TestClient(create_app(trained)) as client:
+        load_data(trained)
+        train(trained)
+        deadline = time.monotonic() + 5
+        while client.get("/readyz").json()["model_version"] != 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.post("/predict", json={"instances": [ROW]}).json()["model_version"] == 2
+        assert "mlsteps_model_reloads_total 2" in client.get("/metrics").text
+
+
+def test_tampered_model_is_refused_and_the_previous_keeps_serving(client, trained, caplog):
+    load_data(trained)
+    train(trained)
+    pickle_file = trained.models_dir / "v000002" / "model.pkl"
+    pickle_file.write_bytes(b"\x80\x04evil")
+    assert client.app.state.live.refresh() is False
+    assert client.post("/predict", json={"instances": [ROW]}).json()["model_version"] == 1
+    assert "refused model: model v2" in caplog.text and "still serving v1" in caplog.text
+    assert "mlsteps_model_rejections_total 1" in client.get("/metrics").text
+
+
+def test_metrics_in_prometheus_text_format(client):
+    client.post("/predict", json={"instances": [ROW]})
+    text = client.get("/metrics").text
+    assert 'mlsteps_requests_total{method="POST",path="/predict",status="200"} 1' in text
+    assert 'mlsteps_request_duration_seconds_count{path="/predict"} 1' in text
+    assert "mlsteps_model_version 1" in text
+    client.get("/no/such/page")
+    assert 'path="other",status="404"' in client.get("/metrics").text
+
+
+def test_home_page_and_docs(client):
+    home = client.get("/")
+    assert "Serving model <b>v1</b>" in home.text and "/docs" in home.text
+    assert client.get("/docs").status_code == 200
+    assert "/predict" in client.get("/openapi.json").json()["paths"]
