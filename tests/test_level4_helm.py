@@ -1,0 +1,508 @@
+"""Level 4: the Helm chart in src/helm_chart.
+
+The fast tests need only Python from .venv: a real Helm (the helm-python-sdk wheel, Helm's own Go SDK
+as a shared library) renders the chart offline, and the output must be level 3's objects, pass strict
+Kubernetes schemas and a policy scan; the values schema must reject typos. The e2e tests need the helm
+binary (`helm lint --strict`, the CLI's own `helm template`) and Podman (the rendered chart as real pods).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import helm_python
+import httpx
+import pytest
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+
+from conftest import REPO_ROOT, command_works, need
+from kube_harness import COMPONENT, PodmanStack, free_port, load_objects, pod_template
+
+CHART_DIR = REPO_ROOT / "src" / "helm_chart"
+KUBECTL_DIR = REPO_ROOT / "src" / "kubectl"
+VENV_BIN = Path(sys.executable).parent
+RELEASE = "mlsteps"  # with this release name every object has its level-3 name
+ENVIRONMENTS = {"default": None, "dev": CHART_DIR / "values-dev.yaml", "prod": CHART_DIR / "values-prod.yaml"}
+# Labels Helm charts add by convention; the only labels allowed to differ from level 3.
+HELM_LABELS = {"helm.sh/chart", "app.kubernetes.io/version", "app.kubernetes.io/managed-by"}
+OPTIONAL_ON = {"serve": {"autoscaling": {"enabled": True}},
+               "ingress": {"enabled": True, "tls": {"secretName": "mlsteps-tls"}}}
+
+
+# -- rendering --------------------------------------------------------------------------------------
+
+def values_file(path: Path | None) -> dict:
+    """A values file as `helm -f` reads it (by Helm's own parser)."""
+    return helm_python.values_from_yaml(path.read_text()) if path else {}
+
+
+def render(values: dict | None = None, *, name: str = RELEASE) -> dict[str, str]:
+    """Template path -> rendered text, as `helm template <name> src/helm_chart` would print it."""
+    with helm_python.Chart.load(CHART_DIR) as chart:
+        return chart.render(values or {}, name=name, namespace="default")
+
+
+def objects_of(rendered: dict[str, str], *, tests: bool = False) -> list[dict]:
+    """The Kubernetes objects of a render; `helm test` pods only when `tests` is true."""
+    found = []
+    for path, text in rendered.items():
+        if path.endswith("NOTES.txt") or ("/templates/tests/" in path) != tests:
+            continue
+        found.extend(doc for doc in yaml.safe_load_all(text) if doc)
+    return found
+
+
+def chart_objects(values: dict | None = None, name: str = RELEASE) -> list[dict]:
+    return objects_of(render(values, name=name))
+
+
+def level3_objects() -> list[dict]:
+    return load_objects(sorted(KUBECTL_DIR.glob("[0-9][0-9]-*.yaml")))
+
+
+def by_key(objects: list[dict]) -> dict[tuple[str, str], dict]:
+    return {(o["kind"], o["metadata"]["name"]): o for o in objects}
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        merged[key] = deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def containers(obj: dict) -> list[dict]:
+    return pod_template(obj)["spec"]["containers"]
+
+
+# -- the chart's own files --------------------------------------------------------------------------
+
+def test_chart_metadata():
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    assert chart["apiVersion"] == "v2"
+    assert chart["name"] == "mlsteps"
+    assert chart["version"] == chart["appVersion"] == "0.1.0"
+    assert len(chart["description"]) > 80, "say what the chart installs"
+
+
+@pytest.mark.parametrize("name", ["values.yaml", "values-dev.yaml", "values-prod.yaml"])
+def test_values_files_point_at_the_schema_and_comment_every_key(name):
+    lines = (CHART_DIR / name).read_text().splitlines()
+    assert lines[0] == "# yaml-language-server: $schema=values.schema.json"
+    uncommented = [line for line in lines
+                   if re.match(r"^\s*[A-Za-z_][\w.-]*:", line) and " # " not in line and not line.lstrip().startswith("#")]
+    assert not uncommented, f"{name}: every key gets a one-line comment: {uncommented}"
+
+
+def test_schema_describes_every_key_and_allows_no_others():
+    schema = json.loads((CHART_DIR / "values.schema.json").read_text())
+    problems = []
+
+    def walk(node: dict, path: str) -> None:
+        if "properties" in node:
+            # A closed set of keys; a map of names (extraEnv) instead constrains its propertyNames.
+            if node.get("additionalProperties") is not False and "propertyNames" not in node:
+                problems.append(f"{path or '/'}: additionalProperties must be false")
+            for key, child in node["properties"].items():
+                if "description" not in child and "$ref" not in child:
+                    problems.append(f"{path}/{key}: no description")
+                walk(child, f"{path}/{key}")
+        for child in node.get("definitions", {}).values():
+            walk(child, path + "#")
+
+    walk(schema, "")
+    assert not problems, problems
+    assert set(schema["required"]) <= set(schema["properties"])
+    defaults = values_file(CHART_DIR / "values.yaml")
+    assert set(defaults) == set(schema["properties"]), "values.yaml and the schema list the same keys"
+
+
+# -- parity with level 3 ----------------------------------------------------------------------------
+
+def comparable(obj: dict) -> dict:
+    """`obj` with what may differ between the levels taken out: Helm's own labels, Helm's annotations
+    (hooks, resource policy), the wording of checkov skip reasons (their check IDs must match), and
+    spelled-out Kubernetes defaults (a Deployment's replicas: 1)."""
+    obj = copy.deepcopy(obj)
+
+    def clean(node):
+        if isinstance(node, dict):
+            metadata = node.get("metadata")
+            if isinstance(metadata, dict):
+                labels = {k: v for k, v in metadata.get("labels", {}).items() if k not in HELM_LABELS}
+                annotations = {k: (v.split("=", 1)[0] if k.startswith("checkov.io/skip") else v)
+                               for k, v in metadata.get("annotations", {}).items() if not k.startswith("helm.sh/")}
+                metadata.pop("labels", None), metadata.pop("annotations", None)
+                if labels:
+                    metadata["labels"] = labels
+                if annotations:
+                    metadata["annotations"] = annotations
+            for value in node.values():
+                clean(value)
+        elif isinstance(node, list):
+            for value in node:
+                clean(value)
+
+    clean(obj)
+    if obj["kind"] == "Deployment" and obj["spec"].get("replicas") == 1:
+        del obj["spec"]["replicas"]
+    return obj
+
+
+def test_default_render_has_level3s_objects():
+    level3 = level3_objects()
+    assert level3, "src/kubectl has no manifests yet"
+    assert sorted(by_key(chart_objects())) == sorted(by_key(level3))
+
+
+@pytest.mark.parametrize("key", sorted(by_key(level3_objects())), ids=lambda key: f"{key[0]}/{key[1]}")
+def test_default_render_equals_level3(key):
+    """Containers, commands, env, volumes, schedules, probes, resources, security: everything equal."""
+    level3 = comparable(by_key(level3_objects())[key])
+    chart = comparable(by_key(chart_objects())[key])
+    if chart != level3:
+        diff = difflib.unified_diff(yaml.safe_dump(level3).splitlines(), yaml.safe_dump(chart).splitlines(),
+                                    "src/kubectl", "helm template", lineterm="")
+        pytest.fail(f"{key[0]}/{key[1]} differs from level 3:\n" + "\n".join(diff), pytrace=False)
+
+
+def test_helm_only_differences_are_the_documented_ones():
+    chart = by_key(chart_objects())
+    bootstrap = chart[("Job", "mlsteps-bootstrap")]["metadata"]["annotations"]
+    assert bootstrap["helm.sh/hook"] == "post-install,post-upgrade"
+    assert bootstrap["helm.sh/hook-delete-policy"] == "before-hook-creation"
+    claim = chart[("PersistentVolumeClaim", "mlsteps-data")]["metadata"]["annotations"]
+    assert claim == {"helm.sh/resource-policy": "keep"}
+    for obj in chart.values():
+        assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+        assert obj["metadata"]["labels"]["helm.sh/chart"] == "mlsteps-0.1.0"
+
+
+def test_release_name_prefixes_every_object_and_references_follow():
+    objects = chart_objects(name="demo")
+    names = {o["metadata"]["name"] for o in objects}
+    assert names == {"demo-mlsteps-data", "demo-mlsteps-bootstrap", "demo-mlsteps-load-data",
+                     "demo-mlsteps-train", "demo-mlsteps-serve"}
+    assert all(o["metadata"]["labels"]["app.kubernetes.io/instance"] == "demo" for o in objects)
+    for obj in objects:
+        if obj["kind"] in ("Job", "CronJob", "Deployment"):
+            claims = [v["persistentVolumeClaim"]["claimName"] for v in pod_template(obj)["spec"]["volumes"]
+                      if "persistentVolumeClaim" in v]
+            assert claims == ["demo-mlsteps-data"]
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    service = next(o for o in objects if o["kind"] == "Service")
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["selector"].items() <= pod_template(deployment)["metadata"]["labels"].items()
+
+
+# -- values and the schema --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("set_flag", "message"), [
+    ("replicas=3", "additional properties 'replicas' not allowed"),      # belongs under serve.
+    ("serve.replica=3", "additional properties 'replica' not allowed"),  # a typo
+    ("train.schedule=5", "/train/schedule"),                             # a number, not a string
+    ("loadData.schedule=every five minutes", "/loadData/schedule"),      # not cron
+    ("serve.replicas=three", "/serve/replicas"),
+    ("service.type=Nodeport", "/service/type"),
+    ("image.pullPolicy=always", "/image/pullPolicy"),
+    ("image.tag=latest", "/image/tag"),
+    ("dataset=mnist", "/dataset"),
+    ("persistence.keep=yes", "/persistence/keep"),
+    ("serve.autoscaling.targetCPUUtilizationPercentage=150", "/serve/autoscaling/targetCPUUtilizationPercentage"),
+    ("extraEnv.MLSTEPS_DATA_DIR=/elsewhere", "/extraEnv/MLSTEPS_DATA_DIR"),  # the chart sets it
+    ("extraEnv.LOG_LEVEL=DEBUG", "invalid propertyName 'LOG_LEVEL'"),        # not an MLSTEPS_ variable
+])
+def test_schema_rejects_bad_set_values(set_flag, message):
+    """What `helm install --set <flag>` would do: Helm parses the flag, the schema refuses it."""
+    with pytest.raises(helm_python.HelmValuesError) as error:
+        render(helm_python.parse_set_string(set_flag))
+    assert message in str(error.value), str(error.value)
+
+
+@pytest.mark.parametrize("set_flag", [
+    "train.schedule=0 */6 * * *", "loadData.schedule=@hourly", "dataset=csv:/data/houses.csv",
+    "serve.replicas=2", "image.tag=0.2.0", "service.type=ClusterIP", "extraEnv.MLSTEPS_LOG_LEVEL=DEBUG",
+    "persistence.storageClass=standard",
+])
+def test_schema_accepts_good_set_values(set_flag):
+    assert chart_objects(helm_python.parse_set_string(set_flag))
+
+
+def test_set_reaches_the_objects():
+    objects = by_key(chart_objects(helm_python.parse_set_string(
+        "train.schedule=0 */6 * * *,image.tag=0.2.0,extraEnv.MLSTEPS_LOG_LEVEL=DEBUG")))
+    train = objects[("CronJob", "mlsteps-train")]
+    assert train["spec"]["schedule"] == "0 */6 * * *"
+    for obj in objects.values():
+        if obj["kind"] in ("Job", "CronJob", "Deployment"):
+            for container in containers(obj):
+                assert container["image"] == "mlsteps:0.2.0"
+                assert {"name": "MLSTEPS_LOG_LEVEL", "value": "DEBUG"} in container["env"]
+
+
+def test_optional_blocks_are_off_by_default_and_render_when_on():
+    kinds = {o["kind"] for o in chart_objects()}
+    assert not kinds & {"HorizontalPodAutoscaler", "Ingress"}
+    objects = by_key(chart_objects(OPTIONAL_ON))
+    hpa = objects[("HorizontalPodAutoscaler", "mlsteps-serve")]
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "mlsteps-serve"}
+    assert "replicas" not in objects[("Deployment", "mlsteps-serve")]["spec"], "the autoscaler owns replicas"
+    ingress = objects[("Ingress", "mlsteps-serve")]
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "mlsteps-serve", "port": {"name": "http"}}
+    assert ingress["spec"]["tls"][0]["secretName"] == "mlsteps-tls"
+
+
+def fires_per_day(schedule: str) -> int:
+    trigger = CronTrigger.from_crontab(schedule, timezone=timezone.utc)
+    start = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    count, moment = 0, trigger.get_next_fire_time(None, start)
+    while moment < start + timedelta(days=1):
+        count += 1
+        moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))
+    return count
+
+
+def cpu_millis(quantity: str | int | float) -> float:
+    text = str(quantity)
+    return float(text[:-1]) if text.endswith("m") else float(text) * 1000
+
+
+def test_environment_files_do_what_they_say():
+    default = by_key(chart_objects())
+    dev = by_key(chart_objects(values_file(ENVIRONMENTS["dev"])))
+    prod = by_key(chart_objects(values_file(ENVIRONMENTS["prod"])))
+    # dev: the claim goes with the release, logs are verbose
+    assert "annotations" not in dev[("PersistentVolumeClaim", "mlsteps-data")]["metadata"]
+    assert {"name": "MLSTEPS_LOG_LEVEL", "value": "DEBUG"} in containers(dev[("Deployment", "mlsteps-serve")])[0]["env"]
+    # prod: autoscaled serve with more pods, larger pods, slower schedules, an ingress
+    hpa = prod[("HorizontalPodAutoscaler", "mlsteps-serve")]["spec"]
+    assert hpa["minReplicas"] >= 3 and hpa["maxReplicas"] > hpa["minReplicas"]
+    assert ("Ingress", "mlsteps-serve") in prod
+    for key in [k for k in default if k[0] in ("Job", "CronJob", "Deployment")]:
+        small, large = containers(default[key])[0]["resources"], containers(prod[key])[0]["resources"]
+        assert cpu_millis(large["requests"]["cpu"]) > cpu_millis(small["requests"]["cpu"]), key
+    for name in ("mlsteps-load-data", "mlsteps-train"):
+        assert (fires_per_day(prod[("CronJob", name)]["spec"]["schedule"])
+                < fires_per_day(default[("CronJob", name)]["spec"]["schedule"]))
+    # every schedule any environment uses is valid cron for the steps too
+    for objects in (default, dev, prod):
+        for obj in objects.values():
+            if obj["kind"] == "CronJob":
+                CronTrigger.from_crontab(obj["spec"]["schedule"])
+
+
+# -- what a learner reads after install, and `helm test` ---------------------------------------------
+
+def test_notes_tell_how_to_reach_the_api_and_run_a_cronjob():
+    notes = render()[f"{RELEASE}/templates/NOTES.txt"]
+    assert "minikube service mlsteps-serve" in notes
+    assert "kubectl port-forward --namespace default service/mlsteps-serve 8000:8000" in notes
+    assert "--from=cronjob/mlsteps-train" in notes and "--from=cronjob/mlsteps-load-data" in notes
+    assert "helm test mlsteps" in notes
+    assert "{{" not in notes and "<no value>" not in notes
+
+
+def test_helm_test_pod_calls_readyz_and_predict_with_the_apps_image():
+    tests = objects_of(render(), tests=True)
+    assert [o["kind"] for o in tests] == ["Pod"]
+    pod = tests[0]
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    container = pod["spec"]["containers"][0]
+    assert container["image"] == "mlsteps:0.1.0"
+    script = "\n".join(container["command"] + container["args"])
+    assert "/readyz" in script and "/predict" in script
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["MLSTEPS_TEST_URL"] == "http://mlsteps-serve:8000"
+    assert json.loads(env["MLSTEPS_TEST_INSTANCE"]) == [5.1, 3.5, 1.4, 0.2]
+    serve = by_key(chart_objects())[("Deployment", "mlsteps-serve")]
+    assert pod["spec"]["securityContext"] == pod_template(serve)["spec"]["securityContext"]
+    assert container["securityContext"] == containers(serve)[0]["securityContext"]
+
+
+# -- strict schemas and the policy scan on every environment ---------------------------------------
+
+def rendered_text(values: dict) -> str:
+    return "\n---\n".join(text for path, text in render(values).items() if not path.endswith("NOTES.txt"))
+
+
+def environment_values(environment: str, optional: bool = False) -> dict:
+    values = values_file(ENVIRONMENTS[environment])
+    return deep_merge(values, OPTIONAL_ON) if optional else values
+
+
+@pytest.mark.parametrize("optional", [False, True], ids=["as-shipped", "optional-blocks-on"])
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_rendered_output_passes_strict_kubernetes_schemas(environment, optional):
+    tool = VENV_BIN / "kubernetes-validate"
+    assert tool.exists(), "kubernetes-validate is a dev dependency: run `make setup`"
+    text = rendered_text(environment_values(environment, optional))
+    count = sum(1 for doc in yaml.safe_load_all(text) if doc)
+    result = subprocess.run([str(tool), "--strict", "-"], input=text, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("passed") == count, result.stdout
+
+
+def test_policy_scan_finds_nothing_unexplained(tmp_path):
+    """checkov on each environment's render (optional blocks on too): no failure, every skip has a reason."""
+    tool = VENV_BIN / "checkov"
+    assert tool.exists(), "checkov is a dev dependency: run `make setup`"
+    expected = set()
+    for environment in ENVIRONMENTS:
+        for optional in (False, True):
+            text = rendered_text(environment_values(environment, optional))
+            (tmp_path / f"{environment}{'-optional' if optional else ''}.yaml").write_text(text)
+            expected |= {f"{o['kind']}/{o['metadata']['name']}" for o in yaml.safe_load_all(text)
+                         if o and o["kind"] not in ("PersistentVolumeClaim", "HorizontalPodAutoscaler")}
+    result = subprocess.run([str(tool), "-d", str(tmp_path), "--framework", "kubernetes", "--skip-download",
+                             "--output", "json"], capture_output=True, text=True, timeout=300)
+    results = json.loads(result.stdout)["results"]
+    failed = sorted({(c["check_id"], c["resource"], c["file_path"]) for c in results["failed_checks"]})
+    assert not failed and result.returncode == 0, failed or result.stderr
+    # checkov silently ignores what it cannot parse: make sure it saw every object.
+    scanned = {c["resource"].split(".")[0] + "/" + c["resource"].split(".")[2]
+               for c in results["passed_checks"] + results["skipped_checks"]}
+    assert expected <= scanned, sorted(expected - scanned)
+    reasons = {c["check_result"].get("suppress_comment", "") for c in results["skipped_checks"]}
+    assert all(r.strip() and r != "No comment provided" for r in reasons), reasons
+
+
+# -- the helm binary (e2e: needs helm, e.g. from scripts/runtimes/helm.sh) --------------------------
+
+def helm_binary() -> str | None:
+    """helm on PATH, or the one scripts/runtimes/helm.sh put in .tools/bin."""
+    for candidate in (shutil.which("helm"), REPO_ROOT / ".tools" / "bin" / "helm"):
+        if candidate and command_works(str(candidate), "version"):
+            return str(candidate)
+    return None
+
+
+def need_helm() -> str:
+    helm = helm_binary()
+    need(helm is not None, "helm is missing (bash scripts/runtimes/helm.sh puts one in .tools/bin)")
+    return helm
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_helm_lint_strict(environment):
+    helm = need_helm()
+    argv = [helm, "lint", "--strict", str(CHART_DIR)]
+    if ENVIRONMENTS[environment]:
+        argv += ["-f", str(ENVIRONMENTS[environment])]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout, result.stdout
+
+
+@pytest.mark.e2e
+def test_helm_cli_renders_what_the_sdk_renders():
+    """The learner's `helm template` and the fast tests' SDK agree, object for object."""
+    helm = need_helm()
+    for environment, path in ENVIRONMENTS.items():
+        argv = [helm, "template", RELEASE, str(CHART_DIR)] + (["-f", str(path)] if path else [])
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        cli = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+        sdk = objects_of(render(values_file(path))) + objects_of(render(values_file(path)), tests=True)
+        assert sorted(map(json.dumps, cli)) == sorted(map(json.dumps, sdk)), environment
+
+
+@pytest.mark.e2e
+def test_helm_cli_rejects_a_typo_with_a_clear_message():
+    helm = need_helm()
+    result = subprocess.run([helm, "template", RELEASE, str(CHART_DIR), "--set", "serve.replica=3"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "additional properties 'replica' not allowed" in result.stderr, result.stderr
+
+
+# -- end to end: the rendered chart as real pods on Podman ------------------------------------------
+
+def podman_image() -> str:
+    """The level-2 image in Podman's store: built by docker and copied over, or built by podman."""
+    from images import build_image, load_into_podman
+
+    if command_works("docker", "info"):
+        return load_into_podman(build_image("docker"))
+    return build_image("podman")
+
+
+def run_helm_test_pod(test_pod: dict, image: str, serve_pod: str) -> subprocess.CompletedProcess:
+    """Run the `helm test` pod's container inside the serve pod's network, as the same user with the
+    same restrictions. In a cluster it reaches serve through the Service's DNS name; here, where
+    Podman has no Services, it reaches serve on the pod's own 127.0.0.1:8000."""
+    container = test_pod["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    env["MLSTEPS_TEST_URL"] = "http://127.0.0.1:8000"
+    security = test_pod["spec"]["securityContext"]
+    argv = ["podman", "run", "--rm", "--pod", serve_pod, "--user", f"{security['runAsUser']}:{security['runAsGroup']}",
+            "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+    for name, value in env.items():
+        argv += ["--env", f"{name}={value}"]
+    argv += ["--entrypoint", container["command"][0], image, *container["command"][1:], *container["args"]]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.e2e
+def test_rendered_chart_runs_as_real_pods_on_podman():
+    """Podman stands in for a cluster (tests/kube_harness.py says what it does in a cluster's place):
+    the claim, the bootstrap hook Job, one run of each CronJob, serve on 127.0.0.1, and the `helm test`
+    pod's own script against serve. The objects are the chart's, rendered by Helm."""
+    need(command_works("podman", "info"), "podman is missing or broken (bash scripts/runtimes/podman.sh)")
+    image = podman_image()
+    rendered = render()
+    objects = objects_of(rendered)
+    test_pod = objects_of(rendered, tests=True)[0]
+    timings = {}
+    # A tolerance of 1 promotes every new model, so the version must advance; the promotion rule
+    # itself is tested with the package.
+    stack = PodmanStack(objects, image=image, host_port=free_port(), project="mlsteps-l4",
+                        env={"MLSTEPS_PROMOTION_TOLERANCE": "1"})
+    with stack:
+        run = stack.run_job("bootstrap")
+        assert run.exit_code == 0, run.logs
+        timings["bootstrap hook Job"] = run.seconds
+
+        started = time.monotonic()
+        base_url = stack.start_serve(timeout=120)
+        timings["serve ready"] = time.monotonic() - started
+
+        started = time.monotonic()
+        result = run_helm_test_pod(test_pod, image, stack.serve_pod)
+        timings["helm test pod"] = time.monotonic() - started
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "GET /readyz: 200" in result.stdout and "POST /predict:" in result.stdout, result.stdout
+
+        with httpx.Client(base_url=base_url, timeout=10) as client:
+            first = client.get("/model").json()["version"]
+            answer = client.post("/predict", json={"instances": [[5.1, 3.5, 1.4, 0.2]]})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["model_version"] == first and len(answer.json()["predictions"]) == 1
+
+            for step in ("load-data", "train"):  # one scheduled run of each CronJob
+                assert stack.find("CronJob", step)["metadata"]["labels"][COMPONENT] == step
+                run = stack.run_job(step)
+                assert run.exit_code == 0, f"{step}:\n{run.logs}"
+                timings[f"{step} CronJob run"] = run.seconds
+
+            deadline = time.monotonic() + 30
+            while (version := client.get("/model").json()["version"]) <= first:
+                assert time.monotonic() < deadline, f"serve still on v{version}:\n{stack.serve_logs()}"
+                time.sleep(0.5)
+            answer = client.post("/predict", json={"instances": [[6.7, 3.0, 5.2, 2.3]]})
+            assert answer.json()["model_version"] == version
+    leftovers = subprocess.run(["podman", "volume", "ls", "-q"], capture_output=True, text=True).stdout.split()
+    assert "mlsteps-l4-mlsteps-data" not in leftovers
+    print("level 4 on podman, seconds:", {k: round(v, 1) for k, v in timings.items()})
