@@ -4,8 +4,12 @@ No cluster can run on the CI machine, but `podman kube play` runs the pods a man
 real image, with the real volume, security context and resources. It does not do everything a cluster
 does, so this harness bridges the gaps, always in its own copies of the objects (never in the files):
 
-- every PersistentVolumeClaim becomes a Podman volume named `<project>-<claim>` and every `claimName`
-  follows, so pods that mount the same claim share one volume (and two projects never collide);
+- every name gets a prefix `<project>-<run id>-`, so level 3, level 4 and two runs of the same test
+  never touch each other's pods or volumes;
+- every PersistentVolumeClaim becomes a Podman volume `<prefix><claim>` and every `claimName`
+  follows, so the pods that mount the same claim share one volume;
+- every emptyDir is renamed per pod (Podman 4.3 turns an emptyDir into a volume named after it, which
+  pods would otherwise share, unlike on a cluster);
 - Jobs and CronJobs are ignored by Podman: their pod template becomes a one-shot Pod
   (restartPolicy Never), played when the test asks, as the Job controller would on schedule;
 - the serve Deployment's pod template becomes one Pod, and its container port gets `hostPort` with
@@ -25,6 +29,7 @@ Used by level 3 (objects from src/kubectl) and level 4 (objects from `helm templ
 from __future__ import annotations
 
 import copy
+import secrets
 import socket
 import subprocess
 import tempfile
@@ -80,7 +85,8 @@ class PodmanStack:
 
     objects: parsed objects (dicts, as from `yaml.safe_load_all`), e.g. a level's manifests or the
     output of `helm template`. image: the tag every container runs. host_port: where the serve pod is
-    published on 127.0.0.1. project: the prefix of every pod and volume this stack creates.
+    published on 127.0.0.1. project: the start of every pod and volume name this stack creates
+    (followed by a random run id).
     env: extra variables set on every container (overriding the manifests' values).
     """
 
@@ -92,9 +98,10 @@ class PodmanStack:
         self.project = project
         self.env = dict(env or {})
         self.podman = podman
-        self.claims = {obj["metadata"]["name"]: f"{project}-{obj['metadata']['name']}"
+        self.prefix = f"{project}-{secrets.token_hex(2)}-"
+        self.claims = {obj["metadata"]["name"]: self.prefix + obj["metadata"]["name"]
                        for obj in self.objects if obj["kind"] == "PersistentVolumeClaim"}
-        self._workdir = Path(tempfile.mkdtemp(prefix=f"{project}-kube-"))
+        self._workdir = Path(tempfile.mkdtemp(prefix=self.prefix))
         self._played: list[Path] = []
         self._runs = 0
         self.serve_pod: str | None = None
@@ -103,8 +110,7 @@ class PodmanStack:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def __enter__(self) -> PodmanStack:
-        """Remove leftovers of an earlier run of the same project, then create the claims' volumes."""
-        self._remove_leftovers()
+        """Create the claims' volumes. (Names are unique per run: a killed run's leftovers never block.)"""
         claims = []
         for obj in self.objects:
             if obj["kind"] == "PersistentVolumeClaim":
@@ -112,7 +118,11 @@ class PodmanStack:
                 claim["metadata"]["name"] = self.claims[obj["metadata"]["name"]]
                 claims.append(claim)
         if claims:
-            self._play("claims", claims)
+            try:
+                self._play("claims", claims)
+            except Exception:
+                self.close()
+                raise
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -123,18 +133,17 @@ class PodmanStack:
         for path in reversed(self._played):
             self._podman("kube", "down", str(path), check=False)
         self._played.clear()
-        self._remove_leftovers()
+        names = self._podman("pod", "ps", "--all", "--format", "{{.Name}}", check=False).stdout.split()
+        for name in names:
+            if name.startswith(self.prefix):
+                self._podman("pod", "rm", "--force", name, check=False)
+        volumes = self._podman("volume", "ls", "--quiet", check=False).stdout.split()
+        for volume in volumes:
+            if volume.startswith(self.prefix):
+                self._podman("volume", "rm", "--force", volume, check=False)
         for path in self._workdir.glob("*.yaml"):
             path.unlink()
         self._workdir.rmdir()
-
-    def _remove_leftovers(self) -> None:
-        names = self._podman("pod", "ps", "-a", "--format", "{{.Name}}", check=False).stdout.split()
-        for name in names:
-            if name.startswith(f"{self.project}-"):
-                self._podman("pod", "rm", "-f", "-t", "2", name, check=False)
-        for volume in self.claims.values():
-            self._podman("volume", "rm", "-f", volume, check=False)
 
     # -- lookups -----------------------------------------------------------------------------------
 
@@ -161,12 +170,12 @@ class PodmanStack:
     def run_job(self, name_or_component: str, timeout: float = 300) -> JobRun:
         """Run one Job's or CronJob's pod template as a one-shot pod, wait for it, return its end.
 
-        Each call is a new pod (`<project>-<name>-<n>`), like one scheduled run of a CronJob; the pod
+        Each call is a new pod (`<prefix><name>-<n>`), like one scheduled run of a CronJob; the pod
         is removed once its logs are read.
         """
         obj = self.find(JOB_KINDS, name_or_component)
         self._runs += 1
-        pod_name = f"{self.project}-{obj['metadata']['name']}-{self._runs}"
+        pod_name = f"{self.prefix}{obj['metadata']['name']}-{self._runs}"
         pod = self._pod(obj, pod_name, restart_policy="Never")
         started = time.monotonic()
         path = self._play(pod_name, [*self._configmaps(), pod])
@@ -192,7 +201,7 @@ class PodmanStack:
         ready_path="/healthz" to wait only for the process) and returns the base URL.
         """
         obj = self.find("Deployment", name_or_component)
-        pod_name = f"{self.project}-{obj['metadata']['name']}"
+        pod_name = self.prefix + obj["metadata"]["name"]
         pod = self._pod(obj, pod_name, restart_policy=None)
         container = pod["spec"]["containers"][0]
         ports = container.get("ports") or []
@@ -247,7 +256,11 @@ class PodmanStack:
         spec = template["spec"]
         if restart_policy:
             spec["restartPolicy"] = restart_policy
+        renamed = {}
         for volume in spec.get("volumes", []):
+            if "emptyDir" in volume:
+                renamed[volume["name"]] = f"{pod_name}-{volume['name']}"
+                volume["name"] = renamed[volume["name"]]
             claim = volume.get("persistentVolumeClaim")
             if claim:
                 if claim["claimName"] not in self.claims:
@@ -256,6 +269,8 @@ class PodmanStack:
                 claim["claimName"] = self.claims[claim["claimName"]]
         for container in spec.get("initContainers", []) + spec["containers"]:
             container["image"] = self.image
+            for mount in container.get("volumeMounts", []):
+                mount["name"] = renamed.get(mount["name"], mount["name"])
             for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
                 container.pop(probe, None)
             if self.env:

@@ -314,6 +314,7 @@ def test_manifests_run_as_real_pods_on_podman():
                 assert time.monotonic() < deadline, f"serve still on v{version}:\n{stack.serve_logs()}"
                 time.sleep(0.5)
             assert client.post("/predict", json={"instances": [[6.7, 3.0, 5.2, 2.3]]}).json()["model_version"] == version
-    leftovers = subprocess.run(["podman", "volume", "ls", "-q"], capture_output=True, text=True).stdout.split()
-    assert f"mlsteps-l3-{CLAIM}" not in leftovers
+    volumes = subprocess.run(["podman", "volume", "ls", "-q"], capture_output=True, text=True).stdout.split()
+    pods = subprocess.run(["podman", "pod", "ps", "-a", "--format", "{{.Name}}"], capture_output=True, text=True).stdout.split()
+    assert not [name for name in volumes + pods if name.startswith(stack.prefix)], "the harness left pods or volumes"
     print("level 3 on podman, seconds:", {k: round(v, 1) for k, v in timings.items()})
