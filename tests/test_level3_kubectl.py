@@ -257,6 +257,24 @@ def test_policy_scan_finds_nothing_unexplained():
     assert declared == used, f"skips declared but not needed: {sorted(declared - used)}"
 
 
+# -- with real tools outside .venv ----------------------------------------------------------------
+
+@pytest.mark.e2e
+def test_kustomize_renders_exactly_the_files_plus_its_label():
+    """The real `kubectl kustomize` (scripts/runtimes/helm.sh puts one in .tools/bin) agrees with the files."""
+    local = REPO_ROOT / ".tools" / "bin" / "kubectl"
+    kubectl = str(local) if local.exists() else "kubectl"
+    need(command_works(kubectl, "version", "--client"), "kubectl is missing (bash scripts/runtimes/helm.sh)")
+    result = subprocess.run([kubectl, "kustomize", str(KUBECTL_DIR)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    rendered = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    expected = objects()
+    for obj in expected:
+        obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "kustomize"
+    key = lambda obj: (obj["kind"], obj["metadata"]["name"])  # noqa: E731
+    assert sorted(rendered, key=key) == sorted(expected, key=key)
+
+
 # -- end to end: real pods on Podman ----------------------------------------------------------------
 
 def podman_image() -> str:
