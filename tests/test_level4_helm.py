@@ -506,3 +506,34 @@ def test_rendered_chart_runs_as_real_pods_on_podman():
     leftovers = subprocess.run(["podman", "volume", "ls", "-q"], capture_output=True, text=True).stdout.split()
     assert "mlsteps-l4-mlsteps-data" not in leftovers
     print("level 4 on podman, seconds:", {k: round(v, 1) for k, v in timings.items()})
+
+
+# -- the docs and the helm fetcher ------------------------------------------------------------------
+
+def headings(path: Path) -> list[str]:
+    return [line[3:].strip() for line in path.read_text().splitlines() if line.startswith("## ")]
+
+
+def test_docs_follow_the_fixed_order_and_commands_are_copyable():
+    guide = REPO_ROOT / "docs" / "level-4-helm.md"
+    assert headings(guide) == ["Purpose", "Prerequisites", "Quick start", "Verify",
+                               "Change it: `helm upgrade --set`, `helm rollback`", "Uninstall",
+                               "What changed from level 3", "How it works", "Clean up", "Troubleshooting",
+                               "Last validated"]
+    readme = CHART_DIR / "README.md"
+    assert headings(readme) == ["Purpose", "Prerequisites", "Quick start", "Verify", "Clean up", "Last validated"]
+    assert "docs/level-4-helm.md" in readme.read_text()
+    for path in (guide, readme):
+        text = path.read_text()
+        assert "helm install mlsteps src/helm_chart" in text
+        blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+        assert blocks and not [line for block in blocks for line in block.splitlines() if line.startswith("$ ")], \
+            f"{path.name}: no prompt characters in commands"
+
+
+def test_helm_fetcher_is_valid_bash_and_commits_no_address():
+    script = REPO_ROOT / "scripts" / "runtimes" / "helm.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    text = script.read_text()
+    assert not re.search(r"\b\d{1,3}(\.\d{1,3}){3}\b", text), "no IP addresses in committed scripts"
+    assert "helm version" in text, "it must reuse a helm that already works"
