@@ -312,7 +312,11 @@ def test_manifests_run_as_real_pods_on_podman():
         container = json.loads(subprocess.run(["podman", "inspect", stack.serve_container], check=True,
                                               capture_output=True, text=True).stdout)[0]
         assert container["Config"]["User"].split(":")[0] == "10001"
-        assert container["HostConfig"]["ReadonlyRootfs"] is True
+        host = container["HostConfig"]
+        assert host["ReadonlyRootfs"] is True
+        assert "no-new-privileges" in host["SecurityOpt"] and "CAP_NET_RAW" in host["CapDrop"]
+        limit = containers(stack.find("Deployment", "serve"))[0]["resources"]["limits"]["memory"]
+        assert limit.endswith("Mi") and host["Memory"] == int(limit[:-2]) * 2**20  # enforced
 
         with httpx.Client(base_url=base_url, timeout=10) as client:
             assert client.get("/healthz").status_code == 200
