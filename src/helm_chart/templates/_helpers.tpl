@@ -44,8 +44,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
 
-{{/* The MLSTEPS_* variables of one container, as level 3 sets them: the claim's path, the dataset
-(for "dataset" true: bootstrap and load-data), the address (for "serve" true), then values extraEnv. */}}
+{{/* One container's MLSTEPS_* variables as level 3 sets them: data dir, dataset ("dataset" true), address ("serve" true), then extraEnv. */}}
 {{- define "mlsteps.env" -}}
 - name: MLSTEPS_DATA_DIR
   value: /data
