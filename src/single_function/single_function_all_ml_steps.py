@@ -22,7 +22,9 @@ from dataclasses import replace
 
 try:
     import multiprocessing_logging
+    import uvicorn  # noqa: F401  imported before fork, so the serve child starts at once
 
+    import mlsteps.serve  # noqa: F401
     from mlsteps.cli import run_step
     from mlsteps.config import ConfigError, Settings, load_settings
     from mlsteps.datasets import DataError

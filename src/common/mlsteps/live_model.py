@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
+from mlsteps.fast_path import compile_linear
 from mlsteps.registry import POINTER, LoadedModel, ModelRejected, load_latest
 
 log = logging.getLogger("mlsteps.serve")
@@ -40,10 +42,11 @@ class LiveModel:
             return False
         if loaded is None or (self.current and loaded.version == self.current.version):
             return False
+        loaded = replace(loaded, fast=compile_linear(loaded.model, len(loaded.metadata["feature_names"])))
         previous = self.current
         self.current = loaded  # one reference assignment: a request sees the old model or the new one
         self.reloads += 1
         metric = loaded.metadata["primary_metric"]
-        log.info("serving model v%d (%s=%.3f)%s", loaded.version, metric, loaded.metadata["metrics"][metric],
-                 f", replacing v{previous.version}" if previous else "")
+        log.info("serving model v%d (%s=%.3f%s)%s", loaded.version, metric, loaded.metadata["metrics"][metric],
+                 ", fast path" if loaded.fast else "", f", replacing v{previous.version}" if previous else "")
         return True

@@ -59,14 +59,14 @@ def to_matrix(instances: list, feature_names: list[str], max_batch: int) -> np.n
 
 def predict(live: LoadedModel, X: np.ndarray) -> dict:
     """Predictions, plus classes and per-class probabilities for a classifier."""
-    model = live.model
+    engine = live.fast or live.model
     answer: dict = {"model_version": live.version}
     if live.metadata["task"] == "classification":
-        probabilities = model.predict_proba(X)
-        classes = model.classes_
+        probabilities = engine.predict_proba(X)
+        classes = live.model.classes_
         answer["predictions"] = classes[probabilities.argmax(axis=1)].tolist()
         answer["classes"] = classes.tolist()
         answer["probabilities"] = np.round(probabilities, 4).tolist()
     else:
-        answer["predictions"] = np.round(model.predict(X), 4).tolist()
+        answer["predictions"] = np.round(engine.predict(X), 4).tolist()
     return answer

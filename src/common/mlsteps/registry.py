@@ -34,6 +34,7 @@ class ModelRejected(Exception):
 class LoadedModel:
     model: object
     metadata: dict
+    fast: object | None = None  # a fast_path.LinearScorer that gives the same answers, when one fits
 
     @property
     def version(self) -> int:
