@@ -19,29 +19,34 @@ $(PIPENV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check pipenv==$(PIPENV_VERSION)
 
-.venv/.synced: $(PIPENV) Pipfile.lock
-	@echo ">> Installing the locked dependencies into .venv/ (first time: a minute or two)"
+.venv/.synced-run: $(PIPENV) Pipfile.lock
+	@echo ">> Installing the locked dependencies into .venv/ (first time: about a minute)"
+	$(PIPENV) sync
+	@touch $@
+
+.venv/.synced-dev: .venv/.synced-run
+	@echo ">> Installing the locked test tools into .venv/ (first time: a minute or two)"
 	$(PIPENV) sync --dev
 	@touch $@
 
-setup: .venv/.synced ## Install pipenv and the locked dependencies (run and test do this for you)
+setup: .venv/.synced-dev ## Install pipenv and every locked dependency (run and test do this for you)
 
-run: .venv/.synced ## Level 1: load-data, train and serve as parallel processes
+run: .venv/.synced-run ## Level 1: load-data, train and serve as parallel processes
 	$(RUN) python src/single_function/single_function_all_ml_steps.py
 
-test: .venv/.synced ## Fast tests: Python only (includes level 1 end to end)
+test: .venv/.synced-dev ## Fast tests: Python only (includes level 1 end to end)
 	$(RUN) pytest -m "not e2e"
 
-test-e2e: .venv/.synced ## Container tests: Docker Compose, Kubernetes objects on Podman, Helm
+test-e2e: .venv/.synced-dev ## Container tests: Docker Compose, Kubernetes objects on Podman, Helm
 	$(RUN) pytest -m e2e
 
-test-all: .venv/.synced ## Every test
+test-all: .venv/.synced-dev ## Every test
 	$(RUN) pytest
 
 runtimes: $(PIPENV) ## Debian, as root: Docker engine, Podman, helm and a local base image for the e2e tests
 	bash scripts/runtimes/install.sh
 
-bench: .venv/.synced ## Benchmarks: print figures (see docs/benchmarks.md)
+bench: .venv/.synced-run ## Benchmarks: print figures (see docs/benchmarks.md)
 	$(RUN) python benchmarks/bench_level1.py
 
 clean: ## Remove generated data, models and virtual environments
