@@ -38,7 +38,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 import yaml
 
@@ -303,9 +303,4 @@ class PodmanStack:
         return result
 
 
-def dump(objects: Iterable[dict]) -> str:
-    """The objects as one YAML stream, e.g. to attach to a failure message."""
-    return yaml.safe_dump_all(list(objects), sort_keys=False)
-
-
-__all__ = ["COMPONENT", "JobRun", "PodmanStack", "dump", "free_port", "load_objects", "pod_template"]
+__all__ = ["COMPONENT", "JobRun", "PodmanStack", "free_port", "load_objects", "pod_template"]

@@ -257,6 +257,47 @@ def test_policy_scan_finds_nothing_unexplained():
     assert declared == used, f"skips declared but not needed: {sorted(declared - used)}"
 
 
+# -- the docs --------------------------------------------------------------------------------------
+
+GUIDE = REPO_ROOT / "docs" / "level-3-kubectl.md"
+
+
+def headings(path: Path) -> list[str]:
+    return [line[3:].strip() for line in path.read_text().splitlines() if line.startswith("## ")]
+
+
+def shell_lines(path: Path) -> list[str]:
+    lines, inside = [], False
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            inside = line == "```bash"
+        elif inside:
+            lines.append(line)
+    return lines
+
+
+def test_docs_follow_the_fixed_order():
+    assert headings(GUIDE) == ["Purpose", "Prerequisites", "Quick start", "Verify", "What changed from level 2",
+                               "How it works", "Clean up", "Troubleshooting", "Last validated"]
+    readme = KUBECTL_DIR / "README.md"
+    assert headings(readme) == ["Purpose", "Prerequisites", "Quick start", "Verify", "Clean up", "Last validated"]
+    assert "../../docs/level-3-kubectl.md" in readme.read_text()
+
+
+def test_doc_commands_are_copyable_and_apply_every_file():
+    lines = shell_lines(GUIDE) + shell_lines(KUBECTL_DIR / "README.md")
+    assert lines and not [line for line in lines if line.lstrip().startswith(("$ ", "# ", "> "))]
+    per_file = [line.split()[-1] for line in shell_lines(GUIDE) if line.startswith("kubectl apply -f ")]
+    assert per_file == [f"src/kubectl/{name}" for name in kustomization()["resources"]]
+    for needed in ("minikube image build -t mlsteps:0.1.0 -f src/docker_compose/Dockerfile .",
+                   "kubectl apply -k src/kubectl", "kubectl get cronjobs,jobs,pods -w",
+                   "minikube service mlsteps-serve --url", "kubectl delete -k src/kubectl"):
+        assert needed in lines, needed
+    cronjobs = {o["metadata"]["name"] for o in objects() if o["kind"] == "CronJob"}
+    triggered = {line.split("cronjob/")[1].split()[0] for line in lines if "--from=cronjob/" in line}
+    assert triggered and triggered <= cronjobs
+
+
 # -- with real tools outside .venv ----------------------------------------------------------------
 
 @pytest.mark.e2e
