@@ -342,14 +342,24 @@ def environment_values(environment: str, optional: bool = False) -> dict:
     return deep_merge(values, OPTIONAL_ON) if optional else values
 
 
+def schema_versions() -> list[str]:
+    """The oldest and the newest Kubernetes minor the schemas cover (the chart asks for >=1.23)."""
+    from kubernetes_validate.utils import all_versions
+
+    minors = sorted({tuple(map(int, v.split(".")[:2])) for v in all_versions()})
+    return sorted({f"{major}.{minor}" for major, minor in (minors[0], minors[-1])})
+
+
+@pytest.mark.parametrize("version", schema_versions())
 @pytest.mark.parametrize("optional", [False, True], ids=["as-shipped", "optional-blocks-on"])
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_rendered_output_passes_strict_kubernetes_schemas(environment, optional):
+def test_rendered_output_passes_strict_kubernetes_schemas(environment, optional, version):
     tool = VENV_BIN / "kubernetes-validate"
     assert tool.exists(), "kubernetes-validate is a dev dependency: run `make setup`"
     text = rendered_text(environment_values(environment, optional))
     count = sum(1 for doc in yaml.safe_load_all(text) if doc)
-    result = subprocess.run([str(tool), "--strict", "-"], input=text, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([str(tool), "--strict", "-k", version, "-"], input=text, capture_output=True,
+                            text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("passed") == count, result.stdout
 
