@@ -43,7 +43,9 @@ def build_image(engine: str = "docker") -> str:
 
     Cached per test session: the second caller gets the tag without a rebuild.
     """
-    argv = [engine, "build", "-f", str(DOCKERFILE), "-t", IMAGE_TAG, *build_args(engine), str(REPO_ROOT)]
+    # Podman writes OCI images by default, which drop the Dockerfile's SHELL (pipefail): ask for Docker's.
+    fmt = ["--format", "docker"] if Path(engine).name == "podman" else []
+    argv = [engine, "build", *fmt, "-f", str(DOCKERFILE), "-t", IMAGE_TAG, *build_args(engine), str(REPO_ROOT)]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])

@@ -260,6 +260,9 @@ def test_compose_stack_end_to_end():
         resumed = wait_for("predictions after serve restarted", stack.predict, timeout=60)
         assert resumed["model_version"] >= version
         assert stack.container("serve") == ids["serve"], "the same container, restarted in place"
+    except BaseException:
+        print(f"--- last lines of the stack's logs ---\n{stack.logs()}")  # shown by pytest on failure
+        raise
     finally:
         stack.down()
     leftovers = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"name={stack.project}"],
