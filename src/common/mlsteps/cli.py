@@ -1,4 +1,4 @@
-"""`mlsteps load-data | train | bootstrap | serve`: the one entry point every level calls."""
+"""`mlsteps load-data | train | bootstrap | serve | doctor`: the one entry point every level calls."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         step.add_argument("--cron", metavar="EXPR", help=f"run on a crontab schedule in UTC, e.g. '*/5 * * * *' "
                           f"(MLSTEPS_{variable.upper()}_CRON)")
     steps.add_parser("bootstrap", parents=[common], help="load-data then train, once (a fresh volume gets a model)")
+    doctor = steps.add_parser("doctor", parents=[common], help="check what a level needs, with a fix for each failure")
+    doctor.add_argument("--level", type=int, choices=(1, 2, 3, 4), default=1, help="the level to check (default 1)")
     serve = steps.add_parser("serve", parents=[common], help="serve predictions over HTTP (FastAPI)")
     serve.add_argument("--host", help="address to listen on (MLSTEPS_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (MLSTEPS_PORT)")
@@ -57,14 +59,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def run_step(command: str, settings: Settings, run_first: bool = True) -> int:
     """Run one command with checked settings; a scheduled step blocks until stopped."""
-    ensure_writable_dir(settings.data_dir)
-    if command == "serve":
+    if command == "serve":  # serve only reads the volume: it may be mounted read-only
         import uvicorn
 
         from mlsteps.serve import create_app
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
                     access_log=settings.access_log)
         return 0
+    ensure_writable_dir(settings.data_dir)
     from mlsteps.load_data import load_data
     from mlsteps.schedule import run_guarded, run_on_schedule
     from mlsteps.train import train
@@ -85,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from(args)
+        if args.command == "doctor":
+            from mlsteps.doctor import run_doctor
+            return run_doctor(args.level, settings)
         setup_logging(settings.log_level, step=args.command)
         return run_step(args.command, settings)
     except (ConfigError, DataError) as error:

@@ -1,0 +1,125 @@
+"""`mlsteps doctor --level N`: check what a level needs, one line per check, with a fix for each failure."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+from mlsteps.config import ConfigError, Settings, ensure_writable_dir
+
+PACKAGES = ("fastapi", "uvicorn", "scikit-learn", "apscheduler", "multiprocessing-logging")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _run(*argv: str, timeout: float = 20) -> tuple[bool, str]:
+    """Run a command; (exit code 0, its first output line). A missing program is (False, reason)."""
+    if shutil.which(argv[0]) is None:
+        return False, f"{argv[0]} is not installed"
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return False, str(error)
+    lines = (result.stdout or result.stderr).strip().splitlines()
+    return result.returncode == 0, lines[0] if lines else ""
+
+
+def check_python() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    return Check("python", sys.version_info >= (3, 11), version,
+                 "install Python 3.11 or newer (https://www.python.org/downloads/)")
+
+
+def check_packages() -> Check:
+    missing, found = [], []
+    for name in PACKAGES:
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(name)
+    if missing:
+        return Check("dependencies", False, f"missing {', '.join(missing)}",
+                     "run `make setup` from the repository root, then use `pipenv run ...`")
+    return Check("dependencies", True, ", ".join(found))
+
+
+def check_port(settings: Settings) -> Check:
+    with socket.socket() as probe:
+        try:
+            probe.bind((settings.host, settings.port))
+            return Check("port", True, f"{settings.host}:{settings.port} is free")
+        except OSError:
+            return Check("port", False, f"{settings.host}:{settings.port} is in use",
+                         "stop what uses it (`lsof -i :PORT`), or choose another with --port / MLSTEPS_PORT")
+
+
+def check_data_dir(settings: Settings) -> Check:
+    try:
+        ensure_writable_dir(settings.data_dir)
+        return Check("data dir", True, f"{settings.data_dir.resolve()} is writable")
+    except ConfigError as error:
+        return Check("data dir", False, str(error), "set MLSTEPS_DATA_DIR (or --data-dir) to a folder you can write")
+
+
+def check_command(name: str, argv: tuple[str, ...], fix: str) -> Check:
+    ok, detail = _run(*argv)
+    return Check(name, ok, detail, fix)
+
+
+def check_compose() -> Check:
+    ok, detail = _run("docker", "compose", "version")
+    if not ok:
+        ok, detail = _run("docker-compose", "version")
+    return Check("docker compose", ok, detail,
+                 "install the Compose plugin (Docker Desktop has it; Debian/Ubuntu: apt install docker-compose-plugin)")
+
+
+def checks_for(level: int, settings: Settings) -> list[Callable[[], Check]]:
+    checks = [check_python]
+    if level == 1:
+        checks += [check_packages, lambda: check_port(settings), lambda: check_data_dir(settings)]
+    if level == 2:
+        checks += [
+            lambda: check_command("docker", ("docker", "--version"), "install Docker: https://docs.docker.com/get-docker/"),
+            lambda: check_command("docker engine", ("docker", "info", "--format", "{{.ServerVersion}}"),
+                                  "start Docker Desktop, or on Linux: sudo systemctl start docker"),
+            check_compose, lambda: check_port(settings)]
+    if level >= 3:
+        checks += [
+            lambda: check_command("minikube", ("minikube", "version", "--short"),
+                                  "install minikube: https://minikube.sigs.k8s.io/docs/start/"),
+            lambda: check_command("minikube status", ("minikube", "status", "--format", "{{.Host}} {{.APIServer}}"),
+                                  "start the cluster: minikube start"),
+            lambda: check_command("kubectl", ("kubectl", "version", "--client"),
+                                  "install kubectl, or use `minikube kubectl --` in its place"),
+            lambda: check_command("kubectl context", ("kubectl", "config", "current-context"),
+                                  "point kubectl at minikube: kubectl config use-context minikube")]
+    if level == 4:
+        checks.append(lambda: check_command("helm", ("helm", "version", "--short"),
+                                            "install Helm 3 or newer: https://helm.sh/docs/intro/install/"))
+    return checks
+
+
+def run_doctor(level: int, settings: Settings) -> int:
+    """Print one line per check and a fix under each failure; exit code 1 when anything failed."""
+    print(f"mlsteps doctor: what level {level} needs")
+    failed = 0
+    for check in checks_for(level, settings):
+        result = check()
+        print(f"  {'ok  ' if result.ok else 'FAIL'}  {result.name:16s} {result.detail}")
+        if not result.ok:
+            failed += 1
+            print(f"        fix: {result.fix}")
+    print("all good: go ahead" if not failed else f"{failed} check(s) failed: fix them, then run doctor again")
+    return 1 if failed else 0
