@@ -46,8 +46,9 @@ test-all: .venv/.synced-dev ## Every test
 runtimes: $(PIPENV) ## Debian, as root: Docker engine, Podman, helm and a local base image for the e2e tests
 	bash scripts/runtimes/install.sh
 
-bench: .venv/.synced-run ## Benchmarks: print figures (see docs/benchmarks.md)
+bench: .venv/.synced-run ## Benchmarks: print figures (see docs/benchmarks.md); level 2 needs Docker
 	$(RUN) python benchmarks/bench_level1.py
+	$(RUN) python benchmarks/bench_level2.py --no-cold
 
 clean: ## Remove generated data, models and virtual environments
 	rm -rf mlsteps-data src/single_function/mlsteps-data .venv .tools .pytest_cache

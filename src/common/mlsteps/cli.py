@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -61,6 +62,12 @@ def run_step(command: str, settings: Settings, run_first: bool = True) -> int:
     """Run one command with checked settings; a scheduled step blocks until stopped."""
     if command == "serve":  # serve only reads the volume: it may be mounted read-only
         import uvicorn
+        from threadpoolctl import threadpool_limits
+
+        # One request at a time runs on the event loop, and its matrices are small: BLAS worker
+        # threads would only spin and take CPU from the server itself.
+        threadpool_limits(limits=1)
+        gc.freeze()  # the ~10^5 objects of numpy, scipy and scikit-learn need no garbage collection
 
         from mlsteps.serve import create_app
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from pydantic import ValidationError
 
 from mlsteps import __version__
 from mlsteps.config import Settings
@@ -20,6 +21,8 @@ from mlsteps.metrics import Metrics, MetricsMiddleware
 from mlsteps.predict import InputError, PredictRequest, predict, to_matrix
 
 log = logging.getLogger("mlsteps.serve")
+PREDICT_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": PredictRequest.model_json_schema()}}}}  # what /docs shows for the body parsed by hand
 EXPECTED = 'a JSON body {"instances": [[number, ...], ...]} or {"instances": [{"feature": number, ...}, ...]}'
 
 
@@ -84,12 +87,20 @@ def create_app(settings: Settings) -> FastAPI:
         current = live.current
         return current.metadata if current else _no_model(settings)
 
-    @app.post("/predict", tags=["model"])
-    async def predict_route(body: PredictRequest):
+    @app.post("/predict", tags=["model"], openapi_extra=PREDICT_BODY)
+    async def predict_route(request: Request):
         """Predict one row or a batch with the live model."""
         current = live.current  # read once: a swap during this request cannot mix two models
         if current is None:
             return _no_model(settings)
+        # Parsed here rather than by a body parameter: pydantic reads the JSON bytes directly, which
+        # skips FastAPI's per-request dependency machinery (a fifth of a one-row request's time).
+        if "json" not in request.headers.get("content-type", ""):
+            raise RequestValidationError([])
+        try:
+            body = PredictRequest.model_validate_json(await request.body())
+        except ValidationError as error:
+            raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
         try:
             X = to_matrix(body.instances, current.metadata["feature_names"], settings.max_batch)
         except InputError as error:

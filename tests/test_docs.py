@@ -1,0 +1,281 @@
+"""The docs cannot rot: every shell command they show is checked, and level 1's are run for real.
+
+Every ```bash block of README.md, docs/ and the level READMEs is read. Commands that need a cluster
+(minikube, kubectl, helm against a release) cannot run here, so they are checked for naming files,
+make targets, CLI commands and flags, Kubernetes objects, labels, compose services and chart values
+that exist. Level 1's commands run as a learner types them, in a temporary copy of the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import helm_python
+import pytest
+import yaml
+
+from conftest import REPO_ROOT
+from mlsteps.cli import build_parser
+from mlsteps.config import ENV_DEFAULTS
+
+DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md")),
+        *sorted((REPO_ROOT / "src").glob("*/README.md"))]
+BLOCK = re.compile(r"^```(bash|sh|shell)[^\n]*\n(.*?)^```[^\n]*\n(?:\s*```(\w*)\n(.*?)^```)?", re.S | re.M)
+PROGRAMS = {"make", "curl", "pipenv", "python", "docker", "kubectl", "minikube", "helm", "ls", "cat", "rm", "cd",
+            "bash", ".venv/bin/python"}
+LEVEL1_DOCS = {REPO_ROOT / name for name in ("README.md", "docs/level-1-single-function.md", "docs/index.md",
+                                             "docs/troubleshooting.md", "src/single_function/README.md")}
+LAUNCHER = "src/single_function/single_function_all_ml_steps.py"
+
+
+def commands(docs=DOCS):
+    """(doc, command, the text block shown right after it) for every line of every shell block."""
+    found = []
+    for doc in docs:
+        for match in BLOCK.finditer(doc.read_text()):
+            shown = match.group(4) or ""
+            for line in match.group(2).replace("\\\n", " ").splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    found.append((doc, line, shown))
+    return found
+
+
+ALL = commands()
+
+
+def ids(items):
+    return [f"{doc.relative_to(REPO_ROOT)}: {line[:60]}" for doc, line, _ in items]
+
+
+def program_of(line: str) -> str:
+    substituted = re.match(r"^\w+=\$\((\S+)", line)
+    if substituted:  # URL=$(minikube service ...): the program runs inside $( )
+        return substituted.group(1)
+    return [w for w in shlex.split(line.split("|")[0]) if not re.match(r"^\w+=", w)][0]
+
+
+def test_docs_show_commands():
+    assert len(ALL) > 50 and {doc.name for doc, _, _ in ALL} >= {"level-1-single-function.md", "level-4-helm.md"}
+
+
+@pytest.mark.parametrize("doc, line, shown", ALL, ids=ids(ALL))
+def test_command_uses_a_known_program(doc, line, shown):
+    assert program_of(line) in PROGRAMS, f"unexpected program in {line!r}"
+
+
+def test_make_targets_exist():
+    targets = set(re.findall(r"^([a-z0-9-]+):", (REPO_ROOT / "Makefile").read_text(), re.M))
+    used = {m for _, line, _ in ALL for m in re.findall(r"\bmake ([a-z0-9-]+)", line)}
+    assert used and used <= targets, used - targets
+
+
+def test_paths_in_commands_exist():
+    paths = {m.rstrip(".,") for _, line, _ in ALL
+             for m in re.findall(r"(?<![\w/.-])((?:src|docs|tests|scripts|benchmarks)/[\w./-]*)", line)}
+    missing = sorted(p for p in paths if not (REPO_ROOT / p).exists())
+    assert paths and not missing, missing
+
+
+def test_relative_links_resolve():
+    broken = []
+    for doc in DOCS:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text()):
+            if not re.match(r"^[a-z]+://", target) and not (doc.parent / target).exists():
+                broken.append(f"{doc.relative_to(REPO_ROOT)} -> {target}")
+    assert not broken, broken
+
+
+def test_mlsteps_commands_parse():
+    used = [line for _, line, _ in ALL if "-m mlsteps" in line]
+    assert used
+    for line in used:
+        words = shlex.split(line)
+        build_parser().parse_args(words[words.index("mlsteps") + 1:])  # exits (fails the test) if wrong
+
+
+def test_launcher_flags_exist():
+    from importlib.util import module_from_spec, spec_from_file_location
+
+    spec = spec_from_file_location("launcher", REPO_ROOT / LAUNCHER)
+    launcher = module_from_spec(spec)
+    spec.loader.exec_module(launcher)
+    used = [line for _, line, _ in ALL if LAUNCHER in line]
+    assert used
+    for line in used:
+        words = shlex.split(line)
+        try:
+            launcher.parse_args(words[words.index(LAUNCHER) + 1:])
+        except SystemExit as stop:  # --help prints and exits 0; a wrong flag exits 2
+            assert stop.code == 0, line
+
+
+def compose_services() -> set[str]:
+    return set(yaml.safe_load((REPO_ROOT / "src/docker_compose/compose.yaml").read_text())["services"])
+
+
+def test_compose_services_exist():
+    used = {m for _, line, _ in ALL for m in re.findall(r"docker compose (?:logs -f|exec|restart|stop|kill) (\S+)", line)}
+    assert used and used <= compose_services(), used - compose_services()
+
+
+def kubernetes_objects() -> list[dict]:
+    """Level 3's objects plus the chart's (with its `helm test` pods), as a learner would create them."""
+    objects = [o for path in sorted((REPO_ROOT / "src/kubectl").glob("[0-9]*.yaml"))
+               for o in yaml.safe_load_all(path.read_text()) if o]
+    with helm_python.Chart.load(REPO_ROOT / "src/helm_chart") as chart:
+        rendered = chart.render({}, name="mlsteps", namespace="default")
+    objects += [o for path, text in rendered.items() if path.endswith(".yaml") for o in yaml.safe_load_all(text) if o]
+    return objects
+
+
+def test_kubernetes_names_and_labels_exist():
+    objects = kubernetes_objects()
+    kinds = {"cronjob": "CronJob", "job": "Job", "deployment": "Deployment", "service": "Service",
+             "pvc": "PersistentVolumeClaim", "pod": "Pod"}
+    names = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    created = {m for _, line, _ in ALL for m in re.findall(r"kubectl create job --from=cronjob/\S+ (\S+)", line)}
+    labels = {f"{k}={v}" for o in objects for k, v in o["metadata"].get("labels", {}).items()}
+    wrong = []
+    for _, line, _ in ALL:
+        for kind, name in re.findall(r"\b(cronjob|job|deployment|service)/([a-z0-9-]+)", line) + \
+                re.findall(r"kubectl (?:get|delete|describe) (cronjob|job|pvc|pod) ([a-z0-9][a-z0-9-]*)", line):
+            if (kinds[kind], name) not in names and name not in created:
+                wrong.append(f"{kind}/{name}")
+        for name in re.findall(r"minikube service (\S+)", line):
+            if ("Service", name) not in names:
+                wrong.append(f"service {name}")
+        for selector in re.findall(r"-l (\S+)", line):
+            wrong += [pair for pair in selector.split(",") if pair not in labels]
+    assert not wrong, wrong
+
+
+HELM_COMMANDS = [(doc, line, shown) for doc, line, shown in ALL if re.match(r"helm (install|upgrade|template)", line)]
+
+
+@pytest.mark.parametrize("doc, line, shown", HELM_COMMANDS, ids=ids(HELM_COMMANDS))
+def test_helm_values_in_docs_render_or_fail_as_shown(doc, line, shown):
+    """Each --set / -f a doc shows renders with the real chart, or fails where the doc shows an Error."""
+    words = shlex.split(line.split("|")[0])
+    values: dict = {}
+    for flag, value in zip(words, words[1:]):
+        if flag == "-f":
+            values = {**values, **helm_python.values_from_yaml((REPO_ROOT / value).read_text())}
+        elif flag == "--set":
+            values = merge(values, helm_python.parse_set_string(value))
+    expect_error = shown.lstrip().startswith("Error:")
+    try:
+        with helm_python.Chart.load(REPO_ROOT / "src/helm_chart") as chart:
+            chart.render(values, name="mlsteps", namespace="default")
+        failed = None
+    except helm_python.HelmError as error:
+        failed = error
+    assert (failed is not None) == expect_error, f"{line}: {failed}"
+
+
+def merge(base: dict, extra: dict) -> dict:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = merge(merged.get(key, {}), value) if isinstance(value, dict) else value
+    return merged
+
+
+def test_every_setting_is_documented():
+    concepts = (REPO_ROOT / "docs/concepts.md").read_text()
+    assert [name for name in ENV_DEFAULTS if f"`{name}`" not in concepts] == []
+
+
+@pytest.mark.parametrize("page", sorted((REPO_ROOT / "docs").glob("level-*.md")), ids=lambda p: p.name)
+def test_level_pages_have_the_same_parts_in_order(page):
+    headings = re.findall(r"^## (.+)$", page.read_text(), re.M)
+    wanted = ["Purpose", "Prerequisites", "Quick start", "Verify", "What changed", "How it works", "Clean up",
+              "Troubleshooting", "Last validated"]
+    positions = [next((i for i, h in enumerate(headings) if h.startswith(w)), None) for w in wanted]
+    assert None not in positions, dict(zip(wanted, positions))
+    assert positions == sorted(positions), headings
+
+
+# -- level 1, for real ---------------------------------------------------------------------------
+
+def is_long_running(line: str) -> bool:
+    """Commands that start level 1 itself (the test starts it once) or the whole test suite."""
+    return line in ("make run", "make test") or (LAUNCHER in line and "--help" not in line)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def repo_copy(tmp_path):
+    """A copy of the repository's files, as a fresh clone would have them."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, text=True)
+    names = [n for n in listed.stdout.split("\0") if n] if listed.returncode == 0 else []
+    assert names, "git ls-files found nothing to copy"
+    for name in names:
+        target = tmp_path / "repo" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (REPO_ROOT / name).is_file():
+            shutil.copy2(REPO_ROOT / name, target)
+    return tmp_path / "repo"
+
+
+@pytest.mark.slow
+def test_level1_commands_run_as_written(repo_copy, settings):
+    port = free_port()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "MLSTEPS_PORT": str(port)}
+    env.pop("MLSTEPS_DATA_DIR")  # the docs' commands use the default folder, mlsteps-data
+
+    def run(line: str) -> subprocess.CompletedProcess:
+        line = line.replace("127.0.0.1:8000", f"127.0.0.1:{port}").replace("pipenv run ", "")
+        return subprocess.run(["bash", "-euo", "pipefail", "-c", line], cwd=repo_copy, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    level1 = [(doc, line) for doc, line, _ in ALL if doc in LEVEL1_DOCS]
+    cleanup = [line for _, line in level1 if line.startswith("rm ")]
+    before = [line for _, line in level1 if "mlsteps doctor" in line]  # the doctor wants the port free
+    during = [line for _, line in level1 if not is_long_running(line) and line not in cleanup + before]
+    assert before and during and cleanup
+
+    for line in before:
+        result = run(line)
+        assert result.returncode == 0, f"{line}\n{result.stdout}{result.stderr}"
+
+    # `make run` runs exactly this, inside the locked virtual environment this test already runs in.
+    launcher = subprocess.Popen([sys.executable, LAUNCHER], cwd=repo_copy, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "level 1 did not become ready"
+                time.sleep(0.2)
+        for line in during:
+            result = run(line)
+            assert result.returncode == 0, f"{line}\n{result.stdout}{result.stderr}"
+            if "/predict" in line:
+                assert '"predictions":["setosa"]' in result.stdout, result.stdout
+            if "latest.json" in line:
+                assert '"version"' in result.stdout
+    finally:
+        launcher.send_signal(signal.SIGTERM)
+        assert launcher.wait(timeout=15) == 0
+    for line in cleanup:
+        assert run(line).returncode == 0
+    assert not (repo_copy / "mlsteps-data").exists()
