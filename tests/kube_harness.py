@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import copy
 import secrets
-import socket
 import subprocess
 import tempfile
 import time
@@ -41,6 +40,8 @@ from pathlib import Path
 from typing import Iterable
 
 import yaml
+
+from conftest import free_port  # noqa: F401  re-exported: the tests take it from here too
 
 COMPONENT = "app.kubernetes.io/component"
 JOB_KINDS = ("Job", "CronJob")
@@ -54,13 +55,6 @@ class JobRun:
     exit_code: int
     logs: str
     seconds: float
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now, for the serve pod's hostPort."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def load_objects(paths: Iterable[Path | str]) -> list[dict]:

@@ -13,7 +13,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import helm_python
 import pytest
 import yaml
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, free_port
 from mlsteps.cli import build_parser
 from mlsteps.config import ENV_DEFAULTS
 
@@ -211,11 +210,6 @@ def is_long_running(line: str) -> bool:
     """Commands that start level 1 itself (the test starts it once) or the whole test suite."""
     return line in ("make run", "make test") or (LAUNCHER in line and "--help" not in line)
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

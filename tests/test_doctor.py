@@ -5,6 +5,8 @@ import socket
 import subprocess
 import sys
 
+from conftest import free_port
+
 
 def doctor(*args, env=None):
     return subprocess.run([sys.executable, "-m", "mlsteps", "doctor", *args], capture_output=True, text=True,
@@ -12,10 +14,7 @@ def doctor(*args, env=None):
 
 
 def test_level_1_passes_where_the_tests_run(settings):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        free = probe.getsockname()[1]
-    result = doctor("--level", "1", env={"MLSTEPS_PORT": str(free)})
+    result = doctor("--level", "1", env={"MLSTEPS_PORT": str(free_port())})
     assert result.returncode == 0, result.stdout
     for name in ("python", "dependencies", "port", "data dir"):
         assert f"ok    {name}" in result.stdout

@@ -25,7 +25,7 @@ import yaml
 
 from conftest import REPO_ROOT, command_works, need
 from images import IMAGE_TAG, python_image
-from kube_harness import free_port
+from conftest import free_port
 from mlsteps.config import ENV_DEFAULTS
 
 LEVEL_DIR = REPO_ROOT / "src" / "docker_compose"

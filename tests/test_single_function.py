@@ -13,16 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, free_port
 
 LAUNCHER = REPO_ROOT / "src" / "single_function" / "single_function_all_ml_steps.py"
 pytestmark = pytest.mark.slow
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def call(url: str, body: dict | None = None) -> dict:
