@@ -23,7 +23,7 @@ import helm_python
 import pytest
 import yaml
 
-from conftest import REPO_ROOT, free_port
+from conftest import REPO_ROOT, command_works, free_port, need
 from mlsteps.cli import build_parser
 from mlsteps.config import ENV_DEFAULTS
 
@@ -273,3 +273,66 @@ def test_level1_commands_run_as_written(repo_copy, settings):
     for line in cleanup:
         assert run(line).returncode == 0
     assert not (repo_copy / "mlsteps-data").exists()
+
+
+# -- level 2, for real (a Docker engine) ----------------------------------------------------------
+
+LEVEL2_DOCS = [REPO_ROOT / "docs/level-2-docker-compose.md", REPO_ROOT / "src/docker_compose/README.md"]
+
+
+def level2_runnable(line: str) -> bool:
+    """The plain `up` (run detached below) and the rest; troubleshooting variants and installs are not."""
+    variant_up = "compose up" in line and not line.startswith("docker compose up --build")
+    return not variant_up and "--force-recreate" not in line and not line.startswith("bash scripts/runtimes/")
+
+
+@pytest.mark.e2e
+def test_level2_commands_run_as_written(repo_copy):
+    from images import python_image
+    from test_level2_compose import compose_command
+
+    need(command_works("docker", "info"), "no Docker engine answers `docker info` (bash scripts/runtimes/docker.sh)")
+    compose = compose_command()
+    need(compose is not None, "neither `docker compose` nor `docker-compose` is installed")
+    port = free_port()
+    env = {**os.environ, "COMPOSE_PROJECT_NAME": f"mlsteps-docs-{port}", "MLSTEPS_PORT": str(port)}
+    if python_image():
+        env["PYTHON_IMAGE"] = python_image()  # no registry reachable: the locally built base
+    cwd = repo_copy
+
+    def run(line: str) -> subprocess.CompletedProcess:
+        line = line.replace("127.0.0.1:8000", f"127.0.0.1:{port}").replace("logs -f", "logs")  # -f never ends
+        if line == "docker compose up --build":  # attached, it would never return: the same, detached
+            line += " --detach"
+        line = line.replace("docker compose", " ".join(compose))
+        if " exec " in line:  # a learner types it in a terminal; `script` gives it one here
+            line = f"script -qefc {shlex.quote(line)} /dev/null"
+        return subprocess.run(["bash", "-euo", "pipefail", "-c", line], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=900)
+
+    lines = [line for _, line, _ in commands(LEVEL2_DOCS) if level2_runnable(line)]
+    assert any("--detach" in line for line in lines) and any("/predict" in line for line in lines)
+    ready = False
+    try:
+        for line in lines:
+            if line.startswith("cd "):
+                cwd = cwd / line[3:]
+                continue
+            if line.startswith("curl") and not ready:  # the doc: "the API answers about 15 seconds after up"
+                deadline = time.monotonic() + 120
+                while not ready:
+                    try:
+                        ready = urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).status == 200
+                    except OSError:
+                        assert time.monotonic() < deadline, "serve did not become ready"
+                        time.sleep(1)
+            result = run(line)
+            assert result.returncode == 0, f"{line}\n{result.stdout}{result.stderr}"
+            ready = ready and " down" not in line
+            if "/predict" in line:
+                assert '"predictions":["setosa"]' in result.stdout, result.stdout
+            if "ls -ln /data/models" in line:
+                assert "latest.json" in result.stdout and " 10001 10001 " in result.stdout
+    finally:
+        subprocess.run([*compose, "down", "-v"], cwd=repo_copy / "src/docker_compose", env=env,
+                       capture_output=True, timeout=300)
