@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+import httpx
 import yaml
 
 from conftest import free_port  # noqa: F401  re-exported: the tests take it from here too
@@ -297,4 +298,36 @@ class PodmanStack:
         return result
 
 
-__all__ = ["COMPONENT", "JobRun", "PodmanStack", "free_port", "load_objects", "pod_template"]
+def predict_then_newer_model(stack: PodmanStack, timings: dict[str, float]) -> int:
+    """What levels 3 and 4 both check once serve runs: it predicts with the bootstrap model, one run
+    of each CronJob's pod succeeds, and serve then answers with the newer model. Returns its version.
+    """
+    with httpx.Client(base_url=stack.base_url, timeout=10) as client:
+        first = client.get("/model").json()["version"]
+        answer = client.post("/predict", json={"instances": [[5.1, 3.5, 1.4, 0.2]]})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model_version"] == first and len(answer.json()["predictions"]) == 1
+
+        for step in ("load-data", "train"):  # one scheduled run of each CronJob
+            run = stack.run_job(step)
+            assert run.exit_code == 0, f"{step}:\n{run.logs}"
+            timings[f"{step} CronJob run"] = run.seconds
+
+        deadline = time.monotonic() + 30
+        while (version := client.get("/model").json()["version"]) <= first:
+            assert time.monotonic() < deadline, f"serve still on v{version}:\n{stack.serve_logs()}"
+            time.sleep(0.5)
+        assert client.post("/predict", json={"instances": [[6.7, 3.0, 5.2, 2.3]]}).json()["model_version"] == version
+    return version
+
+
+def leftovers(prefix: str) -> list[str]:
+    """Podman pods and volumes whose names start with `prefix`: none should outlive a stack."""
+    volumes = subprocess.run(["podman", "volume", "ls", "-q"], capture_output=True, text=True).stdout.split()
+    pods = subprocess.run(["podman", "pod", "ps", "-a", "--format", "{{.Name}}"], capture_output=True,
+                          text=True).stdout.split()
+    return [name for name in volumes + pods if name.startswith(prefix)]
+
+
+__all__ = ["COMPONENT", "JobRun", "PodmanStack", "free_port", "leftovers", "load_objects", "pod_template",
+           "predict_then_newer_model"]

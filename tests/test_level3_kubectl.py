@@ -19,7 +19,7 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 
 from conftest import REPO_ROOT, command_works, need
-from kube_harness import COMPONENT, PodmanStack, free_port, load_objects, pod_template
+from kube_harness import COMPONENT, PodmanStack, free_port, leftovers, load_objects, pod_template, predict_then_newer_model
 from mlsteps.cli import build_parser
 from mlsteps.config import ENV_DEFAULTS, load_settings
 
@@ -359,25 +359,7 @@ def test_manifests_run_as_real_pods_on_podman():
         limit = containers(stack.find("Deployment", "serve"))[0]["resources"]["limits"]["memory"]
         assert limit.endswith("Mi") and host["Memory"] == int(limit[:-2]) * 2**20  # enforced
 
-        with httpx.Client(base_url=base_url, timeout=10) as client:
-            assert client.get("/healthz").status_code == 200
-            first = client.get("/model").json()["version"]
-            answer = client.post("/predict", json={"instances": [[5.1, 3.5, 1.4, 0.2]]})
-            assert answer.status_code == 200, answer.text
-            assert len(answer.json()["predictions"]) == 1
-            assert answer.json()["model_version"] == first
-
-            for step in ("load-data", "train"):  # one scheduled run of each CronJob
-                run = stack.run_job(step)
-                assert run.exit_code == 0, f"{step}:\n{run.logs}"
-                timings[f"{step} CronJob run"] = run.seconds
-
-            deadline = time.monotonic() + 30
-            while (version := client.get("/model").json()["version"]) <= first:
-                assert time.monotonic() < deadline, f"serve still on v{version}:\n{stack.serve_logs()}"
-                time.sleep(0.5)
-            assert client.post("/predict", json={"instances": [[6.7, 3.0, 5.2, 2.3]]}).json()["model_version"] == version
-    volumes = subprocess.run(["podman", "volume", "ls", "-q"], capture_output=True, text=True).stdout.split()
-    pods = subprocess.run(["podman", "pod", "ps", "-a", "--format", "{{.Name}}"], capture_output=True, text=True).stdout.split()
-    assert not [name for name in volumes + pods if name.startswith(stack.prefix)], "the harness left pods or volumes"
+        assert httpx.get(f"{base_url}/healthz", timeout=10).status_code == 200
+        predict_then_newer_model(stack, timings)
+    assert not leftovers(stack.prefix), "the harness left pods or volumes"
     print("level 3 on podman, seconds:", {k: round(v, 1) for k, v in timings.items()})

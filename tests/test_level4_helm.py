@@ -20,13 +20,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import helm_python
-import httpx
 import pytest
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 
 from conftest import REPO_ROOT, command_works, need
-from kube_harness import COMPONENT, PodmanStack, free_port, load_objects, pod_template
+from kube_harness import COMPONENT, PodmanStack, free_port, leftovers, load_objects, pod_template, predict_then_newer_model
 
 CHART_DIR = REPO_ROOT / "src" / "helm_chart"
 KUBECTL_DIR = REPO_ROOT / "src" / "kubectl"
@@ -486,7 +485,7 @@ def test_rendered_chart_runs_as_real_pods_on_podman():
         timings["bootstrap hook Job"] = run.seconds
 
         started = time.monotonic()
-        base_url = stack.start_serve(timeout=120)
+        stack.start_serve(timeout=120)
         timings["serve ready"] = time.monotonic() - started
 
         started = time.monotonic()
@@ -495,26 +494,10 @@ def test_rendered_chart_runs_as_real_pods_on_podman():
         assert result.returncode == 0, result.stdout + result.stderr
         assert "GET /readyz: 200" in result.stdout and "POST /predict:" in result.stdout, result.stdout
 
-        with httpx.Client(base_url=base_url, timeout=10) as client:
-            first = client.get("/model").json()["version"]
-            answer = client.post("/predict", json={"instances": [[5.1, 3.5, 1.4, 0.2]]})
-            assert answer.status_code == 200, answer.text
-            assert answer.json()["model_version"] == first and len(answer.json()["predictions"]) == 1
-
-            for step in ("load-data", "train"):  # one scheduled run of each CronJob
-                assert stack.find("CronJob", step)["metadata"]["labels"][COMPONENT] == step
-                run = stack.run_job(step)
-                assert run.exit_code == 0, f"{step}:\n{run.logs}"
-                timings[f"{step} CronJob run"] = run.seconds
-
-            deadline = time.monotonic() + 30
-            while (version := client.get("/model").json()["version"]) <= first:
-                assert time.monotonic() < deadline, f"serve still on v{version}:\n{stack.serve_logs()}"
-                time.sleep(0.5)
-            answer = client.post("/predict", json={"instances": [[6.7, 3.0, 5.2, 2.3]]})
-            assert answer.json()["model_version"] == version
-    leftovers = subprocess.run(["podman", "volume", "ls", "-q"], capture_output=True, text=True).stdout.split()
-    assert "mlsteps-l4-mlsteps-data" not in leftovers
+        for step in ("load-data", "train"):
+            assert stack.find("CronJob", step)["metadata"]["labels"][COMPONENT] == step
+        predict_then_newer_model(stack, timings)
+    assert not leftovers(stack.prefix), "the harness left pods or volumes"
     print("level 4 on podman, seconds:", {k: round(v, 1) for k, v in timings.items()})
 
 
