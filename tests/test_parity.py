@@ -1,0 +1,68 @@
+"""The values every level must agree on, each defined once per level: port, data path, image, user, intervals.
+
+Levels 3 and 4 are compared object by object in test_level4_helm.py, and level 3 with level 2 in
+test_level3_kubectl.py; this file ties them to the package and to level 1.
+"""
+
+import re
+import tomllib
+
+import yaml
+
+from conftest import REPO_ROOT
+from mlsteps.config import Settings
+
+COMPOSE = yaml.safe_load((REPO_ROOT / "src/docker_compose/compose.yaml").read_text())
+DOCKERFILE = (REPO_ROOT / "src/docker_compose/Dockerfile").read_text()
+MANIFESTS = [o for p in sorted((REPO_ROOT / "src/kubectl").glob("[0-9]*.yaml")) for o in yaml.safe_load_all(p.read_text())]
+CHART = yaml.safe_load((REPO_ROOT / "src/helm_chart/Chart.yaml").read_text())
+VERSION = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def containers():
+    for obj in MANIFESTS:
+        spec = obj["spec"].get("jobTemplate", obj)["spec"]
+        if "template" in spec:
+            yield from spec["template"]["spec"]["containers"]
+
+
+def test_one_image_tag_is_the_package_version_everywhere():
+    image = f"mlsteps:{VERSION}"
+    assert {service["image"] for service in COMPOSE["services"].values()} == {image}
+    assert {container["image"] for container in containers()} == {image}
+    assert CHART["appVersion"] == VERSION  # the chart's default tag
+
+
+def test_one_port():
+    port = Settings().port
+    assert f"EXPOSE {port}" in DOCKERFILE
+    assert COMPOSE["services"]["serve"]["ports"] == [f"127.0.0.1:${{MLSTEPS_PORT:-{port}}}:{port}"]
+    serve = next(c for c in containers() if c["command"][-1] == "serve")
+    assert serve["ports"][0]["containerPort"] == port
+    service = next(o for o in MANIFESTS if o["kind"] == "Service")
+    assert service["spec"]["ports"][0]["port"] == port
+
+
+def test_one_data_path_and_one_user():
+    assert re.search(r"MLSTEPS_DATA_DIR=/data\b", DOCKERFILE) and "USER 10001:10001" in DOCKERFILE
+    for service in COMPOSE["services"].values():
+        assert service["volumes"] == ["mlsteps-data:/data"]
+    for container in containers():
+        assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
+        assert {"name": "MLSTEPS_DATA_DIR", "value": "/data"} in container["env"]
+    for obj in MANIFESTS:
+        pod = obj["spec"].get("jobTemplate", obj)["spec"].get("template", {}).get("spec")
+        if pod:
+            assert pod["securityContext"]["runAsUser"] == 10001
+
+
+def test_compose_intervals_are_level_1s():
+    from importlib.util import module_from_spec, spec_from_file_location
+
+    spec = spec_from_file_location("launcher", REPO_ROOT / "src/single_function/single_function_all_ml_steps.py")
+    launcher = module_from_spec(spec)
+    spec.loader.exec_module(launcher)
+    for service, field in (("load-data", "load_data_every"), ("train", "train_every")):
+        command = COMPOSE["services"][service]["command"]
+        default = float(re.search(r":-([\d.]+)\}", command[command.index("--every") + 1]).group(1))
+        assert default == launcher.LEVEL1_EVERY[field], service
