@@ -60,3 +60,18 @@ def test_unreadable_pointer_is_refused(trained):
 def test_publish_leaves_no_staging_folder(tmp_path):
     version = publish(tmp_path, {"any": "picklable"}, {"sklearn_version": "x"}, promote=False)
     assert version == 1 and sorted(p.name for p in tmp_path.iterdir()) == ["v000001"]
+
+
+def test_stale_staging_folders_are_cleaned_but_fresh_ones_kept(trained):
+    import os
+    import time
+
+    from mlsteps.atomic import STALE_SECONDS
+    from mlsteps.registry import prune_models
+
+    stale, fresh = trained / ".staging-old", trained / ".staging-new"
+    stale.mkdir()
+    fresh.mkdir()
+    os.utime(stale, (time.time() - STALE_SECONDS - 60,) * 2)
+    prune_models(trained, keep=5)
+    assert not stale.exists() and fresh.exists()

@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+STALE_SECONDS = 3600  # a temporary file or folder this old belongs to no running step
+
 
 def _temp_in(directory: Path, name: str) -> Path:
     fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)

@@ -13,12 +13,13 @@ import pickle
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import sklearn
 
-from mlsteps.atomic import sha256_bytes, write_text_atomic
+from mlsteps.atomic import STALE_SECONDS, sha256_bytes, write_text_atomic
 
 POINTER = "latest.json"
 MODEL_FILE = "model.pkl"
@@ -127,4 +128,7 @@ def prune_models(models_dir: Path, keep: int) -> list[int]:
         if version != live:
             shutil.rmtree(models_dir / folder_name(version), ignore_errors=True)
             removed.append(version)
+    for staging in models_dir.glob(".staging-*"):  # left by a trainer killed mid-publish
+        if time.time() - staging.stat().st_mtime > STALE_SECONDS:
+            shutil.rmtree(staging, ignore_errors=True)
     return removed

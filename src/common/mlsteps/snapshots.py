@@ -6,12 +6,13 @@ import csv
 import io
 import json
 import re
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from mlsteps.atomic import sha256_bytes, write_text_atomic
+from mlsteps.atomic import STALE_SECONDS, sha256_bytes, write_text_atomic
 from mlsteps.datasets import Table
 
 NAME = re.compile(r"^snapshot-(\d{6,})\.json$")
@@ -84,6 +85,6 @@ def prune_snapshots(directory: Path, keep: int) -> list[Path]:
         (json_path.with_suffix(".csv")).unlink(missing_ok=True)
         removed.append(json_path)
     for stray in directory.glob(".snapshot-*.tmp"):
-        if stray.stat().st_mtime < (datetime.now().timestamp() - 3600):
+        if time.time() - stray.stat().st_mtime > STALE_SECONDS:
             stray.unlink(missing_ok=True)  # left by a step killed mid-write
     return removed
