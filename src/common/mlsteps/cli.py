@@ -64,12 +64,12 @@ def run_step(command: str, settings: Settings, run_first: bool = True) -> int:
         import uvicorn
         from threadpoolctl import threadpool_limits
 
+        from mlsteps.serve import create_app
+
         # One request at a time runs on the event loop, and its matrices are small: BLAS worker
         # threads would only spin and take CPU from the server itself.
         threadpool_limits(limits=1)
-        gc.freeze()  # the ~10^5 objects of numpy, scipy and scikit-learn need no garbage collection
-
-        from mlsteps.serve import create_app
+        gc.freeze()  # the ~10^5 objects imported so far live as long as the process: GC skips them
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
                     access_log=settings.access_log)
         return 0
