@@ -2,6 +2,7 @@
 # pipenv itself lives in .tools/ (a tiny venv), the project's locked packages in .venv/.
 
 PYTHON ?= python3
+LEVEL ?= 1
 PIPENV_VERSION := 2026.10.3
 PIPENV := .tools/bin/pipenv
 export PIPENV_VENV_IN_PROJECT := 1
@@ -9,7 +10,7 @@ export PIPENV_VERBOSITY := -1
 RUN := $(PIPENV) run
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-e2e test-all runtimes bench clean
+.PHONY: help setup run test test-e2e test-all runtimes doctor bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +46,9 @@ test-all: .venv/.synced-dev ## Every test
 
 runtimes: $(PIPENV) ## Debian, as root: Docker engine, Podman, helm and a local base image for the e2e tests
 	bash scripts/runtimes/install.sh
+
+doctor: .venv/.synced-run ## Check what a level needs, with a fix for each failure: make doctor LEVEL=2
+	$(RUN) python -m mlsteps doctor --level $(LEVEL)
 
 bench: .venv/.synced-run ## Benchmarks: print figures (see docs/benchmarks.md); level 2 needs Docker
 	$(RUN) python benchmarks/bench_level1.py
