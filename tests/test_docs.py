@@ -236,6 +236,9 @@ def test_level1_commands_run_as_written(repo_copy, settings):
 
     def run(line: str) -> subprocess.CompletedProcess:
         line = line.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        # make must not reinstall into the shared .venv from the copy: it would point the editable
+        # install at this temporary folder.
+        line = re.sub(r"^make ", "make -o .venv/.synced-run -o .venv/.synced-dev ", line)
         return subprocess.run(["bash", "-euo", "pipefail", "-c", line], cwd=repo_copy, env=env,
                               capture_output=True, text=True, timeout=120)
 
