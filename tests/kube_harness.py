@@ -298,6 +298,18 @@ class PodmanStack:
         return result
 
 
+def bootstrap_then_serve(stack: PodmanStack, timings: dict[str, float]) -> str:
+    """What levels 3 and 4 both do first: the bootstrap Job to completion, then serve until ready.
+    Returns serve's base URL."""
+    run = stack.run_job("bootstrap")
+    assert run.exit_code == 0, run.logs
+    timings["bootstrap Job"] = run.seconds
+    started = time.monotonic()
+    base_url = stack.start_serve(timeout=120)
+    timings["serve ready"] = time.monotonic() - started
+    return base_url
+
+
 def predict_then_newer_model(stack: PodmanStack, timings: dict[str, float]) -> int:
     """What levels 3 and 4 both check once serve runs: it predicts with the bootstrap model, one run
     of each CronJob's pod succeeds, and serve then answers with the newer model. Returns its version.
@@ -329,5 +341,5 @@ def leftovers(prefix: str) -> list[str]:
     return [name for name in volumes + pods if name.startswith(prefix)]
 
 
-__all__ = ["COMPONENT", "JobRun", "PodmanStack", "free_port", "leftovers", "load_objects", "pod_template",
+__all__ = ["COMPONENT", "JobRun", "PodmanStack", "bootstrap_then_serve", "free_port", "leftovers", "load_objects", "pod_template",
            "predict_then_newer_model"]

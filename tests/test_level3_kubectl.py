@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -19,7 +18,8 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 
 from conftest import REPO_ROOT, command_works, need
-from kube_harness import COMPONENT, PodmanStack, free_port, leftovers, load_objects, pod_template, predict_then_newer_model
+from kube_harness import (COMPONENT, PodmanStack, bootstrap_then_serve, free_port, leftovers, load_objects,
+                          pod_template, predict_then_newer_model)
 from mlsteps.cli import build_parser
 from mlsteps.config import ENV_DEFAULTS, load_settings
 
@@ -343,13 +343,7 @@ def test_manifests_run_as_real_pods_on_podman():
     stack = PodmanStack(objects(), image=image, host_port=free_port(), project="mlsteps-l3",
                         env={"MLSTEPS_PROMOTION_TOLERANCE": "1"})
     with stack:
-        run = stack.run_job("bootstrap")
-        assert run.exit_code == 0, run.logs
-        timings["bootstrap Job"] = run.seconds
-
-        started = time.monotonic()
-        base_url = stack.start_serve(timeout=120)
-        timings["serve ready"] = time.monotonic() - started
+        base_url = bootstrap_then_serve(stack, timings)
         container = json.loads(subprocess.run(["podman", "inspect", stack.serve_container], check=True,
                                               capture_output=True, text=True).stdout)[0]
         assert container["Config"]["User"].split(":")[0] == "10001"

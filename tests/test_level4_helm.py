@@ -25,7 +25,8 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 
 from conftest import REPO_ROOT, command_works, need
-from kube_harness import COMPONENT, PodmanStack, free_port, leftovers, load_objects, pod_template, predict_then_newer_model
+from kube_harness import (COMPONENT, PodmanStack, bootstrap_then_serve, free_port, leftovers, load_objects,
+                          pod_template, predict_then_newer_model)
 
 CHART_DIR = REPO_ROOT / "src" / "helm_chart"
 KUBECTL_DIR = REPO_ROOT / "src" / "kubectl"
@@ -480,13 +481,7 @@ def test_rendered_chart_runs_as_real_pods_on_podman():
     stack = PodmanStack(objects, image=image, host_port=free_port(), project="mlsteps-l4",
                         env={"MLSTEPS_PROMOTION_TOLERANCE": "1"})
     with stack:
-        run = stack.run_job("bootstrap")
-        assert run.exit_code == 0, run.logs
-        timings["bootstrap hook Job"] = run.seconds
-
-        started = time.monotonic()
-        stack.start_serve(timeout=120)
-        timings["serve ready"] = time.monotonic() - started
+        bootstrap_then_serve(stack, timings)
 
         started = time.monotonic()
         result = run_helm_test_pod(test_pod, image, stack.serve_pod)
