@@ -97,6 +97,7 @@ def test_compose_file_matches_the_docs_and_the_settings():
         assert service["restart"] == "unless-stopped"
         assert service["read_only"] is True and "/tmp" in service["tmpfs"]
         assert "healthcheck" in service
+        assert service["mem_limit"] and service["cpus"], f"{name}: a container without limits can starve the host"
     for name in ("load-data", "train"):
         assert "--every" in compose["services"][name]["command"]
     serve = compose["services"]["serve"]
@@ -237,6 +238,7 @@ def test_compose_stack_end_to_end():
         ids = {service: stack.container(service) for service in SERVICES}
         images = {stack.inspect(service, "{{.Config.Image}}") for service in SERVICES}
         assert images == {IMAGE_TAG}
+        assert {stack.inspect(service, "{{.HostConfig.Memory}}") for service in SERVICES} == {str(512 * 2**20)}
         owner = stack.run("exec", "-T", "serve", "stat", "-c", "%u", "/data/models/latest.json").stdout.strip()
         assert owner == "10001"
         assert stack.run("exec", "-T", "serve", "touch", "/not-writable", check=False).returncode != 0
