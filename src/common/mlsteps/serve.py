@@ -57,7 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="mlsteps", version=__version__, lifespan=lifespan,
                   description="Predictions from the newest promoted scikit-learn model on the shared volume.")
     app.state.live = live
-    metrics = Metrics({"/", "/healthz", "/readyz", "/model", "/predict", "/metrics", "/docs", "/openapi.json"})
+    metrics = Metrics(routes=set())  # filled in below, once every route exists
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.exception_handler(RequestValidationError)
@@ -117,6 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def home():
         return _home_page(live, settings)
 
+    metrics.routes.update(route.path for route in app.routes)
     return app
 
 
