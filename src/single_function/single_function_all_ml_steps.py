@@ -14,7 +14,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import socket
 import sys
 import time
 import urllib.request
@@ -28,6 +27,7 @@ try:
     from mlsteps.cli import run_step
     from mlsteps.config import ConfigError, Settings, load_settings
     from mlsteps.datasets import DataError
+    from mlsteps.doctor import check_port
     from mlsteps.load_data import load_data
     from mlsteps.logs import setup_logging
     from mlsteps.train import train
@@ -75,13 +75,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return replace(settings, data_dir=settings.data_dir.resolve())
 
 
-def check_port_free(host: str, port: int) -> None:
-    with socket.socket() as probe:
-        try:
-            probe.bind((host, port))
-        except OSError:
-            raise ConfigError(f"port {port} on {host} is in use (another mlsteps still running?); "
-                              "stop it or pick another with --port or MLSTEPS_PORT.") from None
+def check_port_free(settings: Settings) -> None:
+    """The doctor's port check, as an error: serve would otherwise fail to start, again and again."""
+    if not check_port(settings).ok:
+        raise ConfigError(f"port {settings.port} on {settings.host} is in use (another mlsteps still running?); "
+                          "stop it or pick another with --port or MLSTEPS_PORT.")
 
 
 def run_child(step: str, settings: Settings) -> None:
@@ -172,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         settings = settings_from(args)
-        check_port_free(settings.host, settings.port)
+        check_port_free(settings)
         setup_logging(settings.log_level, step="launcher")
         multiprocessing_logging.install_mp_handler()  # children's records come back through one queue
         log.info("data dir: %s, dataset: %s", settings.data_dir, settings.dataset)

@@ -15,11 +15,12 @@ import numpy as np
 from mlsteps.atomic import STALE_SECONDS, sha256_bytes, write_text_atomic
 from mlsteps.datasets import Table
 
-NAME = re.compile(r"^snapshot-(\d{6,})\.json$")
+STEM = re.compile(r"^snapshot-(\d{6,})$")
 
 
 def _sequence(path: Path) -> int:
-    match = NAME.match(path.name)
+    """The number in snapshot-NNNNNN.csv or .json; -1 for any other file."""
+    match = STEM.match(path.stem)
     return int(match.group(1)) if match else -1
 
 
@@ -27,12 +28,11 @@ def list_snapshots(directory: Path) -> list[Path]:
     """Complete snapshots (their .json exists), oldest first."""
     if not directory.is_dir():
         return []
-    return sorted((p for p in directory.iterdir() if NAME.match(p.name)), key=_sequence)
+    return sorted((p for p in directory.glob("snapshot-*.json") if _sequence(p) >= 0), key=_sequence)
 
 
 def next_sequence(directory: Path) -> int:
-    found = [_sequence(Path(p.name.replace(".csv", ".json"))) for p in directory.glob("snapshot-*.csv")]
-    return max(found, default=0) + 1
+    return max((_sequence(p) for p in directory.glob("snapshot-*.csv")), default=0) + 1
 
 
 def _to_csv(table: Table) -> str:
