@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlsteps.config import get_settings, load_settings
+from mlsteps.config import load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REQUIRE_E2E = os.environ.get("MLSTEPS_REQUIRE_E2E") == "1"
@@ -49,6 +49,4 @@ def settings(tmp_path, monkeypatch):
         if name.startswith("MLSTEPS_") and name != "MLSTEPS_REQUIRE_E2E":
             monkeypatch.delenv(name)
     monkeypatch.setenv("MLSTEPS_DATA_DIR", str(tmp_path / "volume"))
-    get_settings.cache_clear()
-    yield load_settings()
-    get_settings.cache_clear()
+    return load_settings()

@@ -128,13 +128,16 @@ def test_every_container_runs_a_real_mlsteps_command():
                 f"{obj['metadata']['name']}: the CronJob is the schedule; the step must run once"
 
 
-def test_env_names_and_values_are_valid_settings():
+def test_env_names_and_values_are_valid_settings(settings, monkeypatch):
     for obj in workloads():
         for container in containers(obj):
             env = env_of(container)
             unknown = set(env) - set(ENV_DEFAULTS)
             assert not unknown, f"{obj['metadata']['name']}: not a setting: {sorted(unknown)}"
-            load_settings(environ=env)  # raises ConfigError on a value the steps would reject
+            with monkeypatch.context() as patch:
+                for name, value in env.items():
+                    patch.setenv(name, value)
+                load_settings()  # raises ConfigError on a value the steps would reject
 
 
 def test_datasets_agree_between_bootstrap_and_load_data():

@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from dataclasses import replace
 
 from mlsteps.load_data import load_data
 from mlsteps.snapshots import list_snapshots, read_snapshot
@@ -25,7 +24,7 @@ def test_no_temporary_file_is_left_behind(settings):
 
 
 def test_retention_keeps_the_newest(settings):
-    settings = replace(settings, keep_snapshots=2)
+    settings = settings.model_copy(update={"keep_snapshots": 2})
     for _ in range(4):
         load_data(settings)
     names = sorted(p.name for p in settings.snapshots_dir.iterdir())
@@ -41,7 +40,7 @@ def test_a_csv_without_its_sidecar_is_not_a_snapshot(settings):
 def test_learners_csv_becomes_a_snapshot(settings, tmp_path):
     source = tmp_path / "mine.csv"
     source.write_text("x,y,label\n" + "".join(f"{i},{i % 3},{'a' if i < 10 else 'b'}\n" for i in range(20)))
-    path = load_data(replace(settings, dataset=f"csv:{source}", target_column="label"))
+    path = load_data(settings.model_copy(update={"dataset": f"csv:{source}", "target_column": "label"}))
     table, meta = read_snapshot(path)
     assert meta["source"] == f"csv:{source}" and table.feature_names == ["x", "y"] and len(table.y) == 20
 

@@ -65,4 +65,4 @@ def test_compose_intervals_are_level_1s():
     for service, field in (("load-data", "load_data_every"), ("train", "train_every")):
         command = COMPOSE["services"][service]["command"]
         default = float(re.search(r":-([\d.]+)\}", command[command.index("--every") + 1]).group(1))
-        assert default == launcher.LEVEL1_EVERY[field], service
+        assert default == launcher.Level1Settings.model_fields[field].default, service

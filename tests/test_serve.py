@@ -2,7 +2,6 @@
 
 import json
 import time
-from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -58,7 +57,7 @@ def test_predict_rows_keyed_by_feature_name(client):
 
 
 def test_regression_predictions_are_numbers(settings):
-    settings = replace(settings, dataset="diabetes")
+    settings = settings.model_copy(update={"dataset": "diabetes"})
     load_data(settings)
     train(settings)
     with TestClient(create_app(settings)) as client:
@@ -95,7 +94,7 @@ def test_missing_content_type_is_explained(client):
 
 
 def test_new_model_is_picked_up_without_restart(trained):
-    trained = replace(trained, reload_seconds=0.05)
+    trained = trained.model_copy(update={"reload_seconds": 0.05})
     with TestClient(create_app(trained)) as client:
         load_data(trained)
         train(trained)

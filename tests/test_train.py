@@ -42,7 +42,7 @@ def test_versions_increase_and_the_pointer_follows(settings):
 
 
 def test_regression_dataset(settings):
-    settings = replace(settings, dataset="diabetes")
+    settings = settings.model_copy(update={"dataset": "diabetes"})
     load_data(settings)
     result = train(settings)
     assert set(result.metrics) == {"r2", "mae"}
@@ -64,7 +64,7 @@ def test_clearly_worse_model_is_kept_but_not_promoted(settings, caplog):
 
 
 def test_retention_never_deletes_the_live_model(settings):
-    settings = replace(settings, keep_models=2)
+    settings = settings.model_copy(update={"keep_models": 2})
     load_data(settings)
     train(settings)
     for _ in range(3):  # three worse models after the good one

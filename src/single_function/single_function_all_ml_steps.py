@@ -1,8 +1,13 @@
 """Level 1: load-data, train and serve as three parallel processes on your machine.
 
-The launcher bootstraps a first snapshot and a first model (so the API answers within seconds),
-then starts the three steps as child processes, merges their logs, restarts a crashed step with
-backoff, and stops everything cleanly on Ctrl-C or SIGTERM.
+Start reading here. The file is named for what it is: a single function (`main`) that runs all the
+ML steps. It adds no ML of its own: each step is one call into the shared package (`mlsteps`), the
+same calls that Docker Compose, kubectl and Helm make at levels 2 to 4. What this file adds is what
+those levels get from their runtime: a first snapshot and model before serving (bootstrap), one
+process per step (like one container per step), a supervisor that restarts a crashed step with
+backoff (like `restart: unless-stopped`), a schedule (APScheduler, like a CronJob) and one clean stop.
+
+Read `main` first, then `Supervisor`; then the package, in the order its `__init__` gives.
 
     python src/single_function/single_function_all_ml_steps.py --help
 """
@@ -12,20 +17,19 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
-import os
 import signal
 import sys
 import time
 import urllib.request
-from dataclasses import replace
 
 try:
     import multiprocessing_logging
     import uvicorn  # noqa: F401  imported before fork, so the serve child starts at once
+    from pydantic import Field
 
     import mlsteps.serve  # noqa: F401
-    from mlsteps.cli import run_step
-    from mlsteps.config import ConfigError, Settings, load_settings
+    from mlsteps.cli import add_setting_options, run_step, settings_from
+    from mlsteps.config import ConfigError, Settings
     from mlsteps.datasets import DataError
     from mlsteps.doctor import check_port
     from mlsteps.load_data import load_data
@@ -37,42 +41,35 @@ except ImportError as missing:
 
 log = logging.getLogger("mlsteps.launcher")
 
-LEVEL1_EVERY = {"load_data_every": 10.0, "train_every": 15.0}  # short, so new versions show up quickly
 STEPS = ("load-data", "train", "serve")
 STOP_SECONDS = 4.0
 BACKOFF_MAX_SECONDS = 30.0
 HEALTHY_AFTER_SECONDS = 60.0  # a step that ran this long is healthy again: its backoff starts over
 
 
+class Level1Settings(Settings):
+    """The package's settings, except that at level 1 every periodic step runs on an interval.
+
+    Short intervals by default, so new versions show up quickly; the same MLSTEPS_* variables and
+    flags change them, and 0 (which means "run once" to the CLI) is refused here.
+    """
+
+    load_data_every: float = Field(10.0, gt=0, allow_inf_nan=False)
+    train_every: float = Field(15.0, gt=0, allow_inf_nan=False)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Every option defaults to its MLSTEPS_* variable, or to the level-1 value when that is unset."""
-    defaults = Settings()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    env = os.environ.get
-    parser.add_argument("--port", default=env("MLSTEPS_PORT", defaults.port), help="API port (MLSTEPS_PORT)")
-    parser.add_argument("--host", default=env("MLSTEPS_HOST", defaults.host), help="API address (MLSTEPS_HOST)")
-    parser.add_argument("--data-dir", default=env("MLSTEPS_DATA_DIR", str(defaults.data_dir)),
-                        help="shared folder for snapshots and models (MLSTEPS_DATA_DIR)")
-    parser.add_argument("--dataset", default=env("MLSTEPS_DATASET", defaults.dataset),
-                        help="iris, wine, breast_cancer, digits, diabetes or csv:<path> (MLSTEPS_DATASET)")
-    parser.add_argument("--load-data-every", default=env("MLSTEPS_LOAD_DATA_EVERY", LEVEL1_EVERY["load_data_every"]),
-                        help="seconds between snapshots (MLSTEPS_LOAD_DATA_EVERY)")
-    parser.add_argument("--train-every", default=env("MLSTEPS_TRAIN_EVERY", LEVEL1_EVERY["train_every"]),
-                        help="seconds between trainings (MLSTEPS_TRAIN_EVERY)")
+    """The `mlsteps` CLI's own options: an option given here wins over its MLSTEPS_* variable."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_setting_options(parser, "port", "host", "data_dir", "dataset", "load_data_every", "train_every",
+                        settings_class=Level1Settings)
     return parser.parse_args(argv)
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    """Check the options with the same rules as the MLSTEPS_* variables (one sentence on a bad value)."""
-    environ = {"MLSTEPS_PORT": str(args.port), "MLSTEPS_HOST": args.host, "MLSTEPS_DATA_DIR": args.data_dir,
-               "MLSTEPS_DATASET": args.dataset, "MLSTEPS_LOAD_DATA_EVERY": str(args.load_data_every),
-               "MLSTEPS_TRAIN_EVERY": str(args.train_every)}
-    settings = load_settings({**os.environ, **environ})
-    for name, value in (("--load-data-every", settings.load_data_every), ("--train-every", settings.train_every)):
-        if value <= 0:
-            raise ConfigError(f"{name} {value:g} must be more than 0 seconds at level 1.")
-    return replace(settings, data_dir=settings.data_dir.resolve())
+def load_level1_settings(args: argparse.Namespace) -> Settings:
+    """Checked with the same rules as every level (one sentence naming the flag or variable)."""
+    settings = settings_from(args, Level1Settings)
+    return settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
 
 
 def check_port_free(settings: Settings) -> None:
@@ -169,7 +166,7 @@ def drain_child_logs() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        settings = settings_from(args)
+        settings = load_level1_settings(args)
         check_port_free(settings)
         setup_logging(settings.log_level, step="launcher")
         multiprocessing_logging.install_mp_handler()  # children's records come back through one queue

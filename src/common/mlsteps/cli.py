@@ -1,18 +1,56 @@
-"""`mlsteps load-data | train | bootstrap | serve | doctor`: the one entry point every level calls."""
+"""`mlsteps load-data | train | bootstrap | serve | doctor`: the one entry point every level calls.
+
+Each option sets one field of the settings, exactly as its MLSTEPS_* variable does; the level-1
+launcher adds the same options to its own parser with `add_setting_options`, so there is one
+vocabulary and one set of rules. Exit codes: 0 done, 1 the step failed at run time, 2 bad settings
+or input (one sentence, no traceback).
+"""
 
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
-from pathlib import Path
 
 from mlsteps import __version__
-from mlsteps.config import ConfigError, Settings, check_cron, ensure_writable_dir, load_settings
+from mlsteps.config import ConfigError, Settings, env_name, ensure_writable_dir, load_settings
 from mlsteps.datasets import DataError
 from mlsteps.logs import setup_logging
 
 PERIODIC = ("load-data", "train")
+
+# field -> (flag, metavar, help). Values stay strings here: the settings parse and check them.
+SETTING_OPTIONS = {
+    "data_dir": ("--data-dir", "DIR", "shared folder for snapshots and models"),
+    "dataset": ("--dataset", "NAME", "iris, wine, breast_cancer, digits, diabetes or csv:<path>"),
+    "host": ("--host", "ADDRESS", "address serve listens on"),
+    "port": ("--port", "PORT", "port serve listens on"),
+    "load_data_every": ("--load-data-every", "SECONDS", "seconds between snapshots"),
+    "train_every": ("--train-every", "SECONDS", "seconds between trainings"),
+}
+
+
+def add_setting_options(parser: argparse.ArgumentParser, *fields: str,
+                        settings_class: type[Settings] = Settings) -> None:
+    """Add the flags for these settings fields; each defaults to None, meaning: the variable decides."""
+    for field in fields:
+        flag, metavar, summary = SETTING_OPTIONS[field]
+        default = settings_class.model_fields[field].default
+        parser.add_argument(flag, dest=field, metavar=metavar,
+                            help=f"{summary} ({env_name(field)}, default {default})")
+
+
+def settings_from(args: argparse.Namespace, settings_class: type[Settings] = Settings) -> Settings:
+    """Settings from the environment, with every flag that was given taking precedence; checked."""
+    values = {field: getattr(args, field) for field in SETTING_OPTIONS if getattr(args, field, None) is not None}
+    flags = {field: SETTING_OPTIONS[field][0] for field in values}
+    command = getattr(args, "command", None)
+    if command in PERIODIC:  # a step's own --every/--cron set its <step>_every/_cron field
+        step = command.replace("-", "_")
+        for option in ("every", "cron"):
+            if getattr(args, option) is not None:
+                values[f"{step}_{option}"] = getattr(args, option)
+                flags[f"{step}_{option}"] = f"--{option}"
+    return load_settings(settings_class, flags=flags, **values)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,57 +59,31 @@ def build_parser() -> argparse.ArgumentParser:
         "Every option can also be set with its MLSTEPS_* environment variable.")
     parser.add_argument("--version", action="version", version=f"mlsteps {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", help="shared volume for snapshots and models (MLSTEPS_DATA_DIR)")
-    common.add_argument("--dataset", help="iris, wine, breast_cancer, digits, diabetes or csv:<path> (MLSTEPS_DATASET)")
+    add_setting_options(common, "data_dir", "dataset")
     steps = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, summary in (("load-data", "write a new data snapshot"),
                           ("train", "train on the newest snapshot and publish a model")):
         step = steps.add_parser(name, parents=[common], help=summary + " (once, or on a schedule)",
                                 description=summary.capitalize() + ". Runs once unless --every or --cron is given.")
-        variable = name.replace("-", "_")
-        step.add_argument("--every", type=float, metavar="SECONDS",
-                          help=f"run every SECONDS seconds (MLSTEPS_{variable.upper()}_EVERY; 0 = once)")
+        field = name.replace("-", "_")
+        step.add_argument("--every", metavar="SECONDS",
+                          help=f"run every SECONDS seconds ({env_name(field + '_every')}; 0 = once)")
         step.add_argument("--cron", metavar="EXPR", help=f"run on a crontab schedule in UTC, e.g. '*/5 * * * *' "
-                          f"(MLSTEPS_{variable.upper()}_CRON)")
+                          f"({env_name(field + '_cron')})")
     steps.add_parser("bootstrap", parents=[common], help="load-data then train, once (a fresh volume gets a model)")
     doctor = steps.add_parser("doctor", parents=[common], help="check what a level needs, with a fix for each failure")
     doctor.add_argument("--level", type=int, choices=(1, 2, 3, 4), default=1, help="the level to check (default 1)")
     serve = steps.add_parser("serve", parents=[common], help="serve predictions over HTTP (FastAPI)")
-    serve.add_argument("--host", help="address to listen on (MLSTEPS_HOST)")
-    serve.add_argument("--port", type=int, help="port to listen on (MLSTEPS_PORT)")
+    add_setting_options(serve, "host", "port")
     return parser
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    overrides = {"data_dir": args.data_dir, "dataset": args.dataset,
-                 "host": getattr(args, "host", None), "port": getattr(args, "port", None)}
-    if args.command in PERIODIC:
-        variable = args.command.replace("-", "_")
-        if args.every is not None and args.every < 0:
-            raise ConfigError(f"--every {args.every:g} must be 0 or more (0 means: run once).")
-        if args.cron:
-            check_cron(args.cron, "--cron")
-        overrides[f"{variable}_every"] = args.every
-        overrides[f"{variable}_cron"] = args.cron
-    if overrides["data_dir"] is not None:
-        overrides["data_dir"] = Path(overrides["data_dir"])
-    return load_settings(**overrides)
 
 
 def run_step(command: str, settings: Settings, run_first: bool = True) -> int:
     """Run one command with checked settings; a scheduled step blocks until stopped."""
     if command == "serve":  # serve only reads the volume: it may be mounted read-only
-        import uvicorn
-        from threadpoolctl import threadpool_limits
+        from mlsteps.serve import run_server
 
-        from mlsteps.serve import create_app
-
-        # One request at a time runs on the event loop, and its matrices are small: BLAS worker
-        # threads would only spin and take CPU from the server itself.
-        threadpool_limits(limits=1)
-        gc.freeze()  # the ~10^5 objects imported so far live as long as the process: GC skips them
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                    access_log=settings.access_log)
+        run_server(settings)
         return 0
     ensure_writable_dir(settings.data_dir)
     from mlsteps.load_data import load_data
@@ -82,8 +94,8 @@ def run_step(command: str, settings: Settings, run_first: bool = True) -> int:
         return 0 if run_guarded(lambda: load_data(settings), "load-data") and \
             run_guarded(lambda: train(settings), "train") else 1
     step = {"load-data": load_data, "train": train}[command]
-    variable = command.replace("-", "_")
-    every, cron = getattr(settings, f"{variable}_every"), getattr(settings, f"{variable}_cron")
+    field = command.replace("-", "_")
+    every, cron = getattr(settings, f"{field}_every"), getattr(settings, f"{field}_cron")
     if every or cron:
         run_on_schedule(lambda: step(settings), command, every, cron, run_first=run_first)
         return 0
@@ -104,7 +116,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,16 +1,21 @@
-"""One typed settings object, read from MLSTEPS_* environment variables.
+"""One typed settings object, read from MLSTEPS_* environment variables (pydantic-settings).
 
-Every level (processes, Compose, kubectl, Helm) sets these same names, so the
-steps never need to know where they run. A bad value raises ConfigError with
-one sentence that names the variable and what is allowed.
+Every level (processes, Compose, kubectl, Helm) sets these same names, so the steps never need to
+know where they run. pydantic parses and checks each value against its type and bounds;
+`load_settings` turns its report into one sentence that names the variable (or the command-line
+flag the value came from) and what is allowed, raised as ConfigError: the CLI exits with code 2.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
-from functools import lru_cache
+import shlex
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_DATASETS = {
     "iris": "classification",
@@ -20,34 +25,67 @@ BUNDLED_DATASETS = {
     "diabetes": "regression",
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+MAX_SAMPLES_PER_SNAPSHOT = 1_000_000  # a simulated snapshot is held in memory twice: keep it far below RAM
 
 
 class ConfigError(ValueError):
     """A setting has a value the steps cannot use; the message says which and why."""
 
 
-@dataclass(frozen=True)
-class Settings:
+def check_dataset(name: str) -> str:
+    if name == "csv:":
+        raise ValueError("needs a file path after 'csv:', e.g. csv:data/houses.csv")
+    if name not in BUNDLED_DATASETS and not name.startswith("csv:"):
+        raise ValueError(f"is not a known dataset; use one of {', '.join(BUNDLED_DATASETS)}, or csv:<path to your file>")
+    return name
+
+
+def check_cron(expression: str) -> str:
+    """An empty string (no schedule) or five crontab fields that APScheduler accepts."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    if expression:
+        try:
+            CronTrigger.from_crontab(expression)
+        except ValueError as error:
+            raise ValueError(f"is not a valid cron schedule ({error}); use five fields, e.g. '*/5 * * * *'") from None
+    return expression
+
+
+def check_log_level(level: str) -> str:
+    if level.upper() not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    return level.upper()
+
+
+Count = Annotated[int, Field(ge=1)]
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # 0 means: run once
+Cron = Annotated[str, AfterValidator(check_cron)]
+
+
+class Settings(BaseSettings):
     """What the steps need to know; each field is read from MLSTEPS_<FIELD NAME>."""
 
+    model_config = SettingsConfigDict(env_prefix="MLSTEPS_", env_ignore_empty=True, frozen=True, extra="forbid")
+
     data_dir: Path = Path("mlsteps-data")
-    dataset: str = "iris"
+    dataset: Annotated[str, AfterValidator(check_dataset)] = "iris"
     target_column: str = "target"
-    samples_per_snapshot: int = 300
-    seed: int = 42
-    keep_snapshots: int = 5
-    keep_models: int = 5
-    promotion_tolerance: float = 0.05
+    samples_per_snapshot: Annotated[int, Field(ge=1, le=MAX_SAMPLES_PER_SNAPSHOT)] = 300
+    seed: Annotated[int, Field(ge=0)] = 42
+    keep_snapshots: Count = 5
+    keep_models: Count = 5
+    promotion_tolerance: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.05
     host: str = "127.0.0.1"
-    port: int = 8000
-    reload_seconds: float = 1.0
-    max_batch: int = 10_000
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    reload_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    max_batch: Count = 10_000
     access_log: bool = True
-    load_data_every: float = 0.0
-    train_every: float = 0.0
-    load_data_cron: str = ""
-    train_cron: str = ""
-    log_level: str = "INFO"
+    load_data_every: Seconds = 0.0
+    train_every: Seconds = 0.0
+    load_data_cron: Cron = ""
+    train_cron: Cron = ""
+    log_level: Annotated[str, AfterValidator(check_log_level)] = "INFO"
 
     @property
     def snapshots_dir(self) -> Path:
@@ -69,81 +107,51 @@ def env_name(field_name: str) -> str:
     return "MLSTEPS_" + field_name.upper()
 
 
-ENV_DEFAULTS = {env_name(f.name): f.default for f in fields(Settings)}
+ENV_DEFAULTS = {env_name(name): field.default for name, field in Settings.model_fields.items()}
 """Every variable the steps read, with its default: the list the levels must agree on."""
 
+# pydantic's error types, as the end of a sentence that starts with the variable and its value.
+PROBLEMS = {
+    "int_parsing": "is not a whole number",
+    "int_from_float": "is not a whole number",
+    "float_parsing": "is not a number",
+    "finite_number": "must be a finite number",
+    "bool_parsing": "must be true or false",
+    "greater_than_equal": "must be {ge} or more",
+    "greater_than": "must be more than {gt}",
+    "less_than_equal": "must be {le} or less",
+}
 
-def _parse(name: str, raw: str, kind: type):
-    text = raw.strip()
+
+def _sentence(error: dict, flags: Mapping[str, str]) -> str:
+    """One error of pydantic's report as: `MLSTEPS_X='value' must be ...` or `--flag value must be ...`."""
+    field = str(error["loc"][0]) if error["loc"] else ""
+    if error["type"] == "value_error":  # our own validators: their message is the sentence's end
+        problem = str(error["ctx"]["error"])
+    elif error["type"] == "extra_forbidden":
+        return f"{field!r} is not a setting."
+    else:
+        bounds = {key: f"{value:g}" if isinstance(value, float) else value
+                  for key, value in error.get("ctx", {}).items()}
+        problem = PROBLEMS.get(error["type"], error["msg"]).format(**bounds)
+    value = error["input"]
+    if field in flags:
+        return f"{flags[field]} {shlex.quote(str(value))} {problem}."
+    return f"{env_name(field)}={str(value)!r} {problem}."
+
+
+def load_settings(settings_class: type[Settings] = Settings, flags: Mapping[str, str] | None = None,
+                  **overrides) -> Settings:
+    """Settings from the environment, and from `overrides` (e.g. CLI flags) where not None, checked.
+
+    `flags` maps a field to the command-line flag that gave its override, so an error names what the
+    user typed: the flag, or the variable.
+    """
+    given = {name: value for name, value in overrides.items() if value is not None}
     try:
-        if kind is bool:
-            if text.lower() in ("1", "true", "yes", "on"):
-                return True
-            if text.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        return kind(text)
-    except ValueError:
-        expected = {int: "a whole number", float: "a number", bool: "true or false"}.get(kind, "a value")
-        raise ConfigError(f"{name}={raw!r} is not {expected}.") from None
-
-
-def _check(settings: Settings) -> Settings:
-    """Reject values the steps cannot use, naming the variable and what is allowed."""
-    dataset = settings.dataset
-    if dataset not in BUNDLED_DATASETS and not dataset.startswith("csv:"):
-        choices = ", ".join(BUNDLED_DATASETS)
-        raise ConfigError(f"MLSTEPS_DATASET={dataset!r} is not a known dataset; use one of {choices}, or csv:<path to your file>.")
-    if dataset == "csv:":
-        raise ConfigError("MLSTEPS_DATASET='csv:' needs a file path after 'csv:', e.g. csv:data/houses.csv.")
-    for name in ("samples_per_snapshot", "keep_snapshots", "keep_models", "max_batch"):
-        if getattr(settings, name) < 1:
-            raise ConfigError(f"{env_name(name)}={getattr(settings, name)} must be 1 or more.")
-    for name in ("load_data_every", "train_every", "promotion_tolerance"):
-        if getattr(settings, name) < 0:
-            raise ConfigError(f"{env_name(name)}={getattr(settings, name)} must be 0 or more (0 means: run once).")
-    if not settings.reload_seconds > 0:
-        raise ConfigError(f"MLSTEPS_RELOAD_SECONDS={settings.reload_seconds} must be more than 0.")
-    if not 1 <= settings.port <= 65535:
-        raise ConfigError(f"MLSTEPS_PORT={settings.port} must be a port number from 1 to 65535.")
-    if settings.log_level.upper() not in LOG_LEVELS:
-        raise ConfigError(f"MLSTEPS_LOG_LEVEL={settings.log_level!r} must be one of {', '.join(LOG_LEVELS)}.")
-    for name in ("load_data_cron", "train_cron"):
-        expression = getattr(settings, name)
-        if expression:
-            check_cron(expression, env_name(name))
-    return replace(settings, log_level=settings.log_level.upper())
-
-
-def check_cron(expression: str, source: str) -> None:
-    """Fail with a clear sentence when a crontab expression does not parse."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        CronTrigger.from_crontab(expression)
-    except ValueError as error:
-        raise ConfigError(f"{source}={expression!r} is not a valid cron schedule ({error}); "
-                          "use five fields, e.g. '*/5 * * * *'.") from None
-
-
-def load_settings(environ: dict[str, str] | None = None, **overrides) -> Settings:
-    """Build Settings from the environment (and explicit overrides, e.g. CLI flags), checked."""
-    environ = os.environ if environ is None else environ
-    values = {}
-    for f in fields(Settings):
-        raw = environ.get(env_name(f.name))
-        if raw is None or raw == "":
-            continue
-        kind = type(f.default)
-        values[f.name] = Path(raw) if kind.__name__.endswith("Path") else _parse(env_name(f.name), raw, kind)
-    values.update({key: value for key, value in overrides.items() if value is not None})
-    return _check(Settings(**values))
-
-
-@lru_cache
-def get_settings() -> Settings:
-    """The process-wide settings; tests call get_settings.cache_clear() after changing the env."""
-    return load_settings()
+        return settings_class(**given)
+    except ValidationError as report:
+        raise ConfigError(_sentence(report.errors()[0], flags or {})) from None
 
 
 def ensure_writable_dir(path: Path, variable: str = "MLSTEPS_DATA_DIR") -> Path:

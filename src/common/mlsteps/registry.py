@@ -65,6 +65,17 @@ def read_pointer(models_dir: Path) -> dict | None:
     return pointer
 
 
+def read_live_metadata(models_dir: Path) -> dict | None:
+    """The promoted model's metadata (without loading its pickle), or None when nothing was promoted yet."""
+    pointer = read_pointer(models_dir)
+    if pointer is None:
+        return None
+    try:
+        return json.loads((models_dir / folder_name(pointer["version"]) / METADATA_FILE).read_text())
+    except (OSError, ValueError) as error:
+        raise ModelRejected(f"model v{pointer['version']} has no readable {METADATA_FILE} ({error})") from None
+
+
 def publish(models_dir: Path, model: object, metadata: dict, promote: bool) -> int:
     """Write a new model folder atomically, then move the pointer to it if `promote`; returns its version."""
     models_dir.mkdir(parents=True, exist_ok=True)

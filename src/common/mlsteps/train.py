@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 
 from mlsteps.config import Settings, ensure_writable_dir
 from mlsteps.datasets import Table
-from mlsteps.registry import METADATA_FILE, ModelRejected, folder_name, prune_models, publish, read_pointer
+from mlsteps.registry import ModelRejected, prune_models, publish, read_live_metadata
 from mlsteps.snapshots import list_snapshots, read_snapshot
 
 log = logging.getLogger("mlsteps.train")
@@ -61,14 +60,11 @@ def _split(table: Table, seed: int):
 def _live_score(settings: Settings, table: Table) -> tuple[int, float] | None:
     """The live model's recorded holdout score, when it is comparable (same task and features)."""
     try:
-        pointer = read_pointer(settings.models_dir)
-        if pointer is None:
-            return None
-        live = json.loads((settings.models_dir / folder_name(pointer["version"]) / METADATA_FILE).read_text())
-    except (ModelRejected, OSError, ValueError) as reason:
+        live = read_live_metadata(settings.models_dir)
+    except ModelRejected as reason:
         log.warning("ignoring the current model: %s", reason)
         return None
-    if live.get("feature_names") != table.feature_names or live.get("task") != table.task:
+    if live is None or live.get("feature_names") != table.feature_names or live.get("task") != table.task:
         return None
     return live["version"], live["metrics"][PRIMARY_METRIC[table.task]]
 
