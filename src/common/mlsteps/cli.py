@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from mlsteps import __version__
-from mlsteps.config import ConfigError, Settings, env_name, ensure_writable_dir, load_settings
+from mlsteps.config import ConfigError, Settings, ensure_writable_dir, env_name, load_settings
 from mlsteps.datasets import DataError
 from mlsteps.logs import setup_logging
 

@@ -36,7 +36,8 @@ def check_dataset(name: str) -> str:
     if name == "csv:":
         raise ValueError("needs a file path after 'csv:', e.g. csv:data/houses.csv")
     if name not in BUNDLED_DATASETS and not name.startswith("csv:"):
-        raise ValueError(f"is not a known dataset; use one of {', '.join(BUNDLED_DATASETS)}, or csv:<path to your file>")
+        choices = ", ".join(BUNDLED_DATASETS)
+        raise ValueError(f"is not a known dataset; use one of {choices}, or csv:<path to your file>")
     return name
 
 

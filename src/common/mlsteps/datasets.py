@@ -72,8 +72,8 @@ def _guess_task(values: list[str]) -> str:
     return "classification" if whole and len(set(numbers)) <= MAX_CLASSES_FOR_NUMBERS else "regression"
 
 
-def read_csv_table(path: Path, target_column: str) -> Table:
-    """Read a learner's CSV: a header row, numeric feature columns and one target column."""
+def _read_rows(path: Path) -> list[list[str]]:
+    """The file's non-blank rows, or a DataError that says why it cannot be read."""
     if not path.is_file():
         raise DataError(f"{path}: no such file (set MLSTEPS_DATASET=csv:<path to an existing file>).")
     try:
@@ -81,7 +81,11 @@ def read_csv_table(path: Path, target_column: str) -> Table:
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise DataError(f"{path}: cannot be read as a UTF-8 CSV file ({error}).") from None
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    return [row for row in rows if any(cell.strip() for cell in row)]
+
+
+def _check_shape(path: Path, rows: list[list[str]], target_column: str) -> list[str]:
+    """The header, once the file has one with the target column, a feature, and enough data rows."""
     if not rows:
         raise DataError(f"{path}: the file is empty; it needs a header row and at least {MIN_ROWS} data rows.")
     header = [cell.strip() for cell in rows[0]]
@@ -92,28 +96,39 @@ def read_csv_table(path: Path, target_column: str) -> Table:
         raise DataError(f"{path}: needs at least one feature column besides {target_column!r}.")
     if len(rows) - 1 < MIN_ROWS:
         raise DataError(f"{path}: has {len(rows) - 1} data rows; at least {MIN_ROWS} are needed to train and evaluate.")
+    return header
+
+
+def _parse_row(path: Path, line_number: int, row: list[str], header: list[str], target_index: int):
+    """(feature values, target) of one data row, or a DataError naming its line and column."""
+    if len(row) != len(header):
+        raise DataError(f"{path}: line {line_number} has {len(row)} fields, the header has {len(header)}.")
+    values = []
+    for i, cell in enumerate(row):
+        if i == target_index:
+            continue
+        try:
+            value = float(cell)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise DataError(f"{path}: line {line_number}, column {header[i]!r}: {cell!r} is not a number.")
+        values.append(value)
+    target = row[target_index].strip()
+    if not target:
+        raise DataError(f"{path}: line {line_number}, column {header[target_index]!r}: the target is empty.")
+    return values, target
+
+
+def read_csv_table(path: Path, target_column: str) -> Table:
+    """Read a learner's CSV: a header row, numeric feature columns and one target column."""
+    rows = _read_rows(path)
+    header = _check_shape(path, rows, target_column)
     target_index = header.index(target_column)
     feature_names = [name for i, name in enumerate(header) if i != target_index]
-    features, targets = [], []
-    for line_number, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise DataError(f"{path}: line {line_number} has {len(row)} fields, the header has {len(header)}.")
-        values = []
-        for i, cell in enumerate(row):
-            if i == target_index:
-                continue
-            try:
-                value = float(cell)
-            except ValueError:
-                value = math.nan
-            if not math.isfinite(value):
-                raise DataError(f"{path}: line {line_number}, column {header[i]!r}: {cell!r} is not a number.")
-            values.append(value)
-        target = row[target_index].strip()
-        if not target:
-            raise DataError(f"{path}: line {line_number}, column {target_column!r}: the target is empty.")
-        features.append(values)
-        targets.append(target)
+    parsed = [_parse_row(path, number, row, header, target_index) for number, row in enumerate(rows[1:], start=2)]
+    features = [values for values, _ in parsed]
+    targets = [target for _, target in parsed]
     task = _guess_task(targets)
     y = np.asarray(targets, dtype=object) if task == "classification" else np.asarray(targets, dtype=float)
     return Table(feature_names, np.asarray(features, dtype=float), y, task, target_column, f"csv:{path}")

@@ -7,8 +7,8 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from mlsteps.config import ConfigError, Settings, ensure_writable_dir
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import signal
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from mlsteps.datasets import DataError
 
@@ -34,12 +34,12 @@ def run_on_schedule(step: Callable[[], object], name: str, every: float, cron: s
 
     triggers = []
     if every:
-        triggers.append(IntervalTrigger(seconds=every, timezone=timezone.utc))
+        triggers.append(IntervalTrigger(seconds=every, timezone=UTC))
     if cron:
-        triggers.append(CronTrigger.from_crontab(cron, timezone=timezone.utc))
+        triggers.append(CronTrigger.from_crontab(cron, timezone=UTC))
     trigger = triggers[0] if len(triggers) == 1 else OrTrigger(triggers)
-    scheduler = BlockingScheduler(timezone=timezone.utc)
-    first = {"next_run_time": datetime.now(timezone.utc)} if run_first else {}
+    scheduler = BlockingScheduler(timezone=UTC)
+    first = {"next_run_time": datetime.now(UTC)} if run_first else {}
     scheduler.add_job(run_guarded, trigger, args=[step, name], id=name, max_instances=1, coalesce=True,
                       misfire_grace_time=None, **first)
 

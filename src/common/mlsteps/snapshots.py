@@ -7,7 +7,7 @@ import io
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ def _to_csv(table: Table) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*table.feature_names, table.target_name])
-    for features, target in zip(table.X.tolist(), table.y.tolist()):
+    for features, target in zip(table.X.tolist(), table.y.tolist(), strict=True):
         writer.writerow([*features, target])
     return buffer.getvalue()
 
@@ -52,7 +52,7 @@ def write_snapshot(directory: Path, table: Table, sequence: int) -> Path:
     write_text_atomic(csv_path, text)
     meta = {
         "sequence": sequence,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": table.source,
         "task": table.task,
         "target": table.target_name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import platform
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import sklearn
@@ -85,7 +85,7 @@ def train(settings: Settings) -> TrainResult | None:
     current = _live_score(settings, table)
     promoted = current is None or metrics[metric] >= current[1] - settings.promotion_tolerance
     metadata = {
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "snapshot": snapshot["csv"],
         "snapshot_sequence": snapshot["sequence"],
         "source": table.source,
