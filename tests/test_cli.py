@@ -72,3 +72,27 @@ def test_every_repeats_until_sigterm(settings):
 def test_help_lists_every_command():
     text = build_parser().format_help()
     assert all(command in text for command in ("load-data", "train", "bootstrap", "serve"))
+
+
+def test_rollback_points_serve_at_an_older_model(settings, capsys):
+    for _ in range(2):
+        assert main(["bootstrap"]) == 0
+    assert main(["rollback", "1"]) == 0
+    assert "rolled back: latest.json points to v1" in capsys.readouterr().err
+
+
+def test_rollback_to_a_missing_version_is_one_sentence_exit_2(settings, capsys):
+    assert main(["bootstrap"]) == 0
+    capsys.readouterr()
+    assert main(["rollback", "9"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlsteps rollback: error: cannot roll back to v9: there is no model v9") and \
+        err.count("\n") == 1
+
+
+def test_a_volume_that_breaks_at_run_time_is_one_line_and_exit_1(settings, capsys):
+    assert main(["load-data"]) == 0
+    (settings.models_dir / "latest.json").mkdir(parents=True)  # a folder where the pointer belongs
+    assert main(["train"]) == 1
+    err = capsys.readouterr().err
+    assert "train failed: Is a directory" in err and "Traceback" not in err

@@ -68,3 +68,12 @@ def test_bad_csv_names_file_line_and_column(tmp_path, text, target, message):
 def test_missing_csv_file(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         read_csv_table(tmp_path / "absent.csv", "target")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a,target\n" + "1,x\n" * 12, "column 'target' holds one class only ('x'); a classifier needs at least two"),
+    ("a,target\n" + "1,x\n1,y\n" * 6 + "1e308,x\n", "'1e308' is too large to train on"),
+])
+def test_csv_that_would_break_training_is_refused_before_it(tmp_path, text, message):
+    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_csv_table(write(tmp_path, text), "target")

@@ -50,5 +50,31 @@ def test_cli_bad_csv_is_one_line_exit_2(settings, tmp_path):
     source.write_text("x,target\n" + "1,a\n" * 10 + "two,b\n")
     result = subprocess.run([sys.executable, "-m", "mlsteps", "load-data", "--dataset", f"csv:{source}",
                              "--data-dir", str(settings.data_dir)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "line 12, column 'x': 'two' is not a number" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_concurrent_runs_never_reuse_a_snapshot_number(settings):
+    import multiprocessing
+
+    workers = [multiprocessing.get_context("fork").Process(target=load_data, args=(settings,)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    sequences = [json.loads(p.read_text())["sequence"] for p in list_snapshots(settings.snapshots_dir)]
+    assert sequences == [1, 2, 3, 4]
+
+
+def test_a_stale_data_file_without_its_sidecar_is_pruned(settings):
+    import os
+    import time
+
+    from mlsteps.atomic import STALE_SECONDS
+
+    load_data(settings)
+    orphan = settings.snapshots_dir / "snapshot-000009.csv"
+    orphan.write_text("half,written\n")
+    os.utime(orphan, (time.time() - STALE_SECONDS - 60,) * 2)
+    load_data(settings)
+    assert not orphan.exists()

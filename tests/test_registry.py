@@ -58,8 +58,9 @@ def test_unreadable_pointer_is_refused(trained):
 
 
 def test_publish_leaves_no_staging_folder(tmp_path):
-    version = publish(tmp_path, {"any": "picklable"}, {"sklearn_version": "x"}, promote=False)
-    assert version == 1 and sorted(p.name for p in tmp_path.iterdir()) == ["v000001"]
+    models = tmp_path / "models"
+    version = publish(models, {"any": "picklable"}, {"sklearn_version": "x"}, promote=False)
+    assert version == 1 and sorted(p.name for p in models.iterdir()) == ["v000001"]
 
 
 def test_stale_staging_folders_are_cleaned_but_fresh_ones_kept(trained):
@@ -75,3 +76,109 @@ def test_stale_staging_folders_are_cleaned_but_fresh_ones_kept(trained):
     os.utime(stale, (time.time() - STALE_SECONDS - 60,) * 2)
     prune_models(trained, keep=5)
     assert not stale.exists() and fresh.exists()
+
+
+# -- one writer at a time: versions in order, a pointer that only moves forwards ----------------------
+
+def publish_many(models_dir, count):
+    for _ in range(count):
+        publish(models_dir, {"any": "picklable"}, {"sklearn_version": "x"}, promote=True)
+
+
+def test_concurrent_trainers_never_share_a_version_and_the_pointer_ends_on_the_newest(tmp_path):
+    import multiprocessing
+
+    from mlsteps.registry import list_versions, read_pointer
+
+    models = tmp_path / "models"
+    workers = [multiprocessing.get_context("fork").Process(target=publish_many, args=(models, 5)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0] * 4
+    assert list_versions(models) == list(range(1, 21))
+    assert read_pointer(models)["version"] == 20
+
+
+def test_a_publish_waits_while_another_writer_holds_the_lock(tmp_path):
+    import threading
+    import time
+
+    from mlsteps.atomic import locked
+    from mlsteps.registry import list_versions
+
+    models = tmp_path / "models"
+    with locked(tmp_path / ".models.lock"):
+        writer = threading.Thread(target=publish_many, args=(models, 1))
+        writer.start()
+        time.sleep(0.3)
+        assert list_versions(models) == []
+    writer.join(10)
+    assert list_versions(models) == [1]
+
+
+def test_versions_never_go_backwards_on_the_same_volume(tmp_path):
+    import shutil
+
+    models = tmp_path / "models"
+    publish_many(models, 3)
+    shutil.rmtree(models)  # a clumsy operator empties models/ while serve still shows v3
+    assert publish(models, {"any": "picklable"}, {"sklearn_version": "x"}, promote=True) == 4
+
+
+def test_a_failed_publish_leaves_nothing_behind(tmp_path):
+    models = tmp_path / "models"
+    with pytest.raises(TypeError):
+        publish(models, {"any": "picklable"}, {"not json": object()}, promote=True)
+    assert list(models.iterdir()) == []
+
+
+def test_promoted_is_recorded_only_once_the_pointer_moved(tmp_path):
+    models = tmp_path / "models"
+    (models / "latest.json").mkdir(parents=True)  # the pointer cannot be written
+    with pytest.raises(OSError):
+        publish(models, {"any": "picklable"}, {"sklearn_version": "x"}, promote=True)
+    assert json.loads((models / "v000001" / "metadata.json").read_text())["promoted"] is False
+
+
+def test_a_pointer_that_is_not_an_object_is_refused(trained):
+    (trained / "latest.json").write_text("[1, 2]")
+    with pytest.raises(ModelRejected, match="no whole-number 'version'"):
+        load_latest(trained)
+
+
+def test_stale_leftovers_of_every_kind_are_pruned(trained):
+    import os
+    import time
+
+    from mlsteps.atomic import STALE_SECONDS
+    from mlsteps.registry import prune_models
+
+    stale_pointer_temp, fresh_pointer_temp = trained / ".latest.json.abc.tmp", trained / ".latest.json.def.tmp"
+    stale_pointer_temp.write_text("{")
+    fresh_pointer_temp.write_text("{")
+    os.utime(stale_pointer_temp, (time.time() - STALE_SECONDS - 60,) * 2)
+    prune_models(trained, keep=5)
+    assert not stale_pointer_temp.exists() and fresh_pointer_temp.exists()
+
+
+# -- rollback: the one way back ----------------------------------------------------------------------
+
+def test_rollback_moves_the_pointer_back_and_the_next_version_is_still_newer(settings):
+    from mlsteps.registry import read_pointer, rollback
+
+    for _ in range(3):
+        load_data(settings)
+        train(settings)
+    assert read_pointer(settings.models_dir)["version"] == 3
+    assert rollback(settings.models_dir, 1).version == 1
+    assert read_pointer(settings.models_dir)["version"] == 1 and load_latest(settings.models_dir).version == 1
+    assert train(settings).version == 4
+
+
+def test_rollback_to_a_version_that_is_not_kept_is_refused(trained):
+    from mlsteps.registry import rollback
+
+    with pytest.raises(ModelRejected, match=r"there is no model v7 in .* \(kept: v1\)"):
+        rollback(trained, 7)

@@ -30,8 +30,8 @@ try:
     import mlsteps.serve  # noqa: F401
     from mlsteps.cli import add_setting_options, run_step, settings_from
     from mlsteps.config import ConfigError, Settings
-    from mlsteps.datasets import DataError
     from mlsteps.doctor import check_port
+    from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, UserError, one_sentence
     from mlsteps.load_data import load_data
     from mlsteps.logs import setup_logging
     from mlsteps.train import train
@@ -173,9 +173,12 @@ def main(argv: list[str] | None = None) -> int:
         log.info("data dir: %s, dataset: %s", settings.data_dir, settings.dataset)
         load_data(settings)  # bootstrap in order: a first snapshot, then a first model
         train(settings)
-    except (ConfigError, DataError) as error:
+    except UserError as error:
         print(f"single_function_all_ml_steps: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    except OSError as error:
+        print(f"single_function_all_ml_steps: error: {one_sentence(error)}", file=sys.stderr)
+        return EXIT_FAILED
 
     supervisor = Supervisor(settings)
 
@@ -198,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     supervisor.stop()
     drain_child_logs()
     log.info("all steps stopped")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

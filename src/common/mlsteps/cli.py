@@ -1,4 +1,4 @@
-"""`mlsteps load-data | train | bootstrap | serve | doctor`: the one entry point every level calls.
+"""`mlsteps load-data | train | bootstrap | serve | rollback | doctor`: the one entry point every level calls.
 
 Each option sets one field of the settings, exactly as its MLSTEPS_* variable does; the level-1
 launcher adds the same options to its own parser with `add_setting_options`, so there is one
@@ -9,14 +9,16 @@ or input (one sentence, no traceback).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from mlsteps import __version__
-from mlsteps.config import ConfigError, Settings, ensure_writable_dir, env_name, load_settings
-from mlsteps.datasets import DataError
+from mlsteps.config import Settings, ensure_writable_dir, env_name, load_settings
+from mlsteps.errors import EXIT_BAD_INPUT, EXIT_OK, UserError
 from mlsteps.logs import setup_logging
 
 PERIODIC = ("load-data", "train")
+log = logging.getLogger("mlsteps.cli")
 
 # field -> (flag, metavar, help). Values stay strings here: the settings parse and check them.
 SETTING_OPTIONS = {
@@ -73,9 +75,27 @@ def build_parser() -> argparse.ArgumentParser:
     steps.add_parser("bootstrap", parents=[common], help="load-data then train, once (a fresh volume gets a model)")
     doctor = steps.add_parser("doctor", parents=[common], help="check what a level needs, with a fix for each failure")
     doctor.add_argument("--level", type=int, choices=(1, 2, 3, 4), default=1, help="the level to check (default 1)")
+    rollback = steps.add_parser("rollback", parents=[common], help="point latest.json back at a kept model version",
+                                description="Serve an older model: move the pointer to VERSION, after checking it "
+                                "loads. The next train may promote a newer model again.")
+    rollback.add_argument("version", type=int, metavar="VERSION", help="a kept version, e.g. 3 for models/v000003")
     serve = steps.add_parser("serve", parents=[common], help="serve predictions over HTTP (FastAPI)")
     add_setting_options(serve, "host", "port")
     return parser
+
+
+def roll_back(settings: Settings, version: int) -> int:
+    """`mlsteps rollback VERSION`: the one way the pointer moves backwards."""
+    from mlsteps.registry import ModelRejected, rollback
+
+    try:
+        model = rollback(settings.models_dir, version)
+    except ModelRejected as reason:
+        raise UserError(f"cannot roll back to v{version}: {reason}.") from None
+    metric = model.metadata["primary_metric"]
+    log.info("rolled back: latest.json points to v%d (%s=%.3f); serve picks it up within %gs", version, metric,
+             model.metadata["metrics"][metric], settings.reload_seconds)
+    return EXIT_OK
 
 
 def run_step(command: str, settings: Settings, run_first: bool = True) -> int:
@@ -84,22 +104,21 @@ def run_step(command: str, settings: Settings, run_first: bool = True) -> int:
         from mlsteps.serve import run_server
 
         run_server(settings)
-        return 0
+        return EXIT_OK
     ensure_writable_dir(settings.data_dir)
     from mlsteps.load_data import load_data
     from mlsteps.schedule import run_guarded, run_on_schedule
     from mlsteps.train import train
 
     if command == "bootstrap":
-        return 0 if run_guarded(lambda: load_data(settings), "load-data") and \
-            run_guarded(lambda: train(settings), "train") else 1
+        return run_guarded(lambda: load_data(settings), "load-data") or run_guarded(lambda: train(settings), "train")
     step = {"load-data": load_data, "train": train}[command]
     field = command.replace("-", "_")
     every, cron = getattr(settings, f"{field}_every"), getattr(settings, f"{field}_cron")
     if every or cron:
         run_on_schedule(lambda: step(settings), command, every, cron, run_first=run_first)
-        return 0
-    return 0 if run_guarded(lambda: step(settings), command) else 1
+        return EXIT_OK
+    return run_guarded(lambda: step(settings), command)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,9 +129,11 @@ def main(argv: list[str] | None = None) -> int:
             from mlsteps.doctor import run_doctor
             return run_doctor(args.level, settings)
         setup_logging(settings.log_level, step=args.command)
+        if args.command == "rollback":
+            return roll_back(settings, args.version)
         return run_step(args.command, settings)
-    except (ConfigError, DataError) as error:
+    except UserError as error:
         print(f"mlsteps {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        return 0
+        return EXIT_OK

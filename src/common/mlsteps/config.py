@@ -17,6 +17,8 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mlsteps.errors import UserError
+
 BUNDLED_DATASETS = {
     "iris": "classification",
     "wine": "classification",
@@ -28,7 +30,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_SAMPLES_PER_SNAPSHOT = 1_000_000  # a simulated snapshot is held in memory twice: keep it far below RAM
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A setting has a value the steps cannot use; the message says which and why."""
 
 

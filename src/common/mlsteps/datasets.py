@@ -11,13 +11,15 @@ from pathlib import Path
 import numpy as np
 
 from mlsteps.config import BUNDLED_DATASETS, Settings
+from mlsteps.errors import UserError
 
 MIN_ROWS = 10
+MAX_ABS_VALUE = 1e150  # larger values overflow to infinity when squared (variance, scaling)
 MAX_CLASSES_FOR_NUMBERS = 20
 DRIFT_PERIOD = 50  # snapshots per full cycle of the simulated drift
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """The data cannot be used; the message names the file, line or column to fix."""
 
 
@@ -113,6 +115,9 @@ def _parse_row(path: Path, line_number: int, row: list[str], header: list[str], 
             value = math.nan
         if not math.isfinite(value):
             raise DataError(f"{path}: line {line_number}, column {header[i]!r}: {cell!r} is not a number.")
+        if abs(value) > MAX_ABS_VALUE:
+            raise DataError(f"{path}: line {line_number}, column {header[i]!r}: {cell!r} is too large to train on "
+                            f"(more than {MAX_ABS_VALUE:g} in size); rescale the column.")
         values.append(value)
     target = row[target_index].strip()
     if not target:
@@ -130,6 +135,9 @@ def read_csv_table(path: Path, target_column: str) -> Table:
     features = [values for values, _ in parsed]
     targets = [target for _, target in parsed]
     task = _guess_task(targets)
+    if task == "classification" and len(set(targets)) < 2:
+        raise DataError(f"{path}: column {target_column!r} holds one class only ({targets[0]!r}); "
+                        "a classifier needs at least two.")
     y = np.asarray(targets, dtype=object) if task == "classification" else np.asarray(targets, dtype=float)
     return Table(feature_names, np.asarray(features, dtype=float), y, task, target_column, f"csv:{path}")
 

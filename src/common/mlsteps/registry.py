@@ -13,18 +13,18 @@ import pickle
 import re
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import sklearn
 
-from mlsteps.atomic import STALE_SECONDS, sha256_bytes, write_text_atomic
+from mlsteps.atomic import is_stale, locked, remove_stale_temp_files, sha256_bytes, write_text_atomic
 
 POINTER = "latest.json"
 MODEL_FILE = "model.pkl"
 METADATA_FILE = "metadata.json"
 FOLDER = re.compile(r"^v(\d{6,})$")
+HIGH_WATER_MARK = ".last-model-version"  # beside models/: the highest version ever claimed on this volume
 
 
 class ModelRejected(Exception):
@@ -60,7 +60,7 @@ def read_pointer(models_dir: Path) -> dict | None:
         return None
     except (OSError, ValueError) as error:
         raise ModelRejected(f"{models_dir / POINTER} is unreadable ({error})") from None
-    if not isinstance(pointer.get("version"), int):
+    if not isinstance(pointer, dict) or not isinstance(pointer.get("version"), int):
         raise ModelRejected(f"{models_dir / POINTER} has no whole-number 'version'")
     return pointer
 
@@ -76,27 +76,83 @@ def read_live_metadata(models_dir: Path) -> dict | None:
         raise ModelRejected(f"model v{pointer['version']} has no readable {METADATA_FILE} ({error})") from None
 
 
-def publish(models_dir: Path, model: object, metadata: dict, promote: bool) -> int:
-    """Write a new model folder atomically, then move the pointer to it if `promote`; returns its version."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-    checksum = sha256_bytes(blob)
-    while True:
-        version = max(list_versions(models_dir), default=0) + 1
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=models_dir))
-        record = {"version": version, **metadata, "promoted": promote, "sha256": checksum}
+def _lock_file(models_dir: Path) -> Path:
+    """Beside models/, not in it: deleting the folder must not delete a lock someone holds."""
+    return models_dir.parent / ".models.lock"
+
+
+def _claim_version(models_dir: Path) -> int:
+    """The next version number, never one used before on this volume (even if models/ was emptied)."""
+    mark = models_dir.parent / HIGH_WATER_MARK
+    try:
+        last = int(mark.read_text())
+    except (FileNotFoundError, ValueError):
+        last = 0
+    pointer = read_pointer_or_none(models_dir)
+    version = max(last, pointer["version"] if pointer else 0, *list_versions(models_dir)) + 1
+    write_text_atomic(mark, f"{version}\n")
+    return version
+
+
+def read_pointer_or_none(models_dir: Path) -> dict | None:
+    """read_pointer, with an unreadable pointer treated as none (a writer replaces it)."""
+    try:
+        return read_pointer(models_dir)
+    except ModelRejected:
+        return None
+
+
+def _write_folder(models_dir: Path, version: int, blob: bytes, record: dict) -> None:
+    """Stage the pickle and its metadata in a hidden folder, then rename it into place, whole."""
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=models_dir))
+    try:
         (staging / MODEL_FILE).write_bytes(blob)
         (staging / METADATA_FILE).write_text(json.dumps(record, indent=2) + "\n")
         os.chmod(staging, 0o755)
-        try:
-            os.rename(staging, models_dir / folder_name(version))
-            break
-        except OSError:  # another trainer took this version first: try the next one
-            shutil.rmtree(staging, ignore_errors=True)
-    if promote:
-        pointer = {"version": version, "folder": folder_name(version), "sha256": checksum}
-        write_text_atomic(models_dir / POINTER, json.dumps(pointer) + "\n")
+        os.rename(staging, models_dir / folder_name(version))
+    except BaseException:  # disk full, killed: leave nothing behind
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _move_pointer(models_dir: Path, version: int, checksum: str) -> None:
+    pointer = {"version": version, "folder": folder_name(version), "sha256": checksum}
+    write_text_atomic(models_dir / POINTER, json.dumps(pointer) + "\n")
+    metadata_file = models_dir / folder_name(version) / METADATA_FILE
+    record = json.loads(metadata_file.read_text())
+    if not record.get("promoted"):  # recorded only now that the pointer really moved
+        write_text_atomic(metadata_file, json.dumps({**record, "promoted": True}, indent=2) + "\n")
+
+
+def publish(models_dir: Path, model: object, metadata: dict, promote: bool) -> int:
+    """Write a new model folder atomically, then move the pointer to it if `promote`; returns its version.
+
+    All of it holds the volume's models lock, so two trainers cannot interleave: versions are
+    claimed in order, and the pointer only ever moves forwards (`rollback` is the one way back).
+    """
+    blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    checksum = sha256_bytes(blob)
+    with locked(_lock_file(models_dir)):
+        models_dir.mkdir(parents=True, exist_ok=True)
+        version = _claim_version(models_dir)
+        _write_folder(models_dir, version, blob, {"version": version, **metadata, "promoted": False,
+                                                  "sha256": checksum})
+        current = read_pointer_or_none(models_dir)
+        if promote and (current is None or current["version"] < version):
+            _move_pointer(models_dir, version, checksum)
     return version
+
+
+def rollback(models_dir: Path, version: int) -> LoadedModel:
+    """Point `latest.json` at an older (or any) kept version, after checking it would load; the one way back."""
+    with locked(_lock_file(models_dir)):
+        kept = list_versions(models_dir)
+        if version not in kept:
+            raise ModelRejected(f"there is no model v{version} in {models_dir} "
+                                f"(kept: {', '.join(f'v{v}' for v in kept) or 'none'})")
+        model = load_version(models_dir, version)  # raises ModelRejected: checksum, scikit-learn, unpickling
+        _move_pointer(models_dir, version, model.metadata["sha256"])
+    return model
 
 
 def load_version(models_dir: Path, version: int, expected_sha256: str | None = None) -> LoadedModel:
@@ -131,15 +187,18 @@ def load_latest(models_dir: Path) -> LoadedModel | None:
 
 
 def prune_models(models_dir: Path, keep: int) -> list[int]:
-    """Delete all but the newest `keep` model folders; the promoted one is always kept."""
-    pointer = read_pointer(models_dir)
-    live = pointer["version"] if pointer else None
-    removed = []
-    for version in list_versions(models_dir)[:-keep]:
-        if version != live:
+    """Delete all but the newest `keep` model folders (never the live one) and any stale leftovers."""
+    with locked(_lock_file(models_dir)):
+        try:
+            pointer = read_pointer(models_dir)
+        except ModelRejected:  # which model is live is unknown: delete no model until the pointer is fixed
+            return []
+        live = pointer["version"] if pointer else None
+        removed = [version for version in list_versions(models_dir)[:-keep] if version != live]
+        for version in removed:
             shutil.rmtree(models_dir / folder_name(version), ignore_errors=True)
-            removed.append(version)
-    for staging in models_dir.glob(".staging-*"):  # left by a trainer killed mid-publish
-        if time.time() - staging.stat().st_mtime > STALE_SECONDS:
-            shutil.rmtree(staging, ignore_errors=True)
+        for staging in models_dir.glob(".staging-*"):  # left by a trainer killed mid-publish
+            if is_stale(staging):
+                shutil.rmtree(staging, ignore_errors=True)
+        remove_stale_temp_files(models_dir)  # e.g. a pointer write cut short
     return removed

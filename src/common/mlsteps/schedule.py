@@ -7,21 +7,28 @@ import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from mlsteps.datasets import DataError
+from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, UserError, one_sentence
 
 log = logging.getLogger("mlsteps.schedule")
 
 
-def run_guarded(step: Callable[[], object], name: str) -> bool:
-    """Run one step; a data problem is one log line, a bug a traceback; the schedule goes on either way."""
+def run_guarded(step: Callable[[], object], name: str) -> int:
+    """Run one step and return its exit code; the schedule goes on whatever happened.
+
+    A bad input or a failing disk is one log line (the user can act on it); only a bug, which the
+    user cannot, shows a traceback.
+    """
     try:
         step()
-        return True
-    except DataError as error:
+        return EXIT_OK
+    except UserError as error:
         log.error("%s failed: %s", name, error)
+        return EXIT_BAD_INPUT
+    except OSError as error:
+        log.error("%s failed: %s", name, one_sentence(error))
     except Exception:
         log.exception("%s failed with an unexpected error", name)
-    return False
+    return EXIT_FAILED
 
 
 def run_on_schedule(step: Callable[[], object], name: str, every: float, cron: str,

@@ -6,13 +6,12 @@ import csv
 import io
 import json
 import re
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from mlsteps.atomic import STALE_SECONDS, sha256_bytes, write_text_atomic
+from mlsteps.atomic import is_stale, remove_stale_temp_files, sha256_bytes, write_text_atomic
 from mlsteps.datasets import Table
 
 STEM = re.compile(r"^snapshot-(\d{6,})$")
@@ -78,13 +77,14 @@ def read_snapshot(json_path: Path) -> tuple[Table, dict]:
 
 
 def prune_snapshots(directory: Path, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` snapshots (sidecar first, so no reader sees a half one)."""
+    """Delete all but the newest `keep` snapshots (sidecar first, so no reader sees a half one) and leftovers."""
     removed = []
     for json_path in list_snapshots(directory)[:-keep]:
         json_path.unlink(missing_ok=True)
         (json_path.with_suffix(".csv")).unlink(missing_ok=True)
         removed.append(json_path)
-    for stray in directory.glob(".snapshot-*.tmp"):
-        if time.time() - stray.stat().st_mtime > STALE_SECONDS:
-            stray.unlink(missing_ok=True)  # left by a step killed mid-write
+    for data_file in directory.glob("snapshot-*.csv"):  # its sidecar never came: a writer died between the two
+        if not data_file.with_suffix(".json").exists() and is_stale(data_file):
+            data_file.unlink(missing_ok=True)
+    remove_stale_temp_files(directory)  # writes cut short
     return removed
