@@ -62,7 +62,8 @@ def test_csv_dataset_gives_a_path(environ):
     # Values that parse but would break the system: no promotion ever, a spin, a huge allocation.
     ("MLSTEPS_PROMOTION_TOLERANCE", "nan", "must be a finite number"),
     ("MLSTEPS_TRAIN_EVERY", "inf", "must be a finite number"),
-    ("MLSTEPS_RELOAD_SECONDS", "0", "must be more than 0"),
+    ("MLSTEPS_RELOAD_SECONDS", "0", "must be 0.1 or more"),
+    ("MLSTEPS_TRAIN_EVERY", "0.001", "must be 0 (run once) or at least 0.1 seconds"),
     ("MLSTEPS_SEED", "-1", "must be 0 or more"),
     ("MLSTEPS_SAMPLES_PER_SNAPSHOT", "100000000000", "must be 1000000 or less"),
 ])
@@ -90,3 +91,17 @@ def test_cli_stops_with_exit_2_and_no_traceback(environ, capsys, command):
     environ(MLSTEPS_DATASET="nope")
     assert main([command]) == 2
     assert "MLSTEPS_DATASET='nope' is not a known dataset" in capsys.readouterr().err
+
+
+def test_a_short_signing_key_is_refused_without_repeating_it(environ):
+    environ(MLSTEPS_SIGNING_KEY="hunter2")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert str(error.value).startswith("MLSTEPS_SIGNING_KEY must be at least 16 characters long")
+    assert "hunter2" not in str(error.value)
+
+
+def test_the_signing_key_never_shows_in_the_settings(environ):
+    environ(MLSTEPS_SIGNING_KEY="k" * 32)
+    settings = load_settings()
+    assert settings.signing_secret == "k" * 32 and "k" * 32 not in repr(settings)

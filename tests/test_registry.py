@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from pydantic import SecretStr
 
 from mlsteps.load_data import load_data
 from mlsteps.registry import ModelRejected, load_latest, publish
@@ -182,3 +183,53 @@ def test_rollback_to_a_version_that_is_not_kept_is_refused(trained):
 
     with pytest.raises(ModelRejected, match=r"there is no model v7 in .* \(kept: v1\)"):
         rollback(trained, 7)
+
+
+# -- what a model must carry to be loaded ----------------------------------------------------------
+
+@pytest.mark.parametrize("metadata, words", [("[1, 2]", "is not a JSON object"),
+                                             ('{"version": 1}', "lacks task, feature_names")])
+def test_metadata_serve_cannot_use_is_refused(trained, metadata, words):
+    (trained / "v000001" / "metadata.json").write_text(metadata)
+    with pytest.raises(ModelRejected, match=words):
+        load_latest(trained)
+
+
+KEY = "a-learners-signing-key-0123456789"
+
+
+@pytest.fixture
+def signed(settings):
+    settings = settings.model_copy(update={"signing_key": SecretStr(KEY)})
+    load_data(settings)
+    train(settings)
+    return settings.models_dir
+
+
+def test_a_signed_model_loads_with_its_key(signed):
+    assert load_latest(signed, signing_key=KEY).version == 1
+    assert load_latest(signed).version == 1  # without a key: checksums only, as before
+
+
+def test_with_a_key_an_unsigned_model_is_refused(trained):
+    with pytest.raises(ModelRejected, match="model v1 is unsigned, and MLSTEPS_SIGNING_KEY is set"):
+        load_latest(trained, signing_key=KEY)
+
+
+def test_a_model_signed_with_another_key_or_tampered_is_refused(signed):
+    with pytest.raises(ModelRejected, match="signature does not match MLSTEPS_SIGNING_KEY"):
+        load_latest(signed, signing_key=KEY + "-other")
+    # Someone with write access rewrites the pickle and every checksum, but cannot sign.
+    import pickle
+
+    from mlsteps.atomic import sha256_bytes
+
+    folder = signed / "v000001"
+    blob = pickle.dumps({"evil": True})
+    meta = json.loads((folder / "metadata.json").read_text())
+    (folder / "model.pkl").write_bytes(blob)
+    (folder / "metadata.json").write_text(json.dumps({**meta, "sha256": sha256_bytes(blob)}))
+    (signed / "latest.json").write_text(json.dumps({"version": 1, "sha256": sha256_bytes(blob)}))
+    load_latest(signed)  # the checksum alone is fooled: that is why it is not a signature
+    with pytest.raises(ModelRejected, match="signature does not match"):
+        load_latest(signed, signing_key=KEY)

@@ -29,7 +29,7 @@ try:
 
     import mlsteps.serve  # noqa: F401
     from mlsteps.cli import add_setting_options, run_step, settings_from
-    from mlsteps.config import ConfigError, Settings
+    from mlsteps.config import MIN_INTERVAL_SECONDS, ConfigError, Settings
     from mlsteps.doctor import check_port
     from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, UserError, one_sentence
     from mlsteps.load_data import load_data
@@ -54,8 +54,8 @@ class Level1Settings(Settings):
     flags change them, and 0 (which means "run once" to the CLI) is refused here.
     """
 
-    load_data_every: float = Field(10.0, gt=0, allow_inf_nan=False)
-    train_every: float = Field(15.0, gt=0, allow_inf_nan=False)
+    load_data_every: float = Field(10.0, ge=MIN_INTERVAL_SECONDS, allow_inf_nan=False)
+    train_every: float = Field(15.0, ge=MIN_INTERVAL_SECONDS, allow_inf_nan=False)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import hmac
 import os
 import tempfile
 import time
@@ -40,7 +41,13 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def sha256_bytes(data: bytes) -> str:
+    """A checksum: detects a corrupt file, not a tampered one (anyone can recompute it)."""
     return hashlib.sha256(data).hexdigest()
+
+
+def hmac_sha256(data: bytes, key: str) -> str:
+    """A signature: only a holder of `key` can make it, so a match proves who wrote `data`."""
+    return hmac.new(key.encode("utf-8"), data, hashlib.sha256).hexdigest()
 
 
 @contextmanager

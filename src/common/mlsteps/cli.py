@@ -89,7 +89,7 @@ def roll_back(settings: Settings, version: int) -> int:
     from mlsteps.registry import ModelRejected, rollback
 
     try:
-        model = rollback(settings.models_dir, version)
+        model = rollback(settings.models_dir, version, settings.signing_secret)
     except ModelRejected as reason:
         raise UserError(f"cannot roll back to v{version}: {reason}.") from None
     metric = model.metadata["primary_metric"]

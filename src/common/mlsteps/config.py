@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlsteps.errors import UserError
@@ -28,6 +28,9 @@ BUNDLED_DATASETS = {
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_SAMPLES_PER_SNAPSHOT = 1_000_000  # a simulated snapshot is held in memory twice: keep it far below RAM
+MIN_INTERVAL_SECONDS = 0.1  # a shorter schedule or reload period only spins the CPU
+MIN_SIGNING_KEY_LENGTH = 16
+SECRET_FIELDS = {"signing_key"}  # never repeated in an error message or a log line
 
 
 class ConfigError(UserError):
@@ -61,8 +64,21 @@ def check_log_level(level: str) -> str:
     return level.upper()
 
 
+def check_interval(seconds: float) -> float:
+    if 0 < seconds < MIN_INTERVAL_SECONDS:
+        raise ValueError(f"must be 0 (run once) or at least {MIN_INTERVAL_SECONDS:g} seconds")
+    return seconds
+
+
+def check_signing_key(key: SecretStr | None) -> SecretStr | None:
+    if key is not None and len(key.get_secret_value()) < MIN_SIGNING_KEY_LENGTH:
+        raise ValueError(f"must be at least {MIN_SIGNING_KEY_LENGTH} characters long "
+                         "(make one with: python -c 'import secrets; print(secrets.token_hex(32))')")
+    return key
+
+
 Count = Annotated[int, Field(ge=1)]
-Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # 0 means: run once
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(check_interval)]  # 0: run once
 Cron = Annotated[str, AfterValidator(check_cron)]
 
 
@@ -81,7 +97,7 @@ class Settings(BaseSettings):
     promotion_tolerance: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.05
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
-    reload_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    reload_seconds: Annotated[float, Field(ge=MIN_INTERVAL_SECONDS, allow_inf_nan=False)] = 1.0
     max_batch: Count = 10_000
     access_log: bool = True
     load_data_every: Seconds = 0.0
@@ -89,6 +105,13 @@ class Settings(BaseSettings):
     load_data_cron: Cron = ""
     train_cron: Cron = ""
     log_level: Annotated[str, AfterValidator(check_log_level)] = "INFO"
+    # HMAC key: train signs each model, serve refuses unsigned or badly signed ones. None: unsigned.
+    signing_key: Annotated[SecretStr | None, AfterValidator(check_signing_key)] = None
+
+    @property
+    def signing_secret(self) -> str | None:
+        """The signing key's text, for the two places that use it (sign, verify); None when unset."""
+        return self.signing_key.get_secret_value() if self.signing_key else None
 
     @property
     def snapshots_dir(self) -> Path:
@@ -138,6 +161,8 @@ def _sentence(error: dict, flags: Mapping[str, str]) -> str:
                   for key, value in error.get("ctx", {}).items()}
         problem = PROBLEMS.get(error["type"], error["msg"]).format(**bounds)
     value = error["input"]
+    if field in SECRET_FIELDS:
+        return f"{env_name(field)} {problem}."
     if field in flags:
         return f"{flags[field]} {shlex.quote(str(value))} {problem}."
     return f"{env_name(field)}={str(value)!r} {problem}."

@@ -2,11 +2,14 @@
 
 A model folder appears by one atomic rename, complete; the pointer moves after it (also by rename),
 so a reader that follows the pointer always finds a whole model. A pickle is loaded only when its
-sha256 matches the one recorded at write time and it was made by this scikit-learn version.
+sha256 matches the one recorded at write time (so it is not corrupt), its HMAC signature matches
+when MLSTEPS_SIGNING_KEY is set (so a key holder wrote it: a checksum alone cannot tell, anyone can
+recompute one), and it was made by this scikit-learn version.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import pickle
@@ -18,12 +21,13 @@ from pathlib import Path
 
 import sklearn
 
-from mlsteps.atomic import is_stale, locked, remove_stale_temp_files, sha256_bytes, write_text_atomic
+from mlsteps.atomic import hmac_sha256, is_stale, locked, remove_stale_temp_files, sha256_bytes, write_text_atomic
 
 POINTER = "latest.json"
 MODEL_FILE = "model.pkl"
 METADATA_FILE = "metadata.json"
 FOLDER = re.compile(r"^v(\d{6,})$")
+REQUIRED_METADATA = ("version", "task", "feature_names", "primary_metric", "metrics", "sklearn_version", "sha256")
 HIGH_WATER_MARK = ".last-model-version"  # beside models/: the highest version ever claimed on this volume
 
 
@@ -124,7 +128,7 @@ def _move_pointer(models_dir: Path, version: int, checksum: str) -> None:
         write_text_atomic(metadata_file, json.dumps({**record, "promoted": True}, indent=2) + "\n")
 
 
-def publish(models_dir: Path, model: object, metadata: dict, promote: bool) -> int:
+def publish(models_dir: Path, model: object, metadata: dict, promote: bool, signing_key: str | None = None) -> int:
     """Write a new model folder atomically, then move the pointer to it if `promote`; returns its version.
 
     All of it holds the volume's models lock, so two trainers cannot interleave: versions are
@@ -132,45 +136,74 @@ def publish(models_dir: Path, model: object, metadata: dict, promote: bool) -> i
     """
     blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     checksum = sha256_bytes(blob)
+    signature = {"signature": hmac_sha256(blob, signing_key)} if signing_key else {}
     with locked(_lock_file(models_dir)):
         models_dir.mkdir(parents=True, exist_ok=True)
         version = _claim_version(models_dir)
-        _write_folder(models_dir, version, blob, {"version": version, **metadata, "promoted": False,
-                                                  "sha256": checksum})
+        record = {"version": version, **metadata, "promoted": False, "sha256": checksum, **signature}
+        _write_folder(models_dir, version, blob, record)
         current = read_pointer_or_none(models_dir)
         if promote and (current is None or current["version"] < version):
             _move_pointer(models_dir, version, checksum)
     return version
 
 
-def rollback(models_dir: Path, version: int) -> LoadedModel:
+def rollback(models_dir: Path, version: int, signing_key: str | None = None) -> LoadedModel:
     """Point `latest.json` at an older (or any) kept version, after checking it would load; the one way back."""
     with locked(_lock_file(models_dir)):
         kept = list_versions(models_dir)
         if version not in kept:
             raise ModelRejected(f"there is no model v{version} in {models_dir} "
                                 f"(kept: {', '.join(f'v{v}' for v in kept) or 'none'})")
-        model = load_version(models_dir, version)  # raises ModelRejected: checksum, scikit-learn, unpickling
+        model = load_version(models_dir, version, signing_key=signing_key)  # the checks serve will make
         _move_pointer(models_dir, version, model.metadata["sha256"])
     return model
 
 
-def load_version(models_dir: Path, version: int, expected_sha256: str | None = None) -> LoadedModel:
-    """Load one model after checking its checksum and scikit-learn version; raise ModelRejected if not."""
-    folder = models_dir / folder_name(version)
-    try:
-        metadata = json.loads((folder / METADATA_FILE).read_text())
-        blob = (folder / MODEL_FILE).read_bytes()
-    except (OSError, ValueError) as error:
-        raise ModelRejected(f"model v{version} is incomplete or unreadable ({error})") from None
+def _check_record(version: int, metadata: object) -> dict:
+    """The metadata serve relies on is there, so a model that loads can also be described and used."""
+    if not isinstance(metadata, dict):
+        raise ModelRejected(f"model v{version}: {METADATA_FILE} is not a JSON object")
+    missing = [key for key in REQUIRED_METADATA if key not in metadata]
+    if missing:
+        raise ModelRejected(f"model v{version}: {METADATA_FILE} lacks {', '.join(missing)}")
+    return metadata
+
+
+def _check_blob(version: int, blob: bytes, metadata: dict, expected_sha256: str | None,
+                signing_key: str | None) -> None:
+    """Checksum (corruption), signature (who wrote it, when a key is set) and scikit-learn version."""
     actual = sha256_bytes(blob)
-    for recorded in {metadata.get("sha256"), expected_sha256} - {None}:
+    for recorded in {metadata["sha256"], expected_sha256} - {None}:
         if actual != recorded:
             raise ModelRejected(f"model v{version}: {MODEL_FILE} sha256 {actual[:12]}... does not match "
                                 f"the recorded {str(recorded)[:12]}... (corrupt or tampered)")
-    if metadata.get("sklearn_version") != sklearn.__version__:
-        raise ModelRejected(f"model v{version} was trained with scikit-learn {metadata.get('sklearn_version')}, "
+    if signing_key is not None:
+        signature = metadata.get("signature")
+        if not signature:
+            raise ModelRejected(f"model v{version} is unsigned, and MLSTEPS_SIGNING_KEY is set: unsigned models "
+                                "are refused (train it again with the key)")
+        if not hmac.compare_digest(str(signature), hmac_sha256(blob, signing_key)):
+            raise ModelRejected(f"model v{version}: its signature does not match MLSTEPS_SIGNING_KEY "
+                                "(signed with another key, or tampered)")
+    if metadata["sklearn_version"] != sklearn.__version__:
+        raise ModelRejected(f"model v{version} was trained with scikit-learn {metadata['sklearn_version']}, "
                             f"this process has {sklearn.__version__}; retrain it here")
+
+
+def load_version(models_dir: Path, version: int, expected_sha256: str | None = None,
+                 signing_key: str | None = None) -> LoadedModel:
+    """Load one model only after every check passed (see _check_blob); raise ModelRejected if one fails.
+
+    The checks come before unpickling because unpickling runs code: a pickle is trusted or not read.
+    """
+    folder = models_dir / folder_name(version)
+    try:
+        metadata = _check_record(version, json.loads((folder / METADATA_FILE).read_text()))
+        blob = (folder / MODEL_FILE).read_bytes()
+    except (OSError, ValueError) as error:
+        raise ModelRejected(f"model v{version} is incomplete or unreadable ({error})") from None
+    _check_blob(version, blob, metadata, expected_sha256, signing_key)
     try:
         model = pickle.loads(blob)
     except Exception as error:  # a pickle can fail in many ways; all mean: do not serve it
@@ -178,12 +211,12 @@ def load_version(models_dir: Path, version: int, expected_sha256: str | None = N
     return LoadedModel(model, metadata)
 
 
-def load_latest(models_dir: Path) -> LoadedModel | None:
+def load_latest(models_dir: Path, signing_key: str | None = None) -> LoadedModel | None:
     """The promoted model, verified; None when nothing was promoted yet."""
     pointer = read_pointer(models_dir)
     if pointer is None:
         return None
-    return load_version(models_dir, pointer["version"], pointer.get("sha256"))
+    return load_version(models_dir, pointer["version"], pointer.get("sha256"), signing_key)
 
 
 def prune_models(models_dir: Path, keep: int) -> list[int]:

@@ -100,13 +100,14 @@ def train(settings: Settings) -> TrainResult | None:
         "python_version": platform.python_version(),
         "sklearn_version": sklearn.__version__,
     }
-    version = publish(settings.models_dir, pipeline, metadata, promote=promoted)
+    version = publish(settings.models_dir, pipeline, metadata, promote=promoted, signing_key=settings.signing_secret)
     prune_models(settings.models_dir, settings.keep_models)
     versus = f", live v{current[0]} had {current[1]:.3f}" if current else ""
+    signed = "signed" if settings.signing_key else "unsigned: set MLSTEPS_SIGNING_KEY to sign models"
     if promoted:
-        log.info("published model v%d (%s=%.3f%s) from %s: promoted", version, metric, metrics[metric],
-                 versus, snapshot["csv"])
+        log.info("published model v%d (%s=%.3f%s) from %s: promoted (%s)", version, metric, metrics[metric],
+                 versus, snapshot["csv"], signed)
     else:
-        log.warning("published model v%d (%s=%.3f%s) from %s: NOT promoted, it scores clearly worse",
-                    version, metric, metrics[metric], versus, snapshot["csv"])
+        log.warning("published model v%d (%s=%.3f%s) from %s: NOT promoted, it scores clearly worse (%s)",
+                    version, metric, metrics[metric], versus, snapshot["csv"], signed)
     return TrainResult(version, promoted, metrics)
