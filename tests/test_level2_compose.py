@@ -91,7 +91,7 @@ def test_compose_file_matches_the_docs_and_the_settings():
     for name, service in compose["services"].items():
         assert service["image"] == IMAGE_TAG
         assert service["command"][:2] == ["mlsteps", name]
-        assert f"{VOLUME}:{MOUNT}" in service["volumes"]
+        assert f"{VOLUME}:{MOUNT}" + (":ro" if name == "serve" else "") in service["volumes"]
         assert service["environment"]["MLSTEPS_DATA_DIR"] == MOUNT
         assert set(service["environment"]) <= set(ENV_DEFAULTS), f"{name}: unknown MLSTEPS_* names"
         assert service["restart"] == "unless-stopped"

@@ -46,9 +46,9 @@ def test_one_port():
 def test_one_data_path_and_one_user():
     assert re.search(r"MLSTEPS_DATA_DIR=/data\b", DOCKERFILE) and "USER 10001:10001" in DOCKERFILE
     for service in COMPOSE["services"].values():
-        assert service["volumes"] == ["mlsteps-data:/data"]
+        assert [volume.removesuffix(":ro") for volume in service["volumes"]] == ["mlsteps-data:/data"]
     for container in containers():
-        assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
+        assert [m["mountPath"] for m in container["volumeMounts"] if m["name"] == "data"] == ["/data"]
         assert {"name": "MLSTEPS_DATA_DIR", "value": "/data"} in container["env"]
     for obj in MANIFESTS:
         pod = obj["spec"].get("jobTemplate", obj)["spec"].get("template", {}).get("spec")
@@ -66,3 +66,21 @@ def test_compose_intervals_are_level_1s():
         command = COMPOSE["services"][service]["command"]
         default = float(re.search(r":-([\d.]+)\}", command[command.index("--every") + 1]).group(1))
         assert default == launcher.Level1Settings.model_fields[field].default, service
+
+
+def test_serve_mounts_the_volume_read_only_and_only_serve_does():
+    for name, service in COMPOSE["services"].items():
+        assert service["volumes"][0].endswith(":ro") == (name == "serve"), name
+    for container in containers():
+        data = next(m for m in container["volumeMounts"] if m["name"] == "data")
+        assert data.get("readOnly", False) == (container["name"] == "serve"), container["name"]
+
+
+def test_the_signing_key_reaches_the_steps_that_sign_or_verify_and_no_other():
+    for name, service in COMPOSE["services"].items():
+        assert ("MLSTEPS_SIGNING_KEY" in service["environment"]) == (name in ("train", "serve")), name
+    for container in containers():
+        key = [e for e in container["env"] if e["name"] == "MLSTEPS_SIGNING_KEY"]
+        assert bool(key) == (container["name"] in ("bootstrap", "train", "serve")), container["name"]
+        if key:  # from a Secret (never the volume, never the image), optional: without one, models are unsigned
+            assert key[0]["valueFrom"]["secretKeyRef"] == {"name": "mlsteps-signing", "key": "key", "optional": True}

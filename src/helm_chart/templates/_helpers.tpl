@@ -44,7 +44,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
 
-{{/* One container's MLSTEPS_* variables as level 3 sets them: data dir, dataset ("dataset" true), address ("serve" true), then extraEnv. */}}
+{{/* One container's MLSTEPS_* variables as level 3 sets them: data dir, dataset ("dataset" true), address ("serve" true), the signing key ("signing" true), then extraEnv. */}}
 {{- define "mlsteps.env" -}}
 - name: MLSTEPS_DATA_DIR
   value: /data
@@ -57,6 +57,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: 0.0.0.0  # listen on the pod's address, not only on its loopback
 - name: MLSTEPS_PORT
   value: "8000"
+{{- end }}
+{{- if .signing }}
+- name: MLSTEPS_SIGNING_KEY  # train signs, serve verifies; no Secret: models are unsigned
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "mlsteps.fullname" .root }}-signing
+      key: key
+      optional: true
 {{- end }}
 {{- range $name, $value := .root.Values.extraEnv }}
 - name: {{ $name }}
@@ -76,6 +84,11 @@ checkov.io/skip3: CKV_K8S_21=Helm installs into the namespace the learner chose 
 checkov.io/skip4: CKV2_K8S_6=No NetworkPolicy on purpose, minikube's default network does not enforce one; serve must take traffic from any pod and the job pods listen on nothing.
 {{- end }}
 
+{{/* For the objects whose pods get the signing key (bootstrap, train, serve). */}}
+{{- define "mlsteps.secretEnvSkip" -}}
+checkov.io/skip5: CKV_K8S_35=The signing key is one setting among the MLSTEPS_* variables, from an optional Secret; the container runs nothing else that could read its environment.
+{{- end }}
+
 {{/* The claim every pod mounts at /data, and a writable /tmp under the read-only root. */}}
 {{- define "mlsteps.volumes" -}}
 - name: data
@@ -85,10 +98,13 @@ checkov.io/skip4: CKV2_K8S_6=No NetworkPolicy on purpose, minikube's default net
   emptyDir: {}
 {{- end }}
 
-{{/* Where those volumes appear in each container. */}}
+{{/* Where those volumes appear in each container; serve ("readOnly" true) only reads the claim. */}}
 {{- define "mlsteps.volumeMounts" -}}
 - name: data
   mountPath: /data
+{{- if .readOnly }}
+  readOnly: true  # serve never writes the volume
+{{- end }}
 - name: tmp
   mountPath: /tmp
 {{- end }}
