@@ -28,12 +28,12 @@ def test_retention_keeps_the_newest(settings):
     for _ in range(4):
         load_data(settings)
     names = sorted(p.name for p in settings.snapshots_dir.iterdir())
-    assert names == ["snapshot-000003.csv", "snapshot-000003.json", "snapshot-000004.csv", "snapshot-000004.json"]
+    assert names == ["snapshot-000003.json", "snapshot-000003.pkl", "snapshot-000004.json", "snapshot-000004.pkl"]
 
 
-def test_a_csv_without_its_sidecar_is_not_a_snapshot(settings):
+def test_data_without_its_sidecar_is_not_a_snapshot(settings):
     load_data(settings)
-    (settings.snapshots_dir / "snapshot-000002.csv").write_text("half,written\n")
+    (settings.snapshots_dir / "snapshot-000002.pkl").write_bytes(b"half written")
     assert [p.name for p in list_snapshots(settings.snapshots_dir)] == ["snapshot-000001.json"]
 
 
@@ -73,8 +73,8 @@ def test_a_stale_data_file_without_its_sidecar_is_pruned(settings):
     from mlsteps.atomic import STALE_SECONDS
 
     load_data(settings)
-    orphan = settings.snapshots_dir / "snapshot-000009.csv"
-    orphan.write_text("half,written\n")
+    orphan = settings.snapshots_dir / "snapshot-000009.pkl"
+    orphan.write_bytes(b"half written")
     os.utime(orphan, (time.time() - STALE_SECONDS - 60,) * 2)
     load_data(settings)
     assert not orphan.exists()

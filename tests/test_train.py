@@ -25,7 +25,7 @@ def test_publishes_a_versioned_model_with_metadata(settings):
     result = train(settings)
     assert result.version == 1 and result.promoted and result.metrics["accuracy"] > 0.8
     meta = json.loads((settings.models_dir / "v000001" / "metadata.json").read_text())
-    assert meta["snapshot"] == "snapshot-000001.csv" and meta["task"] == "classification"
+    assert meta["snapshot"] == "snapshot-000001.pkl" and meta["task"] == "classification"
     assert meta["feature_names"] == bundled("iris").feature_names
     assert meta["classes"] == ["setosa", "versicolor", "virginica"]
     assert meta["sklearn_version"] == sklearn.__version__ and meta["python_version"] == platform.python_version()

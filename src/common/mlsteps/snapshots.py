@@ -1,24 +1,47 @@
-"""Data snapshots on the shared volume: numbered CSV files, each made complete by its JSON sidecar."""
+"""Data snapshots on the shared volume: numbered pickles of numpy arrays, each made complete by its JSON sidecar.
+
+A pickle can run code when it is loaded, so a snapshot is read only after its sha256 matches the
+sidecar, and through an unpickler that admits numpy arrays and nothing else.
+"""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
+import pickle
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from mlsteps.atomic import is_stale, remove_stale_temp_files, sha256_bytes, write_text_atomic
+from mlsteps.atomic import is_stale, remove_stale_temp_files, sha256_bytes, write_bytes_atomic, write_text_atomic
 from mlsteps.datasets import Table
 
 STEM = re.compile(r"^snapshot-(\d{6,})$")
+DATA_SUFFIX = ".pkl"
+# What a snapshot's pickle may name: numpy arrays and their dtypes, nothing that runs code.
+SAFE_GLOBALS = {(module, name) for module in ("numpy._core.multiarray", "numpy.core.multiarray")
+                for name in ("_reconstruct", "scalar")} | \
+               {(module, "_frombuffer") for module in ("numpy._core.numeric", "numpy.core.numeric")} | \
+               {("numpy", "ndarray"), ("numpy", "dtype")}
+
+
+class SnapshotRejected(ValueError):
+    """A snapshot on the volume must not be read; the message says why."""
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickles numpy arrays and plain containers only: any other class or function is refused."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in SAFE_GLOBALS:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, and a snapshot may hold only numpy arrays")
+        return super().find_class(module, name)
 
 
 def _sequence(path: Path) -> int:
-    """The number in snapshot-NNNNNN.csv or .json; -1 for any other file."""
+    """The number in snapshot-NNNNNN.pkl or .json; -1 for any other file."""
     match = STEM.match(path.stem)
     return int(match.group(1)) if match else -1
 
@@ -31,24 +54,20 @@ def list_snapshots(directory: Path) -> list[Path]:
 
 
 def next_sequence(directory: Path) -> int:
-    return max((_sequence(p) for p in directory.glob("snapshot-*.csv")), default=0) + 1
-
-
-def _to_csv(table: Table) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*table.feature_names, table.target_name])
-    for features, target in zip(table.X.tolist(), table.y.tolist(), strict=True):
-        writer.writerow([*features, target])
-    return buffer.getvalue()
+    return max((_sequence(p) for p in directory.glob("snapshot-*")), default=0) + 1
 
 
 def write_snapshot(directory: Path, table: Table, sequence: int) -> Path:
-    """Write the CSV, then the sidecar that marks it complete; both by atomic rename. Returns the sidecar."""
+    """Write the data (a pickle of two numpy arrays), then the sidecar that marks it complete. Returns the sidecar.
+
+    Both appear by atomic rename, the sidecar last, with the data's sha256 in it: a reader that
+    finds a sidecar finds whole data, and can tell if it was damaged since.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    text = _to_csv(table)
-    csv_path = directory / f"snapshot-{sequence:06d}.csv"
-    write_text_atomic(csv_path, text)
+    blob = pickle.dumps({"X": np.ascontiguousarray(table.X, dtype=float), "y": np.asarray(table.y)},
+                        protocol=pickle.HIGHEST_PROTOCOL)
+    data_path = directory / f"snapshot-{sequence:06d}{DATA_SUFFIX}"
+    write_bytes_atomic(data_path, blob)
     meta = {
         "sequence": sequence,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -57,22 +76,28 @@ def write_snapshot(directory: Path, table: Table, sequence: int) -> Path:
         "target": table.target_name,
         "feature_names": table.feature_names,
         "rows": len(table.X),
-        "csv": csv_path.name,
-        "sha256": sha256_bytes(text.encode("utf-8")),
+        "file": data_path.name,
+        "sha256": sha256_bytes(blob),
     }
-    json_path = csv_path.with_suffix(".json")
+    json_path = data_path.with_suffix(".json")
     write_text_atomic(json_path, json.dumps(meta, indent=2) + "\n")
     return json_path
 
 
 def read_snapshot(json_path: Path) -> tuple[Table, dict]:
-    """Load a snapshot back into a Table, with its sidecar metadata."""
-    meta = json.loads(json_path.read_text())
-    with open(json_path.parent / meta["csv"], newline="") as handle:
-        rows = list(csv.reader(handle))[1:]
-    X = np.asarray([row[:-1] for row in rows], dtype=float)
-    targets = [row[-1] for row in rows]
-    y = np.asarray(targets, dtype=object) if meta["task"] == "classification" else np.asarray(targets, dtype=float)
+    """Load a snapshot back into a Table, with its sidecar; SnapshotRejected when it is damaged or unsafe."""
+    try:
+        meta = json.loads(json_path.read_text())
+        blob = (json_path.parent / meta["file"]).read_bytes()
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SnapshotRejected(f"{json_path.name} is incomplete or unreadable ({error})") from None
+    if sha256_bytes(blob) != meta.get("sha256"):
+        raise SnapshotRejected(f"{meta['file']} does not match the sha256 in {json_path.name} (corrupt or tampered)")
+    try:
+        arrays = _ArraysOnly(io.BytesIO(blob)).load()
+        X, y = arrays["X"], arrays["y"]
+    except Exception as error:  # a pickle can fail in many ways; all mean: do not use it
+        raise SnapshotRejected(f"{meta['file']} is refused: {error}") from None
     return Table(meta["feature_names"], X, y, meta["task"], meta["target"], meta["source"]), meta
 
 
@@ -81,9 +106,9 @@ def prune_snapshots(directory: Path, keep: int) -> list[Path]:
     removed = []
     for json_path in list_snapshots(directory)[:-keep]:
         json_path.unlink(missing_ok=True)
-        (json_path.with_suffix(".csv")).unlink(missing_ok=True)
+        (json_path.with_suffix(DATA_SUFFIX)).unlink(missing_ok=True)
         removed.append(json_path)
-    for data_file in directory.glob("snapshot-*.csv"):  # its sidecar never came: a writer died between the two
+    for data_file in directory.glob(f"snapshot-*{DATA_SUFFIX}"):  # its sidecar never came: the writer died
         if not data_file.with_suffix(".json").exists() and is_stale(data_file):
             data_file.unlink(missing_ok=True)
     remove_stale_temp_files(directory)  # writes cut short

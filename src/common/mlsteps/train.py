@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from mlsteps.config import Settings, ensure_writable_dir
 from mlsteps.datasets import Table
 from mlsteps.registry import ModelRejected, prune_models, publish, read_live_metadata
-from mlsteps.snapshots import list_snapshots, read_snapshot
+from mlsteps.snapshots import SnapshotRejected, list_snapshots, read_snapshot
 
 log = logging.getLogger("mlsteps.train")
 
@@ -69,14 +69,24 @@ def _live_score(settings: Settings, table: Table) -> tuple[int, float] | None:
     return live["version"], live["metrics"][PRIMARY_METRIC[table.task]]
 
 
+def _newest_good_snapshot(settings: Settings):
+    """(Table, sidecar) of the newest snapshot that passes its checks; a damaged one is skipped, and said."""
+    for path in reversed(list_snapshots(settings.snapshots_dir)):
+        try:
+            return read_snapshot(path)
+        except SnapshotRejected as reason:
+            log.warning("skipping a snapshot: %s", reason)
+    return None
+
+
 def train(settings: Settings) -> TrainResult | None:
     """Train on the newest snapshot; None (and a log line) when there is no data yet."""
     ensure_writable_dir(settings.models_dir)
-    snapshots = list_snapshots(settings.snapshots_dir)
-    if not snapshots:
+    newest = _newest_good_snapshot(settings)
+    if newest is None:
         log.info("no data snapshot yet in %s; nothing to train (the next run tries again)", settings.snapshots_dir)
         return None
-    table, snapshot = read_snapshot(snapshots[-1])
+    table, snapshot = newest
     X_train, X_test, y_train, y_test = _split(table, settings.seed)
     pipeline = make_pipeline(table.task).fit(X_train, y_train)
     metrics = evaluate(pipeline, X_test, y_test, table.task)
@@ -86,7 +96,7 @@ def train(settings: Settings) -> TrainResult | None:
     promoted = current is None or metrics[metric] >= current[1] - settings.promotion_tolerance
     metadata = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "snapshot": snapshot["csv"],
+        "snapshot": snapshot["file"],
         "snapshot_sequence": snapshot["sequence"],
         "source": table.source,
         "task": table.task,
@@ -106,8 +116,8 @@ def train(settings: Settings) -> TrainResult | None:
     signed = "signed" if settings.signing_key else "unsigned: set MLSTEPS_SIGNING_KEY to sign models"
     if promoted:
         log.info("published model v%d (%s=%.3f%s) from %s: promoted (%s)", version, metric, metrics[metric],
-                 versus, snapshot["csv"], signed)
+                 versus, snapshot["file"], signed)
     else:
         log.warning("published model v%d (%s=%.3f%s) from %s: NOT promoted, it scores clearly worse (%s)",
-                    version, metric, metrics[metric], versus, snapshot["csv"], signed)
+                    version, metric, metrics[metric], versus, snapshot["file"], signed)
     return TrainResult(version, promoted, metrics)
