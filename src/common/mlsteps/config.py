@@ -8,7 +8,9 @@ flag the value came from) and what is allowed, raised as ConfigError: the CLI ex
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,11 +27,16 @@ BUNDLED_DATASETS = {
     "breast_cancer": "classification",
     "digits": "classification",
     "diabetes": "regression",
+    "blobs": "clustering",  # generated: drifting groups of points, no labels
 }
+BUILTIN_PIPELINES = ("linear", "forest", "boosting", "knn", "kmeans")
+LEARNER_CODE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # module.path:callable
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_SAMPLES_PER_SNAPSHOT = 1_000_000  # a simulated snapshot is held in memory twice: keep it far below RAM
 MIN_INTERVAL_SECONDS = 0.1  # a shorter schedule or reload period only spins the CPU
 MIN_SIGNING_KEY_LENGTH = 16
+MAX_CLUSTERS = 50
+EXAMPLE_GRID = '{"model__C": [0.1, 1, 10]}'
 SECRET_FIELDS = {"signing_key"}  # never repeated in an error message or a log line
 
 
@@ -40,10 +47,41 @@ class ConfigError(UserError):
 def check_dataset(name: str) -> str:
     if name == "csv:":
         raise ValueError("needs a file path after 'csv:', e.g. csv:data/houses.csv")
-    if name not in BUNDLED_DATASETS and not name.startswith("csv:"):
+    if name.startswith("python:") and not LEARNER_CODE.match(name.removeprefix("python:")):
+        raise ValueError("needs module:function after 'python:', e.g. python:my_ml.example:load_table")
+    if name not in BUNDLED_DATASETS and not name.startswith(("csv:", "python:")):
         choices = ", ".join(BUNDLED_DATASETS)
-        raise ValueError(f"is not a known dataset; use one of {choices}, or csv:<path to your file>")
+        raise ValueError(f"is not a known dataset; use one of {choices}, csv:<path to your file> "
+                         "or python:<module>:<function>")
     return name
+
+
+def check_pipeline(name: str) -> str:
+    if name and name not in BUILTIN_PIPELINES and not LEARNER_CODE.match(name):
+        raise ValueError(f"is not a pipeline; use one of {', '.join(BUILTIN_PIPELINES)}, "
+                         "or module:function, e.g. my_ml.example:make_pipeline")
+    return name
+
+
+def check_param_grid(text: str) -> str:
+    """Empty (no tuning) or a JSON object of parameter name -> non-empty list of values to try."""
+    if not text:
+        return text
+    try:
+        grid = json.loads(text)
+    except ValueError:
+        raise ValueError(f"is not JSON; write e.g. '{EXAMPLE_GRID}'") from None
+    if not isinstance(grid, dict) or not grid or \
+            not all(isinstance(values, list) and values for values in grid.values()):
+        raise ValueError(f"must be a JSON object of parameter name -> list of values, e.g. '{EXAMPLE_GRID}'")
+    return text
+
+
+def check_k_range(text: str) -> str:
+    match = re.fullmatch(r"(\d+)-(\d+)", text.strip())
+    if not match or not 2 <= int(match.group(1)) <= int(match.group(2)) <= MAX_CLUSTERS:
+        raise ValueError(f"must be LOW-HIGH with 2 <= LOW <= HIGH <= {MAX_CLUSTERS}, e.g. 2-8")
+    return text.strip()
 
 
 def check_cron(expression: str) -> str:
@@ -90,6 +128,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("mlsteps-data")
     dataset: Annotated[str, AfterValidator(check_dataset)] = "iris"
     target_column: str = "target"
+    # The estimator train fits; empty: the task's default (linear, or kmeans for clustering).
+    pipeline: Annotated[str, AfterValidator(check_pipeline)] = ""
+    param_grid: Annotated[str, AfterValidator(check_param_grid)] = ""  # JSON: tune before the final fit
+    k_range: Annotated[str, AfterValidator(check_k_range)] = "2-8"  # clustering: the k that K-means tries
     samples_per_snapshot: Annotated[int, Field(ge=1, le=MAX_SAMPLES_PER_SNAPSHOT)] = 300
     seed: Annotated[int, Field(ge=0)] = 42
     keep_snapshots: Count = 5
@@ -112,6 +154,16 @@ class Settings(BaseSettings):
     def signing_secret(self) -> str | None:
         """The signing key's text, for the two places that use it (sign, verify); None when unset."""
         return self.signing_key.get_secret_value() if self.signing_key else None
+
+    @property
+    def tuning_grid(self) -> dict[str, list]:
+        """MLSTEPS_PARAM_GRID as a dict (empty: no tuning)."""
+        return json.loads(self.param_grid) if self.param_grid else {}
+
+    @property
+    def k_candidates(self) -> list[int]:
+        low, high = map(int, self.k_range.split("-"))
+        return list(range(low, high + 1))
 
     @property
     def snapshots_dir(self) -> Path:

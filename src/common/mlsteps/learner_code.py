@@ -1,0 +1,29 @@
+"""Import the learner's own code named in a setting (`module:function`), or say in one sentence why not.
+
+Train imports a pipeline factory (MLSTEPS_PIPELINE) and load-data a loader (MLSTEPS_DATASET=python:...);
+the package never imports the learner's code otherwise, so the steps stay independent of it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from mlsteps.config import ConfigError
+
+
+def load_callable(spec: str, variable: str) -> Callable:
+    """The function `spec` ("package.module:function") names; ConfigError naming `variable` if it cannot be had."""
+    module_name, _, name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as missing:
+        raise ConfigError(f"{variable}={spec!r}: there is no module {missing.name!r} (is it in src/my_ml/, and "
+                          "was the project installed again after you added it?).") from None
+    except Exception as error:  # the learner's module itself failed: say how, in one line
+        raise ConfigError(f"{variable}={spec!r}: importing {module_name} failed "
+                          f"({type(error).__name__}: {error}).") from None
+    function = getattr(module, name, None)
+    if not callable(function):
+        raise ConfigError(f"{variable}={spec!r}: {module_name} has no function {name!r}.")
+    return function

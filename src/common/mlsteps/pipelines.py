@@ -1,0 +1,73 @@
+"""What train fits: a named built-in pipeline, or the learner's own (MLSTEPS_PIPELINE=module:function).
+
+Every built-in scales the features, then fits one model, in a Pipeline whose steps are named
+"scale" and "model": so MLSTEPS_PARAM_GRID names parameters the same way for all of them
+(`model__C`, `model__n_estimators`, ...).
+"""
+
+from __future__ import annotations
+
+from sklearn.base import BaseEstimator
+from sklearn.cluster import KMeans
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import get_tags
+
+from mlsteps.config import ConfigError
+from mlsteps.learner_code import load_callable
+
+# name -> task -> a new, unfitted model. The first of each task's list is its default.
+BUILTINS = {
+    "linear": {"classification": lambda: LogisticRegression(max_iter=1000), "regression": lambda: Ridge(alpha=1.0)},
+    "forest": {"classification": lambda: RandomForestClassifier(n_estimators=100, random_state=0),
+               "regression": lambda: RandomForestRegressor(n_estimators=100, random_state=0)},
+    "boosting": {"classification": lambda: HistGradientBoostingClassifier(random_state=0),
+                 "regression": lambda: HistGradientBoostingRegressor(random_state=0)},
+    "knn": {"classification": KNeighborsClassifier, "regression": KNeighborsRegressor},
+    "kmeans": {"clustering": lambda: KMeans(n_clusters=3, n_init=10, random_state=0)},
+}
+DEFAULTS = {"classification": "linear", "regression": "linear", "clustering": "kmeans"}
+ESTIMATOR_TYPE = {"classification": "classifier", "regression": "regressor", "clustering": "clusterer"}
+
+
+def _builtin(name: str, task: str) -> Pipeline:
+    models = BUILTINS[name]
+    if task not in models:
+        raise ConfigError(f"MLSTEPS_PIPELINE={name!r} has no {task} model; for {task} use one of "
+                          f"{', '.join(n for n, m in BUILTINS.items() if task in m)}.")
+    return Pipeline([("scale", StandardScaler()), ("model", models[task]())])
+
+
+def _learners(spec: str, task: str) -> BaseEstimator:
+    estimator = load_callable(spec, "MLSTEPS_PIPELINE")(task)
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "get_params")):
+        raise ConfigError(f"MLSTEPS_PIPELINE={spec!r} returned {type(estimator).__name__}, not a scikit-learn "
+                          "estimator or pipeline.")
+    try:
+        kind = get_tags(estimator).estimator_type
+    except Exception:  # not built on scikit-learn's base classes: its kind cannot be read
+        kind = None
+    if kind != ESTIMATOR_TYPE[task]:
+        raise ConfigError(f"MLSTEPS_PIPELINE={spec!r} returned a {kind or 'model of unknown kind'}; "
+                          f"this dataset is {task}, which needs a {ESTIMATOR_TYPE[task]}.")
+    return estimator
+
+
+def make_estimator(spec: str, task: str) -> BaseEstimator:
+    """A new, unfitted estimator for `task` from MLSTEPS_PIPELINE's value (empty: the task's default)."""
+    name = spec or DEFAULTS[task]
+    return _builtin(name, task) if name in BUILTINS else _learners(name, task)
+
+
+def describe(estimator: BaseEstimator) -> str:
+    """'StandardScaler -> LogisticRegression': what was fitted, for the metadata and the log."""
+    steps = estimator.steps if isinstance(estimator, Pipeline) else [(None, estimator)]
+    return " -> ".join(type(step).__name__ for _, step in steps)
