@@ -3,6 +3,8 @@
 
 PYTHON ?= python3
 LEVEL ?= 1
+# Options for the level-1 launcher, e.g. make run ARGS="--port 8001 --dataset wine"
+ARGS ?=
 PIPENV_VERSION := 2026.10.3
 PIPENV := .tools/bin/pipenv
 export PIPENV_VENV_IN_PROJECT := 1
@@ -32,8 +34,8 @@ $(PIPENV):
 
 setup: .venv/.synced-dev ## Install pipenv and every locked dependency (run and test do this for you)
 
-run: .venv/.synced-run ## Level 1: load-data, train and serve as parallel processes
-	$(RUN) python src/single_function/single_function_all_ml_steps.py
+run: .venv/.synced-run ## Level 1: load-data, train and serve as parallel processes; options: make run ARGS="--port 8001"
+	$(RUN) python src/single_function/single_function_all_ml_steps.py $(ARGS)
 
 test: .venv/.synced-dev ## Fast tests: Python only (includes level 1 end to end)
 	$(RUN) pytest -m "not e2e"
