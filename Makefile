@@ -22,7 +22,7 @@ $(PIPENV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check pipenv==$(PIPENV_VERSION)
 
-.venv/.synced-run: $(PIPENV) Pipfile.lock
+.venv/.synced-run: $(PIPENV) Pipfile.lock pyproject.toml
 	@echo ">> Installing the locked dependencies into .venv/ (first time: about a minute)"
 	$(PIPENV) sync
 	@touch $@

@@ -6,13 +6,13 @@ from sklearn.ensemble import RandomForestClassifier
 
 from mlsteps.datasets import bundled
 from mlsteps.fast_path import compile_linear
-from mlsteps.train import make_pipeline
+from mlsteps.pipelines import make_estimator
 
 
 @pytest.mark.parametrize("name", ["iris", "breast_cancer", "digits", "diabetes"])
 def test_same_answers_as_scikit_learn(name):
     table = bundled(name)
-    model = make_pipeline(table.task).fit(table.X, table.y)
+    model = make_estimator("linear", table.task).fit(table.X, table.y)
     scorer = compile_linear(model, table.X.shape[1])
     assert scorer is not None
     if table.task == "classification":  # breast_cancer is binary, iris and digits multiclass

@@ -12,18 +12,22 @@ from collections.abc import Callable
 from mlsteps.config import ConfigError
 
 
-def load_callable(spec: str, variable: str) -> Callable:
-    """The function `spec` ("package.module:function") names; ConfigError naming `variable` if it cannot be had."""
+def load_callable(spec: str, variable: str, prefix: str = "") -> Callable:
+    """The function `spec` ("package.module:function") names; ConfigError naming `variable` if it cannot be had.
+
+    `prefix` is what stood before `spec` in the variable (e.g. "python:"), so the message shows its whole value.
+    """
     module_name, _, name = spec.partition(":")
+    value = prefix + spec
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as missing:
-        raise ConfigError(f"{variable}={spec!r}: there is no module {missing.name!r} (is it in src/my_ml/, and "
+        raise ConfigError(f"{variable}={value!r}: there is no module {missing.name!r} (is it in src/my_ml/, and "
                           "was the project installed again after you added it?).") from None
     except Exception as error:  # the learner's module itself failed: say how, in one line
-        raise ConfigError(f"{variable}={spec!r}: importing {module_name} failed "
+        raise ConfigError(f"{variable}={value!r}: importing {module_name} failed "
                           f"({type(error).__name__}: {error}).") from None
     function = getattr(module, name, None)
     if not callable(function):
-        raise ConfigError(f"{variable}={spec!r}: {module_name} has no function {name!r}.")
+        raise ConfigError(f"{variable}={value!r}: {module_name} has no function {name!r}.")
     return function

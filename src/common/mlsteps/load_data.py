@@ -7,8 +7,8 @@ from pathlib import Path
 
 from mlsteps.atomic import locked
 from mlsteps.config import Settings, ensure_writable_dir
-from mlsteps.datasets import fetch
 from mlsteps.snapshots import next_sequence, prune_snapshots, write_snapshot
+from mlsteps.sources import fetch
 
 log = logging.getLogger("mlsteps.load_data")
 

@@ -1,4 +1,4 @@
-"""The train step: fit a pipeline on the newest snapshot, evaluate it, publish a new model version."""
+"""The train step: fit a pipeline on the newest snapshot (tuned first, if asked), evaluate it, publish a version."""
 
 from __future__ import annotations
 
@@ -9,20 +9,20 @@ from datetime import UTC, datetime
 
 import numpy as np
 import sklearn
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.base import BaseEstimator
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 from mlsteps.config import Settings, ensure_writable_dir
 from mlsteps.datasets import Table
+from mlsteps.pipelines import describe, make_estimator
 from mlsteps.registry import ModelRejected, prune_models, publish, read_live_metadata
 from mlsteps.snapshots import SnapshotRejected, list_snapshots, read_snapshot
+from mlsteps.tuning import search_space, silhouette, tune
 
 log = logging.getLogger("mlsteps.train")
 
-PRIMARY_METRIC = {"classification": "accuracy", "regression": "r2"}  # higher is better for both
+PRIMARY_METRIC = {"classification": "accuracy", "regression": "r2", "clustering": "silhouette"}  # higher: better
 HOLDOUT = 0.25
 
 
@@ -33,14 +33,11 @@ class TrainResult:
     metrics: dict
 
 
-def make_pipeline(task: str) -> Pipeline:
-    """Scale, then a linear model: fast, stable, and easy to explain."""
-    model = LogisticRegression(max_iter=1000) if task == "classification" else Ridge(alpha=1.0)
-    return Pipeline([("scale", StandardScaler()), ("model", model)])
-
-
-def evaluate(pipeline: Pipeline, X: np.ndarray, y: np.ndarray, task: str) -> dict:
-    predicted = pipeline.predict(X)
+def evaluate(estimator: BaseEstimator, X: np.ndarray, y: np.ndarray | None, task: str) -> dict:
+    """Scores on the holdout rows, which the model never saw; the first is the one promotion compares."""
+    if task == "clustering":
+        return {"silhouette": round(silhouette(estimator, X), 4), "k": number_of_clusters(estimator)}
+    predicted = estimator.predict(X)
     if task == "classification":
         return {"accuracy": round(float(accuracy_score(y, predicted)), 4),
                 "f1_macro": round(float(f1_score(y, predicted, average="macro")), 4)}
@@ -48,7 +45,16 @@ def evaluate(pipeline: Pipeline, X: np.ndarray, y: np.ndarray, task: str) -> dic
             "mae": round(float(mean_absolute_error(y, predicted)), 4)}
 
 
+def number_of_clusters(estimator: BaseEstimator) -> int:
+    model = estimator[-1] if hasattr(estimator, "steps") else estimator
+    centers = getattr(model, "cluster_centers_", None)
+    return int(len(centers)) if centers is not None else int(len(np.unique(getattr(model, "labels_", []))))
+
+
 def _split(table: Table, seed: int):
+    if table.task == "clustering":  # no target: split the rows alone
+        X_train, X_test = train_test_split(table.X, test_size=HOLDOUT, random_state=seed)
+        return X_train, X_test, None, None
     stratify = None
     if table.task == "classification":
         _, counts = np.unique(table.y.astype(str), return_counts=True)
@@ -88,7 +94,14 @@ def train(settings: Settings) -> TrainResult | None:
         return None
     table, snapshot = newest
     X_train, X_test, y_train, y_test = _split(table, settings.seed)
-    pipeline = make_pipeline(table.task).fit(X_train, y_train)
+    estimator = make_estimator(settings.pipeline, table.task)
+    grid = search_space(settings, estimator, table.task)
+    tuning = None
+    if grid:
+        estimator, tuning = tune(estimator, grid, X_train, y_train, table.task, settings.seed)
+        log.info("tuned %s: best %s (cross-validated %s %.3f over %d candidates)", describe(estimator),
+                 tuning["best_params"], tuning["scoring"], tuning["best_cv_score"], len(tuning["candidates"]))
+    pipeline = estimator.fit(X_train, y_train)
     metrics = evaluate(pipeline, X_test, y_test, table.task)
     metric = PRIMARY_METRIC[table.task]
 
@@ -103,6 +116,9 @@ def train(settings: Settings) -> TrainResult | None:
         "target": table.target_name,
         "feature_names": table.feature_names,
         "classes": [str(c) for c in pipeline.classes_] if table.task == "classification" else None,
+        "pipeline": settings.pipeline or "default",
+        "estimator": describe(pipeline),
+        "tuning": tuning,
         "metrics": metrics,
         "primary_metric": metric,
         "train_rows": len(X_train),
