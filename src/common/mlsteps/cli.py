@@ -1,4 +1,4 @@
-"""`mlsteps load-data | train | bootstrap | serve | rollback | doctor`: the one entry point every level calls.
+"""`mlsteps load-data | train | bootstrap | serve | rollback | show | doctor`: the one entry point every level calls.
 
 Each option sets one field of the settings, exactly as its MLSTEPS_* variable does; the level-1
 launcher adds the same options to its own parser with `add_setting_options`, so there is one
@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Serve an older model: move the pointer to VERSION, after checking it "
                                 "loads. The next train may promote a newer model again.")
     rollback.add_argument("version", type=int, metavar="VERSION", help="a kept version, e.g. 3 for models/v000003")
+    steps.add_parser("show", parents=[common], help="what is on the volume: newest snapshot's first rows, models, "
+                     "which is live")
     serve = steps.add_parser("serve", parents=[common], help="serve predictions over HTTP (FastAPI)")
     add_setting_options(serve, "host", "port")
     return parser
@@ -128,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "doctor":
             from mlsteps.doctor import run_doctor
             return run_doctor(args.level, settings)
+        if args.command == "show":
+            from mlsteps.show import show
+            return show(settings)
         setup_logging(settings.log_level, step=args.command)
         if args.command == "rollback":
             return roll_back(settings, args.version)

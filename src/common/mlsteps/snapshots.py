@@ -64,8 +64,10 @@ def write_snapshot(directory: Path, table: Table, sequence: int) -> Path:
     finds a sidecar finds whole data, and can tell if it was damaged since.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    blob = pickle.dumps({"X": np.ascontiguousarray(table.X, dtype=float), "y": np.asarray(table.y)},
-                        protocol=pickle.HIGHEST_PROTOCOL)
+    arrays = {"X": np.ascontiguousarray(table.X, dtype=float)}
+    if table.y is not None:  # clustering data has no target
+        arrays["y"] = np.asarray(table.y)
+    blob = pickle.dumps(arrays, protocol=pickle.HIGHEST_PROTOCOL)
     data_path = directory / f"snapshot-{sequence:06d}{DATA_SUFFIX}"
     write_bytes_atomic(data_path, blob)
     meta = {
@@ -95,7 +97,7 @@ def read_snapshot(json_path: Path) -> tuple[Table, dict]:
         raise SnapshotRejected(f"{meta['file']} does not match the sha256 in {json_path.name} (corrupt or tampered)")
     try:
         arrays = _ArraysOnly(io.BytesIO(blob)).load()
-        X, y = arrays["X"], arrays["y"]
+        X, y = arrays["X"], arrays.get("y")
     except Exception as error:  # a pickle can fail in many ways; all mean: do not use it
         raise SnapshotRejected(f"{meta['file']} is refused: {error}") from None
     return Table(meta["feature_names"], X, y, meta["task"], meta["target"], meta["source"]), meta

@@ -1,0 +1,71 @@
+"""`mlsteps show`: what is on the volume, in a terminal: the newest snapshot's first rows, the models, which is live.
+
+Snapshots are pickles, not CSV files you can `cat`; this is the look inside that replaces it. It only
+reads, so it also works in the serve container, whose volume is read-only.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from mlsteps.config import Settings
+from mlsteps.registry import METADATA_FILE, ModelRejected, folder_name, list_versions, read_pointer
+from mlsteps.snapshots import SnapshotRejected, list_snapshots, read_snapshot
+
+FIRST_ROWS = 5
+
+
+def _snapshot_lines(settings: Settings) -> list[str]:
+    snapshots = list_snapshots(settings.snapshots_dir)
+    if not snapshots:
+        return [f"no snapshot yet in {settings.snapshots_dir} (run load-data)"]
+    try:
+        table, meta = read_snapshot(snapshots[-1])
+    except SnapshotRejected as reason:
+        return [f"newest snapshot refused: {reason}"]
+    lines = [f"newest snapshot: {meta['file']} ({len(table.X)} rows x {len(table.feature_names)} features, "
+             f"{table.task}, from {table.source}, {meta['created_at']}); {len(snapshots)} kept"]
+    columns = [*table.feature_names, *([] if table.y is None else [table.target_name])]
+    rows = [[f"{v:g}" for v in table.X[i]] + ([] if table.y is None else [str(table.y[i])])
+            for i in range(min(FIRST_ROWS, len(table.X)))]
+    widths = [max(len(c), *(len(r[j]) for r in rows)) for j, c in enumerate(columns)]
+    lines += ["  " + "  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  " + "  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
+    return lines
+
+
+def _model_line(settings: Settings, version: int, live: int | None) -> str:
+    try:
+        meta = json.loads((settings.models_dir / folder_name(version) / METADATA_FILE).read_text())
+        metrics = ", ".join(f"{name}={value}" for name, value in meta["metrics"].items())
+        what = f"{meta['estimator']}" if "estimator" in meta else ""
+        state = "LIVE" if version == live else ("promoted before" if meta.get("promoted") else "not promoted")
+        return f"  v{version:<6d} {state:15s} {metrics}  {what}  trained {meta['created_at']}"
+    except (OSError, ValueError, KeyError) as error:
+        return f"  v{version:<6d} unreadable ({error})"
+
+
+def _model_lines(settings: Settings) -> list[str]:
+    versions = list_versions(settings.models_dir)
+    if not versions:
+        return [f"no model yet in {settings.models_dir} (run train)"]
+    try:
+        pointer = read_pointer(settings.models_dir)
+    except ModelRejected as reason:
+        pointer, versions_note = None, f" (the pointer is refused: {reason})"
+    else:
+        versions_note = ""
+    live = pointer["version"] if pointer else None
+    return [f"models ({len(versions)} kept, live: {f'v{live}' if live else 'none'}){versions_note}:"] + \
+        [_model_line(settings, version, live) for version in reversed(versions)]
+
+
+def show(settings: Settings) -> int:
+    """Print the volume's snapshots and models; 0 always: an empty volume is an answer too."""
+    np.set_printoptions(precision=4)
+    print(f"volume: {settings.data_dir.resolve()}")
+    for line in _snapshot_lines(settings) + _model_lines(settings):
+        print(line)
+    return 0
