@@ -96,3 +96,20 @@ def test_a_volume_that_breaks_at_run_time_is_one_line_and_exit_1(settings, capsy
     assert main(["train"]) == 1
     err = capsys.readouterr().err
     assert "train failed: Is a directory" in err and "Traceback" not in err
+
+
+def test_bootstrap_if_missing_does_nothing_when_a_servable_model_is_live(settings, capsys):
+    assert main(["bootstrap", "--if-missing"]) == 0
+    assert list_versions(settings.models_dir) == [1]
+    assert main(["bootstrap", "--if-missing"]) == 0
+    assert list_versions(settings.models_dir) == [1] and "model v1 is promoted and loads" in capsys.readouterr().err
+
+
+def test_bootstrap_if_missing_retrains_when_the_live_model_cannot_be_served(settings, capsys):
+    import json
+
+    assert main(["bootstrap"]) == 0
+    metadata = settings.models_dir / "v000001" / "metadata.json"
+    metadata.write_text(json.dumps({**json.loads(metadata.read_text()), "sklearn_version": "0.24.2"}))
+    assert main(["bootstrap", "--if-missing"]) == 0
+    assert list_versions(settings.models_dir) == [1, 2] and "trained with scikit-learn 0.24.2" in capsys.readouterr().err

@@ -72,7 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"run every SECONDS seconds ({env_name(field + '_every')}; 0 = once)")
         step.add_argument("--cron", metavar="EXPR", help=f"run on a crontab schedule in UTC, e.g. '*/5 * * * *' "
                           f"({env_name(field + '_cron')})")
-    steps.add_parser("bootstrap", parents=[common], help="load-data then train, once (a fresh volume gets a model)")
+    bootstrap = steps.add_parser("bootstrap", parents=[common],
+                                 help="load-data then train, once (a fresh volume gets a model)")
+    bootstrap.add_argument("--if-missing", action="store_true",
+                           help="do nothing when latest.json already points to a model this scikit-learn can load")
     doctor = steps.add_parser("doctor", parents=[common], help="check what a level needs, with a fix for each failure")
     doctor.add_argument("--level", type=int, choices=(1, 2, 3, 4), default=1, help="the level to check (default 1)")
     rollback = steps.add_parser("rollback", parents=[common], help="point latest.json back at a kept model version",
@@ -100,7 +103,19 @@ def roll_back(settings: Settings, version: int) -> int:
     return EXIT_OK
 
 
-def run_step(command: str, settings: Settings, run_first: bool = True) -> int:
+def servable_model(settings: Settings) -> int | None:
+    """The version of the promoted model if serve could load it here and now (checksum, signature, scikit-learn)."""
+    from mlsteps.registry import ModelRejected, load_latest
+
+    try:
+        model = load_latest(settings.models_dir, settings.signing_secret)
+    except ModelRejected as reason:
+        log.info("the promoted model cannot be served here (%s): training a new one", reason)
+        return None
+    return model.version if model else None
+
+
+def run_step(command: str, settings: Settings, run_first: bool = True, if_missing: bool = False) -> int:
     """Run one command with checked settings; a scheduled step blocks until stopped."""
     if command == "serve":  # serve only reads the volume: it may be mounted read-only
         from mlsteps.serve import run_server
@@ -113,6 +128,9 @@ def run_step(command: str, settings: Settings, run_first: bool = True) -> int:
     from mlsteps.train import train
 
     if command == "bootstrap":
+        if if_missing and (version := servable_model(settings)) is not None:
+            log.info("model v%d is promoted and loads with this scikit-learn: nothing to bootstrap", version)
+            return EXIT_OK
         return run_guarded(lambda: load_data(settings), "load-data") or run_guarded(lambda: train(settings), "train")
     step = {"load-data": load_data, "train": train}[command]
     field = command.replace("-", "_")
@@ -136,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(settings.log_level, step=args.command)
         if args.command == "rollback":
             return roll_back(settings, args.version)
-        return run_step(args.command, settings)
+        return run_step(args.command, settings, if_missing=getattr(args, "if_missing", False))
     except UserError as error:
         print(f"mlsteps {args.command}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
