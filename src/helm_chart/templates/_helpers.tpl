@@ -44,13 +44,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
 
-{{/* One container's MLSTEPS_* variables as level 3 sets them: data dir, dataset ("dataset" true), address ("serve" true), the signing key ("signing" true), then extraEnv. */}}
+{{/* One container's MLSTEPS_* variables as level 3 sets them: data dir, dataset ("dataset" true), address ("serve" true), the pipeline and its grid ("pipeline" true), the signing key ("signing" true), then extraEnv. */}}
 {{- define "mlsteps.env" -}}
 - name: MLSTEPS_DATA_DIR
   value: /data
 {{- if .dataset }}
 - name: MLSTEPS_DATASET
   value: {{ .root.Values.dataset | quote }}
+{{- end }}
+{{- if .pipeline }}
+- name: MLSTEPS_PIPELINE
+  value: {{ .root.Values.pipeline | quote }}  # empty: the task's default
+- name: MLSTEPS_PARAM_GRID
+  value: {{ .root.Values.paramGrid | quote }}  # empty: no tuning
 {{- end }}
 {{- if .serve }}
 - name: MLSTEPS_HOST
