@@ -25,6 +25,11 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAUNCHER = REPO_ROOT / "src" / "single_function" / "single_function_all_ml_steps.py"
 ROW = [5.1, 3.5, 1.4, 0.2]
+# With two cores or more, servers run on the first and load clients on the others, so the clients
+# never take CPU from the server they measure. On one core, everything shares it.
+CORES = sorted(os.sched_getaffinity(0))
+SERVER_CORES = {CORES[0]}
+CLIENT_CORES = set(CORES[1:]) or SERVER_CORES
 
 
 def free_port() -> int:
@@ -92,7 +97,7 @@ def _client(args) -> tuple[list[float], dict[int, int]]:
 
 def load(port: int, body: bytes, seconds: float, clients: int) -> dict:
     """Keep-alive clients in separate processes, each sending requests back to back."""
-    with multiprocessing.get_context("fork").Pool(clients) as pool:
+    with multiprocessing.get_context("fork").Pool(clients, os.sched_setaffinity, (0, CLIENT_CORES)) as pool:
         results = pool.map(_client, [(port, body, seconds)] * clients)
     latencies = sorted(x for lat, _ in results for x in lat)
     statuses: dict[int, int] = {}
@@ -109,10 +114,11 @@ def median_run(runs: list[dict]) -> dict:
 
 
 def serve(command: list[str], env: dict) -> tuple[subprocess.Popen, int]:
-    """Start a server on a free port, given as the last argument of `command`."""
+    """Start a server on a free port, given as the last argument of `command`, on the server core."""
     port = free_port()
     process = subprocess.Popen([*command, str(port)], env={**os.environ, **env},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               preexec_fn=lambda: os.sched_setaffinity(0, SERVER_CORES))
     return process, port
 
 
@@ -145,8 +151,8 @@ def main() -> None:
         return bare_server(args.bare_server)
 
     work = Path(tempfile.mkdtemp(prefix="mlsteps-bench-"))
-    print(f"mlsteps level-1 benchmark: {os.cpu_count()} cores, {args.clients} client processes, "
-          f"{args.seconds:g} s per run")
+    print(f"mlsteps level-1 benchmark: {len(CORES)} cores (servers on {sorted(SERVER_CORES)}, clients on "
+          f"{sorted(CLIENT_CORES)}), {args.clients} client processes, {args.seconds:g} s per run")
     starts = [time_to_first_prediction(work / f"start-{i}") for i in range(3)]
     print(f"launch -> first prediction: median {statistics.median(starts):.2f} s "
           f"(runs: {', '.join(f'{s:.2f}' for s in starts)}; target < 3 s)")

@@ -1,8 +1,13 @@
-"""The fast path must give scikit-learn's own answers, or not be used at all."""
+"""The fast path must give scikit-learn's own answers, or not be used at all (and the log says why)."""
+
+import logging
 
 import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline as sklearn_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from mlsteps.datasets import bundled
 from mlsteps.fast_path import compile_linear
@@ -13,7 +18,7 @@ from mlsteps.pipelines import make_estimator
 def test_same_answers_as_scikit_learn(name):
     table = bundled(name)
     model = make_estimator("linear", table.task).fit(table.X, table.y)
-    scorer = compile_linear(model, table.X.shape[1])
+    scorer = compile_linear(model)
     assert scorer is not None
     if table.task == "classification":  # breast_cancer is binary, iris and digits multiclass
         assert np.allclose(scorer.predict_proba(table.X), model.predict_proba(table.X))
@@ -21,6 +26,31 @@ def test_same_answers_as_scikit_learn(name):
         assert np.allclose(scorer.predict(table.X), model.predict(table.X))
 
 
-def test_other_models_are_left_to_scikit_learn():
+def test_other_models_are_left_to_scikit_learn_and_the_log_says_why(caplog):
     table = bundled("iris")
-    assert compile_linear(RandomForestClassifier(n_estimators=3).fit(table.X, table.y), 4) is None
+    with caplog.at_level(logging.INFO, logger="mlsteps.serve"):
+        assert compile_linear(RandomForestClassifier(n_estimators=3).fit(table.X, table.y)) is None
+    assert "fast path not used: the model is a RandomForestClassifier, not a Pipeline of StandardScaler" in caplog.text
+
+
+class ClippingScaler(StandardScaler):
+    """A learner's own scaler: standardises, then clips outliers. Folding the scaler cannot express that."""
+
+    def transform(self, X, copy=None):
+        return np.clip(super().transform(X, copy=copy), -1.0, 1.0)
+
+
+def test_a_model_the_probes_catch_is_left_to_scikit_learn(caplog):
+    table = bundled("iris")
+    model = sklearn_pipeline(ClippingScaler(), LogisticRegression()).fit(table.X, table.y)
+    with caplog.at_level(logging.INFO, logger="mlsteps.serve"):
+        assert compile_linear(model) is None
+    assert "fast path not used: on 64 probe rows it differed from scikit-learn's answers" in caplog.text
+
+
+def test_a_ridge_with_several_targets_is_left_to_scikit_learn(caplog):
+    table = bundled("diabetes")
+    model = sklearn_pipeline(StandardScaler(), Ridge()).fit(table.X, np.column_stack([table.y, -table.y]))
+    with caplog.at_level(logging.INFO, logger="mlsteps.serve"):
+        assert compile_linear(model) is None
+    assert "differed from scikit-learn's answers" in caplog.text

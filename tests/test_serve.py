@@ -1,12 +1,15 @@
 """The API: every endpoint, every kind of bad input, model swaps, and refusing a bad model."""
 
 import json
+import re
 import time
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 
 from mlsteps.load_data import load_data
+from mlsteps.routes import reachable_base_url
 from mlsteps.serve import create_app
 from mlsteps.train import train
 
@@ -50,6 +53,11 @@ def test_predict_one_row_and_a_batch(client):
     assert all(abs(sum(p) - 1) < 1e-3 for p in answer["probabilities"])
 
 
+def test_whole_numbers_are_numbers_too(client):
+    answer = client.post("/predict", json={"instances": [[5, 3, 1, 0]]})
+    assert answer.status_code == 200 and answer.json()["predictions"] == ["setosa"]
+
+
 def test_predict_rows_keyed_by_feature_name(client):
     names = client.get("/model").json()["feature_names"]
     answer = client.post("/predict", json={"instances": [dict(zip(names, ROW))]})
@@ -88,9 +96,11 @@ def test_nan_infinity_and_broken_json_are_422(client, raw):
     assert response.status_code == 422
 
 
-def test_missing_content_type_is_explained(client):
-    response = client.post("/predict", content=json.dumps({"instances": [ROW]}))
+@pytest.mark.parametrize("headers", [{}, {"Content-Type": "application/x-www-form-urlencoded"}])  # curl -d's default
+def test_missing_content_type_is_explained(client, headers):
+    response = client.post("/predict", content=json.dumps({"instances": [ROW]}), headers=headers)
     assert response.status_code == 422 and "Content-Type: application/json" in response.text
+    assert "instances" in response.json()["expected"]
 
 
 def test_new_model_is_picked_up_without_restart(trained):
@@ -130,4 +140,62 @@ def test_home_page_and_docs(client):
     home = client.get("/")
     assert "Serving model <b>v1</b>" in home.text and "/docs" in home.text
     assert client.get("/docs").status_code == 200
-    assert "/predict" in client.get("/openapi.json").json()["paths"]
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/predict"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    schema = spec["components"]["schemas"][schema["$ref"].split("/")[-1]] if "$ref" in schema else schema
+    assert body["required"] and schema["required"] == ["instances"]  # what /docs shows for the body
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_work_offline(client, page):
+    """Swagger UI and ReDoc come from the server itself: a learner with no internet still gets the page."""
+    html = client.get(page).text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and not [url for url in assets if "://" in url]
+    assert all(client.get(url).status_code == 200 for url in assets)
+
+
+def test_home_page_curl_example_uses_the_address_the_reader_used(trained):
+    in_a_container = trained.model_copy(update={"host": "0.0.0.0"})
+    with TestClient(create_app(in_a_container)) as client:
+        home = client.get("/", headers={"Host": "localhost:30080"}).text
+    assert "curl -s -X POST http://localhost:30080/predict" in home and "0.0.0.0" not in home
+
+
+def test_without_a_host_header_the_curl_example_uses_the_address_the_request_arrived_at():
+    request = Request({"type": "http", "scheme": "http", "server": ("10.1.2.3", 8000), "path": "/", "root_path": "",
+                       "query_string": b"", "headers": []})
+    assert reachable_base_url(request) == "http://10.1.2.3:8000"
+
+
+def _refuse_v1(models_dir, why):
+    folder = models_dir / "v000001"
+    if why == "checksum":
+        (folder / "model.pkl").write_bytes(b"\x80\x04evil")
+        return "does not match"
+    metadata = json.loads((folder / "metadata.json").read_text())
+    (folder / "metadata.json").write_text(json.dumps({**metadata, "sklearn_version": "0.0"}))
+    return "trained with scikit-learn 0.0"
+
+
+@pytest.mark.parametrize("why", ["checksum", "scikit-learn version"])
+def test_not_ready_says_which_model_was_refused_and_why(trained, why):
+    reason = _refuse_v1(trained.models_dir, why)
+    with TestClient(create_app(trained)) as client:
+        ready = client.get("/readyz")
+        home = client.get("/").text
+    assert ready.status_code == 503
+    assert "model v1" in ready.json()["detail"] and reason in ready.json()["detail"]
+    assert "no model promoted yet" not in ready.json()["detail"]
+    assert "Refused model" in home and "model v1" in home and reason in home and "No model yet" in home
+
+
+def test_home_page_says_a_newer_model_was_refused_while_the_previous_serves(client, trained):
+    load_data(trained)
+    train(trained)
+    (trained.models_dir / "v000002" / "model.pkl").write_bytes(b"\x80\x04evil")
+    client.app.state.live.refresh()
+    home = client.get("/").text
+    assert "Serving model <b>v1</b>" in home and "Refused model" in home and "model v2" in home
+    assert client.get("/readyz").json() == {"status": "ready", "model_version": 1}

@@ -1,19 +1,36 @@
 """A faster way to answer with the same numbers: fold the scaler into the linear model's weights.
 
 scikit-learn checks its inputs on every call, which costs ~250 µs for one row; the arithmetic itself
-costs ~5 µs. For the pipelines train.py builds (StandardScaler, then LogisticRegression or Ridge),
-this module precomputes one matrix product. It is used only after it reproduced scikit-learn's own
-answers on probe rows when the model was loaded; otherwise serve calls scikit-learn as usual.
+costs ~5 µs. The pipelines train.py builds are a StandardScaler (mean μ, scale σ per feature), then a
+linear model (weights W, intercept b). Their decision for a row x is
+
+    ((x - μ) / σ) · W + b  =  x · (W / σ)  +  (b - (μ / σ) · W)
+
+so the scaling folds into new weights W' = W / σ (row i of W divided by σ_i) and a new intercept
+b' = b - (μ / σ) · W, both computed once, when the model loads: one row then costs one small matrix
+product. A Ridge's prediction is that decision. A LogisticRegression turns its decisions into
+probabilities: with one decision (two classes) by the logistic function 1 / (1 + e^-d) for the
+second class, with one decision per class by the softmax e^d_k / Σ_j e^d_j.
+
+The folded scorer is used only after it gave scikit-learn's own answers on probe rows, spread around
+the training data; otherwise serve calls scikit-learn as usual, and the log says why.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+
+log = logging.getLogger("mlsteps.serve")
+
+PROBE_ROWS = 64  # random rows compared with scikit-learn's answers before the fast path is trusted
+PROBE_SPREAD_SD = 2.0  # probes are drawn around the training mean, this many standard deviations wide
+TOLERANCE = 1e-9  # largest difference allowed from scikit-learn's probabilities or predictions
 
 
 @dataclass(frozen=True)
@@ -29,7 +46,7 @@ class LinearScorer:
         if decision.shape[1] == 1:  # binary: the logistic function of one score
             positive = 1.0 / (1.0 + np.exp(-decision[:, 0]))
             return np.column_stack([1.0 - positive, positive])
-        decision -= decision.max(axis=1, keepdims=True)
+        decision -= decision.max(axis=1, keepdims=True)  # the same softmax, without overflowing exp
         exp = np.exp(decision)
         return exp / exp.sum(axis=1, keepdims=True)
 
@@ -37,10 +54,14 @@ class LinearScorer:
         return (X @ self.weights + self.bias)[:, 0]
 
 
-def _fold(model) -> LinearScorer | None:
-    if not (isinstance(model, Pipeline) and len(model.steps) == 2 and isinstance(model[0], StandardScaler)
-            and isinstance(model[1], (LogisticRegression, Ridge))):
-        return None
+def is_foldable(model) -> bool:
+    """True for a Pipeline of exactly a StandardScaler, then a LogisticRegression or a Ridge."""
+    return (isinstance(model, Pipeline) and len(model.steps) == 2 and isinstance(model[0], StandardScaler)
+            and isinstance(model[1], (LogisticRegression, Ridge)))
+
+
+def fold(model: Pipeline) -> LinearScorer:
+    """W' = W / σ and b' = b - (μ / σ) · W, for a model that `is_foldable`."""
     scaler, linear = model[0], model[1]
     scale = scaler.scale_ if scaler.with_std else np.ones_like(scaler.mean_)
     mean = scaler.mean_ if scaler.with_mean else np.zeros_like(scaler.mean_)
@@ -51,15 +72,31 @@ def _fold(model) -> LinearScorer | None:
     return LinearScorer(weights, bias, classes)
 
 
-def compile_linear(model, n_features: int, seed: int = 0) -> LinearScorer | None:
-    """A LinearScorer that matches `model` on random probe rows, or None when it cannot or does not."""
-    scorer = _fold(model)
-    if scorer is None:
-        return None
+def probe_difference(scorer: LinearScorer, model: Pipeline, seed: int = 0) -> float:
+    """The largest difference between the scorer's answers and the model's own, on random probe rows."""
     scaler = model[0]
-    probes = np.random.default_rng(seed).normal(scaler.mean_, scaler.scale_ * 2, size=(64, n_features))
+    spread = scaler.scale_ if scaler.with_std else np.ones_like(scaler.mean_)
+    probes = np.random.default_rng(seed).normal(scaler.mean_, spread * PROBE_SPREAD_SD,
+                                                size=(PROBE_ROWS, len(scaler.mean_)))
     if scorer.classes is not None:
-        same = np.allclose(scorer.predict_proba(probes), model.predict_proba(probes), atol=1e-9)
+        ours, theirs = scorer.predict_proba(probes), model.predict_proba(probes)
     else:
-        same = np.allclose(scorer.predict(probes), model.predict(probes), atol=1e-9)
-    return scorer if same else None
+        ours, theirs = scorer.predict(probes), model.predict(probes)
+    if ours.shape != theirs.shape:  # e.g. a Ridge fitted on several targets
+        return float("inf")
+    return float(np.max(np.abs(ours - theirs)))
+
+
+def compile_linear(model) -> LinearScorer | None:
+    """A LinearScorer that gives `model`'s answers, or None (logged, with the reason) when there is none."""
+    if not is_foldable(model):
+        log.info("fast path not used: the model is a %s, not a Pipeline of StandardScaler then "
+                 "LogisticRegression or Ridge; scikit-learn answers every request", type(model).__name__)
+        return None
+    scorer = fold(model)
+    difference = probe_difference(scorer, model)
+    if not difference <= TOLERANCE:
+        log.warning("fast path not used: on %d probe rows it differed from scikit-learn's answers by up to %.3g "
+                    "(tolerance %g); scikit-learn answers every request", PROBE_ROWS, difference, TOLERANCE)
+        return None
+    return scorer

@@ -4,23 +4,48 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from mlsteps.fast_path import compile_linear
+from mlsteps.fast_path import LinearScorer, compile_linear
 from mlsteps.registry import POINTER, LoadedModel, ModelRejected, load_latest
 
 log = logging.getLogger("mlsteps.serve")
+MISSING = ("missing",)  # the stamp of a pointer that is not there
+
+@dataclass(frozen=True)
+class ServedModel:
+    """What answers requests: the model as the volume holds it, plus its fast scorer when one fits.
+
+    The scorer belongs to serving, not to the volume's record: train and the registry never see it.
+    """
+
+    loaded: LoadedModel
+    scorer: LinearScorer | None
+
+    @property
+    def version(self) -> int:
+        return self.loaded.version
+
+    @property
+    def metadata(self) -> dict:
+        return self.loaded.metadata
 
 
 class LiveModel:
-    """Holds the current model; `refresh()` is cheap (one stat) unless the pointer changed."""
+    """Holds the current model; `refresh()` is cheap (one stat) unless the pointer changed.
 
-    def __init__(self, models_dir: Path):
+    `refused` is why the last model tried was refused (None once one loads): with no model served,
+    it is the difference between "nothing promoted yet" and "promoted, but this server cannot load it".
+    """
+
+    def __init__(self, models_dir: Path, signing_key: str | None = None):
         self.models_dir = models_dir
-        self.current: LoadedModel | None = None
+        self.signing_key = signing_key  # when set, only models signed with it are loaded
+        self.current: ServedModel | None = None
         self.reloads = 0
         self.rejected = 0
+        self.refused: str | None = None
         self._seen: tuple | None = None
 
     def refresh(self) -> bool:
@@ -28,25 +53,37 @@ class LiveModel:
         try:
             stat = os.stat(self.models_dir / POINTER)
         except FileNotFoundError:
+            self.refused = None  # nothing is promoted: nothing was refused either
+            if self.current and self._seen != MISSING:  # said once: the folder or the pointer was deleted
+                log.warning("%s is gone from the volume; still serving v%d until a model is promoted again",
+                            self.models_dir / POINTER, self.current.version)
+            self._seen = MISSING
             return False
         stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         if stamp == self._seen:
             return False
         self._seen = stamp  # a bad model is reported once, not on every poll
         try:
-            loaded = load_latest(self.models_dir)
+            loaded = load_latest(self.models_dir, self.signing_key)
         except ModelRejected as reason:
-            self.rejected += 1
-            keeping = f"still serving v{self.current.version}" if self.current else "no model is served yet"
-            log.error("refused model: %s; %s", reason, keeping)
+            self._refuse(str(reason))
             return False
+        self.refused = None
         if loaded is None or (self.current and loaded.version == self.current.version):
             return False
-        loaded = replace(loaded, fast=compile_linear(loaded.model, len(loaded.metadata["feature_names"])))
-        previous = self.current
-        self.current = loaded  # one reference assignment: a request sees the old model or the new one
-        self.reloads += 1
-        metric = loaded.metadata["primary_metric"]
-        log.info("serving model v%d (%s=%.3f%s)%s", loaded.version, metric, loaded.metadata["metrics"][metric],
-                 ", fast path" if loaded.fast else "", f", replacing v{previous.version}" if previous else "")
+        self._serve(ServedModel(loaded, compile_linear(loaded.model)))
         return True
+
+    def _refuse(self, reason: str) -> None:
+        self.rejected += 1
+        self.refused = reason
+        keeping = f"still serving v{self.current.version}" if self.current else "no model is served yet"
+        log.error("refused model: %s; %s", reason, keeping)
+
+    def _serve(self, served: ServedModel) -> None:
+        previous = self.current
+        self.current = served  # one reference assignment: a request sees the old model or the new one
+        self.reloads += 1
+        metric = served.metadata["primary_metric"]
+        log.info("serving model v%d (%s=%.3f%s)%s", served.version, metric, served.metadata["metrics"][metric],
+                 ", fast path" if served.scorer else "", f", replacing v{previous.version}" if previous else "")

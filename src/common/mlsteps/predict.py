@@ -7,7 +7,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import BaseModel, Field, Strict
 
-from mlsteps.registry import LoadedModel
+from mlsteps.live_model import ServedModel
 
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 
@@ -57,13 +57,13 @@ def to_matrix(instances: list, feature_names: list[str], max_batch: int) -> np.n
     return np.asarray(instances, dtype=float)
 
 
-def predict(live: LoadedModel, X: np.ndarray) -> dict:
+def predict(served: ServedModel, X: np.ndarray) -> dict:
     """Predictions, plus classes and per-class probabilities for a classifier."""
-    engine = live.fast or live.model
-    answer: dict = {"model_version": live.version}
-    if live.metadata["task"] == "classification":
+    engine = served.scorer or served.loaded.model  # the same answers; the scorer skips scikit-learn's checks
+    answer: dict = {"model_version": served.version}
+    if served.metadata["task"] == "classification":
         probabilities = engine.predict_proba(X)
-        classes = live.model.classes_
+        classes = served.loaded.model.classes_
         answer["predictions"] = classes[probabilities.argmax(axis=1)].tolist()
         answer["classes"] = classes.tolist()
         answer["probabilities"] = np.round(probabilities, 4).tolist()

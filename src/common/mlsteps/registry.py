@@ -37,9 +37,10 @@ class ModelRejected(Exception):
 
 @dataclass(frozen=True)
 class LoadedModel:
+    """A verified model, unpickled, with the metadata written beside it."""
+
     model: object
     metadata: dict
-    fast: object | None = None  # a fast_path.LinearScorer that gives the same answers, when one fits
 
     @property
     def version(self) -> int:

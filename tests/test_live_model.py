@@ -1,0 +1,56 @@
+"""The live model: what answers requests, swapped whole, and why the last model tried was refused."""
+
+import numpy as np
+
+from mlsteps.datasets import bundled
+from mlsteps.live_model import LiveModel
+from mlsteps.load_data import load_data
+from mlsteps.predict import predict
+from mlsteps.train import train
+
+
+def test_the_served_model_answers_like_scikit_learn_through_its_fast_scorer(settings):
+    load_data(settings)
+    train(settings)
+    live = LiveModel(settings.models_dir)
+    assert live.refresh() and live.current.version == 1 and live.current.scorer is not None
+    X = bundled("iris").X[:20]
+    answer = predict(live.current, X)
+    assert np.allclose(answer["probabilities"], live.current.loaded.model.predict_proba(X), atol=1e-4)
+
+
+def test_a_refusal_is_remembered_until_a_model_loads(settings):
+    load_data(settings)
+    train(settings)
+    (settings.models_dir / "v000001" / "model.pkl").write_bytes(b"\x80\x04evil")
+    live = LiveModel(settings.models_dir)
+    assert live.refresh() is False and live.current is None
+    assert live.refused.startswith("model v1: model.pkl sha256") and live.rejected == 1
+    train(settings)
+    assert live.refresh() and live.current.version == 2 and live.refused is None
+
+
+def test_with_a_signing_key_serve_refuses_unsigned_models_and_loads_signed_ones(settings):
+    from pydantic import SecretStr
+
+    key = "serve-and-train-share-this-key"
+    load_data(settings)
+    train(settings)  # unsigned
+    live = LiveModel(settings.models_dir, signing_key=key)
+    assert live.refresh() is False and "model v1 is unsigned, and MLSTEPS_SIGNING_KEY is set" in live.refused
+    train(settings.model_copy(update={"signing_key": SecretStr(key)}))
+    assert live.refresh() and live.current.version == 2 and "signature" in live.current.metadata
+
+
+def test_a_deleted_models_folder_is_logged_once_and_versions_carry_on(settings, caplog):
+    import shutil
+
+    load_data(settings)
+    train(settings)
+    live = LiveModel(settings.models_dir)
+    live.refresh()
+    shutil.rmtree(settings.models_dir)
+    live.refresh()
+    live.refresh()
+    assert caplog.text.count("latest.json is gone from the volume; still serving v1") == 1
+    assert train(settings).version == 2 and live.refresh() and live.current.version == 2
