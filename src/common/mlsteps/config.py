@@ -36,6 +36,7 @@ MAX_SAMPLES_PER_SNAPSHOT = 1_000_000  # a simulated snapshot is held in memory t
 MIN_INTERVAL_SECONDS = 0.1  # a shorter schedule or reload period only spins the CPU
 MIN_SIGNING_KEY_LENGTH = 16
 MAX_CLUSTERS = 50
+BYTES_PER_ROW = 1024  # room for ~50 numbers written out in full: what the default body limit allows a row
 EXAMPLE_GRID = '{"model__C": [0.1, 1, 10]}'
 SECRET_FIELDS = {"signing_key"}  # never repeated in an error message or a log line
 
@@ -141,6 +142,8 @@ class Settings(BaseSettings):
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     reload_seconds: Annotated[float, Field(ge=MIN_INTERVAL_SECONDS, allow_inf_nan=False)] = 1.0
     max_batch: Count = 10_000
+    # The largest /predict body read; unset: BYTES_PER_ROW for each row of max_batch.
+    max_body_bytes: Annotated[int | None, Field(ge=1024)] = None
     access_log: bool = True
     load_data_every: Seconds = 0.0
     train_every: Seconds = 0.0
@@ -154,6 +157,11 @@ class Settings(BaseSettings):
     def signing_secret(self) -> str | None:
         """The signing key's text, for the two places that use it (sign, verify); None when unset."""
         return self.signing_key.get_secret_value() if self.signing_key else None
+
+    @property
+    def body_limit(self) -> int:
+        """The largest /predict body serve reads, in bytes."""
+        return self.max_body_bytes or self.max_batch * BYTES_PER_ROW
 
     @property
     def tuning_grid(self) -> dict[str, list]:

@@ -64,15 +64,34 @@ class LiveModel:
             return False
         self._seen = stamp  # a bad model is reported once, not on every poll
         try:
-            loaded = load_latest(self.models_dir, self.signing_key)
+            candidate = self._candidate()
         except ModelRejected as reason:
             self._refuse(str(reason))
             return False
         self.refused = None
-        if loaded is None or (self.current and loaded.version == self.current.version):
+        if candidate is None:
             return False
-        self._serve(ServedModel(loaded, compile_linear(loaded.model)))
+        self._serve(candidate)
         return True
+
+    def _candidate(self) -> ServedModel | None:
+        """The promoted model, loaded and tried on probe rows; None when it is the one already served.
+
+        Whatever goes wrong (a refused file, metadata serve cannot use, a pickle that loads but cannot
+        answer) is a ModelRejected: serve always starts, and the previous model keeps serving.
+        """
+        from mlsteps.predict import trial
+
+        loaded = load_latest(self.models_dir, self.signing_key)
+        if loaded is None or (self.current and loaded.version == self.current.version):
+            return None
+        try:
+            served = ServedModel(loaded, compile_linear(loaded.model))
+            trial(served)
+        except Exception as error:  # a loadable pickle is not yet a model that answers: say why, do not crash
+            raise ModelRejected(f"model v{loaded.version} failed its trial on probe rows "
+                                f"({type(error).__name__}: {error})") from None
+        return served
 
     def _refuse(self, reason: str) -> None:
         self.rejected += 1

@@ -1,53 +1,69 @@
-"""Prometheus text-format metrics, written by hand: four metric families do not need a library."""
+"""Prometheus metrics with prometheus_client: requests, latency, and the live model's state.
+
+Every label has a bounded set of values, so no request can create new series: methods outside
+KNOWN_METHODS and paths outside the app's route templates are counted as "other". Each app has its
+own registry (a test can build many apps in one process).
+"""
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from mlsteps.live_model import LiveModel
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+CONTENT_TYPE = CONTENT_TYPE_LATEST  # the standard Prometheus text format's type, as generate_latest writes it
+disable_created_metrics()  # no *_created series: one line per counter, as a learner expects to read them
+
+
+class LiveModelCollector(Collector):
+    """Read at scrape time from the live model: which version serves, how many loads and refusals."""
+
+    def __init__(self, live: LiveModel):
+        self.live = live
+
+    def collect(self):
+        current = self.live.current
+        yield GaugeMetricFamily("mlsteps_model_version", "Version of the model being served (0: none yet).",
+                                value=current.version if current else 0)
+        yield CounterMetricFamily("mlsteps_model_reloads", "Models loaded since start.", value=self.live.reloads)
+        yield CounterMetricFamily("mlsteps_model_rejections",
+                                  "Models refused (checksum, signature, version, unpickling or trial).",
+                                  value=self.live.rejected)
 
 
 class Metrics:
-    """Request counts and latencies per route, filled by the ASGI middleware below."""
+    """The app's registry; `observe` is called once per HTTP request by the middleware below."""
 
-    def __init__(self, routes: set[str]):
-        self.routes = routes
-        self.requests: dict[tuple[str, str, int], int] = defaultdict(int)
-        self.buckets: dict[str, list[int]] = defaultdict(lambda: [0] * len(BUCKETS))
-        self.sums: dict[str, float] = defaultdict(float)
-        self.counts: dict[str, int] = defaultdict(int)
+    def __init__(self, routes: set[str], live: LiveModel):
+        self.routes = frozenset(routes)
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter("mlsteps_requests", "HTTP requests by method, path and status.",
+                                ["method", "path", "status"], registry=self.registry)
+        self.latency = Histogram("mlsteps_request_duration_seconds", "Time to answer a request.", ["path"],
+                                 buckets=BUCKETS, registry=self.registry)
+        self.registry.register(LiveModelCollector(live))
 
     def observe(self, method: str, path: str, status: int, seconds: float) -> None:
-        path = path if path in self.routes else "other"  # bounded label values
-        self.requests[(method, path, status)] += 1
-        self.sums[path] += seconds
-        self.counts[path] += 1
-        buckets = self.buckets[path]
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                buckets[i] += 1
+        method = method if method in KNOWN_METHODS else "other"
+        path = path if path in self.routes else "other"
+        self.requests.labels(method, path, str(status)).inc()
+        self.latency.labels(path).observe(seconds)
 
-    def render(self, model_version: int | None, reloads: int, rejected: int) -> str:
-        lines = ["# HELP mlsteps_requests_total HTTP requests by method, path and status.",
-                 "# TYPE mlsteps_requests_total counter"]
-        for (method, path, status), count in sorted(self.requests.items()):
-            lines.append(f'mlsteps_requests_total{{method="{method}",path="{path}",status="{status}"}} {count}')
-        lines += ["# HELP mlsteps_request_duration_seconds Time to answer a request.",
-                  "# TYPE mlsteps_request_duration_seconds histogram"]
-        for path in sorted(self.counts):
-            for bound, count in zip(BUCKETS, self.buckets[path]):
-                lines.append(f'mlsteps_request_duration_seconds_bucket{{path="{path}",le="{bound}"}} {count}')
-            lines.append(f'mlsteps_request_duration_seconds_bucket{{path="{path}",le="+Inf"}} {self.counts[path]}')
-            lines.append(f'mlsteps_request_duration_seconds_sum{{path="{path}"}} {self.sums[path]:.6f}')
-            lines.append(f'mlsteps_request_duration_seconds_count{{path="{path}"}} {self.counts[path]}')
-        lines += ["# HELP mlsteps_model_version Version of the model being served (0: none yet).",
-                  "# TYPE mlsteps_model_version gauge", f"mlsteps_model_version {model_version or 0}",
-                  "# HELP mlsteps_model_reloads_total Models loaded since start.",
-                  "# TYPE mlsteps_model_reloads_total counter", f"mlsteps_model_reloads_total {reloads}",
-                  "# HELP mlsteps_model_rejections_total Models refused (checksum, version or unpickling).",
-                  "# TYPE mlsteps_model_rejections_total counter", f"mlsteps_model_rejections_total {rejected}"]
-        return "\n".join(lines) + "\n"
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
 
 
 class MetricsMiddleware:

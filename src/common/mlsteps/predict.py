@@ -1,22 +1,29 @@
-"""Turn a validated request into model inputs and answers; plain functions the tests call directly."""
+"""Turn a validated request into model inputs and answers; plain functions the tests call directly.
+
+Numbers in an answer stay numpy arrays: the response encoder (orjson, see routes.py) writes them
+without a Python float per value.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 from pydantic import BaseModel, Field, Strict
 
-from mlsteps.live_model import ServedModel
+if TYPE_CHECKING:
+    from mlsteps.live_model import ServedModel
 
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Rows = Annotated[list[Annotated[list[Number], Field(min_length=1)]], Field(min_length=1)]
+NamedRows = Annotated[list[dict[str, Number]], Field(min_length=1)]
+DECIMALS = 4  # answers are rounded: more digits would only show the arithmetic's noise
 
 
 class PredictRequest(BaseModel):
     """TF Serving / KServe v1 style: rows as lists of numbers, or as objects keyed by feature name."""
 
-    instances: list[list[Number]] | list[dict[str, Number]] = Field(
-        min_length=1,
+    instances: Rows | NamedRows = Field(
         examples=[[[5.1, 3.5, 1.4, 0.2]], [{"sepal_length_cm": 5.1, "sepal_width_cm": 3.5,
                                               "petal_length_cm": 1.4, "petal_width_cm": 0.2}]],
     )
@@ -34,39 +41,82 @@ def _error(index: int, message: str) -> InputError:
     return InputError([{"loc": ["body", "instances", index], "msg": message}])
 
 
+def _named_rows(instances: list[dict], feature_names: list[str]) -> list[list[float]]:
+    expected = set(feature_names)
+    rows = []
+    for i, row in enumerate(instances):
+        if row.keys() != expected:
+            missing, unknown = sorted(expected - row.keys()), sorted(row.keys() - expected)
+            parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
+                    ([f"unknown {', '.join(unknown)}"] if unknown else [])
+            raise _error(i, f"{'; '.join(parts)}; expected the features {', '.join(feature_names)}")
+        rows.append([row[name] for name in feature_names])
+    return rows
+
+
 def to_matrix(instances: list, feature_names: list[str], max_batch: int) -> np.ndarray:
     """Check every row against the model's features and stack them into a float matrix."""
     if len(instances) > max_batch:
         raise InputError([{"loc": ["body", "instances"],
                            "msg": f"{len(instances)} instances is more than the limit of {max_batch} per request"}])
-    width = len(feature_names)
     if isinstance(instances[0], dict):
-        expected = set(feature_names)
-        rows = []
-        for i, row in enumerate(instances):
-            if row.keys() != expected:
-                missing, unknown = sorted(expected - row.keys()), sorted(row.keys() - expected)
-                parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
-                        ([f"unknown {', '.join(unknown)}"] if unknown else [])
-                raise _error(i, f"{'; '.join(parts)}; expected the features {', '.join(feature_names)}")
-            rows.append([row[name] for name in feature_names])
-        return np.asarray(rows, dtype=float)
+        return np.asarray(_named_rows(instances, feature_names), dtype=float)
+    width = len(feature_names)
     for i, row in enumerate(instances):
         if len(row) != width:
             raise _error(i, f"has {len(row)} values; the model expects {width}: {', '.join(feature_names)}")
     return np.asarray(instances, dtype=float)
 
 
+def _finite(values: np.ndarray) -> np.ndarray:
+    """`values` (one row per request row), or InputError naming the rows whose answer is not a finite number.
+
+    Huge but finite inputs (1e308) overflow inside the model; JSON has no infinity, so such rows get
+    a 422 that says so, never a 500.
+    """
+    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise InputError([{"loc": ["body", "instances", int(i)],
+                           "msg": "the model cannot score this row with finite numbers (are its values too large?)"}
+                          for i in rows[:10]])
+    return values
+
+
 def predict(served: ServedModel, X: np.ndarray) -> dict:
-    """Predictions, plus classes and per-class probabilities for a classifier."""
+    """Predictions, plus classes and probabilities (classifier) or distances to the centre (clustering)."""
     engine = served.scorer or served.loaded.model  # the same answers; the scorer skips scikit-learn's checks
+    task = served.metadata["task"]
     answer: dict = {"model_version": served.version}
-    if served.metadata["task"] == "classification":
-        probabilities = engine.predict_proba(X)
-        classes = served.loaded.model.classes_
-        answer["predictions"] = classes[probabilities.argmax(axis=1)].tolist()
-        answer["classes"] = classes.tolist()
-        answer["probabilities"] = np.round(probabilities, 4).tolist()
-    else:
-        answer["predictions"] = np.round(engine.predict(X), 4).tolist()
+    with np.errstate(all="ignore"):  # overflow shows up as inf/nan, which _finite turns into a 422
+        if task == "classification":
+            probabilities = _finite(engine.predict_proba(X))
+            classes = served.loaded.model.classes_
+            answer["predictions"] = classes[probabilities.argmax(axis=1)].tolist()  # labels: text, not numbers
+            answer["classes"] = classes.tolist()
+            answer["probabilities"] = probabilities.round(DECIMALS)
+        elif task == "clustering":
+            answer["predictions"] = engine.predict(X).astype(int)
+            if hasattr(engine, "transform"):  # K-means: each row's distance to every centre
+                answer["distances"] = _finite(engine.transform(X).min(axis=1)).round(DECIMALS)
+        else:
+            answer["predictions"] = _finite(engine.predict(X).astype(float)).round(DECIMALS)
     return answer
+
+
+def trial(served: ServedModel) -> None:
+    """Raise ValueError unless `served` answers probe rows with the shape and kind its metadata promises.
+
+    Run before a model goes live: a pickle that loads is not yet a model that can answer.
+    """
+    names = served.metadata["feature_names"]
+    probes = np.vstack([np.zeros(len(names)), np.ones(len(names))])
+    answer = predict(served, probes)
+    predictions = np.asarray(answer["predictions"])
+    if predictions.shape != (len(probes),):
+        raise ValueError(f"it answered {predictions.shape} predictions for {len(probes)} probe rows")
+    task = served.metadata["task"]
+    if task == "classification" and [str(c) for c in answer["classes"]] != served.metadata["classes"]:
+        raise ValueError(f"its classes {list(answer['classes'])} are not the recorded {served.metadata['classes']}")
+    if task == "regression" and predictions.dtype.kind != "f":
+        raise ValueError("a regression model must answer numbers")

@@ -168,6 +168,11 @@ def _check_record(version: int, metadata: object) -> dict:
     missing = [key for key in REQUIRED_METADATA if key not in metadata]
     if missing:
         raise ModelRejected(f"model v{version}: {METADATA_FILE} lacks {', '.join(missing)}")
+    names, metrics = metadata["feature_names"], metadata["metrics"]
+    if not (isinstance(names, list) and names and all(isinstance(name, str) for name in names)):
+        raise ModelRejected(f"model v{version}: {METADATA_FILE} has no list of feature names")
+    if not (isinstance(metrics, dict) and isinstance(metrics.get(metadata["primary_metric"]), int | float)):
+        raise ModelRejected(f"model v{version}: {METADATA_FILE} has no number for its primary metric")
     return metadata
 
 

@@ -12,11 +12,13 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 
 from mlsteps.live_model import LiveModel
+from mlsteps.metrics import CONTENT_TYPE
 from mlsteps.predict import InputError, PredictRequest, predict, to_matrix
+from mlsteps.responses import NOT_READY, PREDICT, Alive, FastJSONResponse, ModelMetadata, Ready
 
 EXPECTED = 'a JSON body {"instances": [[number, ...], ...]} or {"instances": [{"feature": number, ...}, ...]}'
 
@@ -34,10 +36,42 @@ def not_ready(live: LiveModel, models_dir: Path) -> JSONResponse:
                         status_code=503)
 
 
+class BodyTooLarge(Exception):
+    """A /predict body over the limit: answered 413 before (Content-Length) or while (chunked) it is read."""
+
+    def __init__(self, size: int, limit: int, declared: bool):
+        super().__init__(f"the body is {'declared as ' if declared else 'more than '}{size} bytes, over the limit of "
+                         f"{limit} (MLSTEPS_MAX_BODY_BYTES); send fewer rows per request")
+
+
+async def refuse_large_body(request: Request, error: BodyTooLarge) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=413)
+
+
+def is_json(content_type: str) -> bool:
+    """True for application/json, with or without parameters (charset), and for application/<name>+json."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The body, or BodyTooLarge as soon as it is known to be over `limit`: memory stays bounded."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(int(declared), limit, declared=True)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit, limit, declared=False)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def explain_bad_input(request: Request, error: RequestValidationError) -> JSONResponse:
     """FastAPI's 422, plus what a valid body looks like and, when it is missing, the Content-Type header."""
     errors = [{"loc": e["loc"], "msg": e["msg"]} for e in error.errors()]
-    if "json" not in request.headers.get("content-type", ""):
+    if not is_json(request.headers.get("content-type", "")):
         errors.insert(0, {"loc": ["header", "content-type"],
                           "msg": "send the header 'Content-Type: application/json' with a JSON body"})
     return JSONResponse({"detail": jsonable_encoder(errors), "expected": EXPECTED}, status_code=422)
@@ -54,10 +88,11 @@ async def read_predict_body(request: Request) -> PredictRequest:
     runs): bare endpoint 269 µs, this 360 µs (0.75 of bare), a typed body 396 µs (0.68); the runs
     are in docs/benchmarks.md. /docs still shows the body: see PREDICT_BODY.
     """
-    if "json" not in request.headers.get("content-type", ""):
+    if not is_json(request.headers.get("content-type", "")):
         raise RequestValidationError([])  # explain_bad_input adds the missing header to the answer
+    body = await read_limited(request, request.app.state.settings.body_limit)
     try:
-        return PredictRequest.model_validate_json(await request.body())
+        return PredictRequest.model_validate_json(body)
     except ValidationError as error:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
 
@@ -67,9 +102,9 @@ PREDICT_BODY = {"requestBody": {"required": True, "content": {"application/json"
 
 
 # /predict first: FastAPI matches a request against the routes in order, and this one is the hot path.
-@router.post("/predict", tags=["model"], openapi_extra=PREDICT_BODY,
-             responses={503: {"description": "No model to answer with (yet)"}})
-async def predict_route(request: Request) -> JSONResponse:
+@router.post("/predict", tags=["model"], openapi_extra=PREDICT_BODY, response_class=FastJSONResponse,
+             responses=PREDICT)
+async def predict_route(request: Request) -> Response:
     """Predict one row or a batch with the live model."""
     body = await read_predict_body(request)
     live, settings = request.app.state.live, request.app.state.settings
@@ -78,18 +113,18 @@ async def predict_route(request: Request) -> JSONResponse:
         return not_ready(live, settings.models_dir)
     try:
         X = to_matrix(body.instances, current.metadata["feature_names"], settings.max_batch)
+        return FastJSONResponse(predict(current, X))
     except InputError as error:
         return JSONResponse({"detail": error.errors, "expected": EXPECTED}, status_code=422)
-    return JSONResponse(predict(current, X))
 
 
-@router.get("/healthz", tags=["health"])
+@router.get("/healthz", tags=["health"], response_model=Alive)
 async def healthz():
     """Liveness: the process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"])
+@router.get("/readyz", tags=["health"], response_model=Ready, responses=NOT_READY)
 async def readyz(request: Request):
     """Readiness: 200 once a model is loaded; 503 before, saying why."""
     live = request.app.state.live
@@ -98,20 +133,20 @@ async def readyz(request: Request):
     return {"status": "ready", "model_version": live.current.version}
 
 
-@router.get("/model", tags=["model"])
+@router.get("/model", tags=["model"], response_model=ModelMetadata, responses=NOT_READY)
 async def model_info(request: Request):
-    """The live model's metadata: version, metrics, features, the snapshot it was trained on."""
+    """The live model's metadata: version, metrics, features, tuning, the snapshot it was trained on."""
     live = request.app.state.live
     current = live.current
-    return current.metadata if current else not_ready(live, request.app.state.settings.models_dir)
+    return FastJSONResponse(current.metadata) if current else not_ready(live, request.app.state.settings.models_dir)
 
 
-@router.get("/metrics", response_class=PlainTextResponse, tags=["health"])
+@router.get("/metrics", response_class=PlainTextResponse, tags=["health"],
+            responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
+                             "description": "Prometheus text format"}})
 async def metrics_route(request: Request):
-    """Prometheus text format: requests, latency, model version, reloads."""
-    live = request.app.state.live
-    return request.app.state.metrics.render(live.current.version if live.current else None,
-                                            live.reloads, live.rejected)
+    """Prometheus text format: requests, latency, model version, reloads, refusals."""
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -137,8 +172,10 @@ def model_status(live: LiveModel) -> str:
         return f"{refused}<p>No model yet: the train step publishes {waiting}. This page updates on reload.</p>"
     meta = current.metadata
     metric = meta["primary_metric"]
+    clusters = f", k={meta['metrics']['k']} clusters" if "k" in meta["metrics"] else ""
     return (f"<p>Serving model <b>v{meta['version']}</b> ({meta['task']}, {metric} "
-            f"{meta['metrics'][metric]:.3f}), trained {meta['created_at']} on {meta['snapshot']}.</p>{refused}"
+            f"{meta['metrics'][metric]:.3f}{clusters}), trained {meta.get('created_at')} on "
+            f"{meta.get('snapshot')}.</p>{refused}"
             f"<p>Features: {html.escape(', '.join(meta['feature_names']))}</p>")
 
 

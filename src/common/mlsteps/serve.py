@@ -19,7 +19,7 @@ from mlsteps import __version__
 from mlsteps.config import Settings
 from mlsteps.live_model import LiveModel
 from mlsteps.metrics import Metrics, MetricsMiddleware
-from mlsteps.routes import explain_bad_input, router
+from mlsteps.routes import BodyTooLarge, explain_bad_input, refuse_large_body, router
 
 log = logging.getLogger("mlsteps.serve")
 
@@ -68,7 +68,10 @@ async def lifespan(app: FastAPI):
     if settings.signing_key is None:
         log.warning("models are not signed (MLSTEPS_SIGNING_KEY is unset): their sha256 catches corruption, not "
                     "tampering, so whoever can write %s can run code here", settings.models_dir)
-    live.refresh()
+    try:
+        live.refresh()
+    except Exception:  # serve always starts: alive, not ready, and the log says why
+        log.exception("loading the first model failed; /readyz answers 503 until a model loads")
     if live.current is None:
         log.info("no model served from %s yet: /readyz answers 503 until train publishes one it can load",
                  settings.models_dir)
@@ -87,8 +90,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.live = LiveModel(settings.models_dir, settings.signing_secret)
     app.include_router(router)
     app.add_exception_handler(RequestValidationError, explain_bad_input)
+    app.add_exception_handler(BodyTooLarge, refuse_large_body)
     # The metrics' path labels: every route's path, so their number stays bounded. iter_route_contexts
     # (FastAPI's public helper) sees into the included router, which app.routes holds as one opaque entry.
-    app.state.metrics = Metrics(routes={context.path for context in iter_route_contexts(app.routes)} - {None})
+    app.state.metrics = Metrics(routes={context.path for context in iter_route_contexts(app.routes)} - {None},
+                                live=app.state.live)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

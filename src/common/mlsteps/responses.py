@@ -1,0 +1,85 @@
+"""What each route answers, status by status: the schemas of serve's OpenAPI document (/openapi.json).
+
+The routes build their answers as plain dicts and numpy arrays for speed; these models describe
+them, so /docs and a schema-driven fuzzer check the same contract the tests do.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import orjson
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
+
+
+class FastJSONResponse(Response):
+    """JSON written by orjson: numpy arrays straight to text, no Python float per value.
+
+    benchmarks/bench_level1.py: 1,000-row batches spent a third of their time in the standard
+    library's json.dumps of Python lists.
+    """
+
+    media_type = "application/json"
+
+    def render(self, content) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+class Prediction(BaseModel):
+    model_version: int
+    predictions: list[str] | list[float] | list[int]  # labels, numbers, or cluster numbers
+    classes: list[str] | None = None  # classification: the order of each row's probabilities
+    probabilities: list[list[float]] | None = None
+    distances: list[float] | None = None  # clustering: each row's distance to its cluster's centre
+
+
+class InputProblem(BaseModel):
+    class Item(BaseModel):
+        loc: list[str | int]
+        msg: str
+
+    detail: list[Item]
+    expected: str
+
+
+class TooLarge(BaseModel):
+    detail: str
+
+
+class NotReady(BaseModel):
+    status: Literal["waiting for a model", "model refused"]
+    detail: str
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    model_version: int
+
+
+class Alive(BaseModel):
+    status: Literal["ok"]
+
+
+class ModelMetadata(BaseModel):
+    """The live model's metadata.json (more keys than these may be present)."""
+
+    model_config = ConfigDict(extra="allow")
+    version: int
+    task: Literal["classification", "regression", "clustering"]
+    feature_names: list[str]
+    primary_metric: str
+    metrics: dict[str, float]
+    sklearn_version: str
+    sha256: str
+
+
+NOT_READY = {503: {"model": NotReady, "description": "No model to answer with: none promoted yet, or refused"}}
+PREDICT = {
+    200: {"model": Prediction, "description": "One answer per row, from one model version"},
+    413: {"model": TooLarge, "description": "The body is larger than MLSTEPS_MAX_BODY_BYTES"},
+    422: {"model": InputProblem,
+          "description": "Not JSON, or not sent as application/json; rows that do not fit the live model or "
+                         "cannot be scored"},
+    **NOT_READY,
+}
