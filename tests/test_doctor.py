@@ -5,7 +5,7 @@ import socket
 import subprocess
 import sys
 
-from conftest import free_port
+from helpers import free_port
 
 
 def doctor(*args, env=None):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, free_port
+from helpers import REPO_ROOT, free_port
 
 LAUNCHER = REPO_ROOT / "src" / "single_function" / "single_function_all_ml_steps.py"
 pytestmark = pytest.mark.slow
