@@ -60,8 +60,9 @@ def test_level1_serves_updates_survives_a_crash_and_stops_cleanly(launcher):
 
     os.kill(pids["train"], signal.SIGKILL)  # the launcher must notice and restart it
     crashed = f"train (pid {pids['train']}) exited with code -9; restarting"
+    # Only a start logged after the crash counts (before it is logged, the old start would match).
     restarted = wait_for("train to restart", lambda: re.search(
-        r"started train \(pid (\d+)\)", log_path.read_text().split(crashed)[-1]), 30)
+        r"started train \(pid (\d+)\)", log_path.read_text().partition(crashed)[2]), 30)
     new_train = int(restarted.group(1))
     before = model_version()
     wait_for("a model from the restarted train", lambda: model_version() > before, 30)
