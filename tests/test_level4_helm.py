@@ -27,8 +27,8 @@ from apscheduler.triggers.cron import CronTrigger
 from helpers import REPO_ROOT, command_works, deep_merge, free_port, headings, need
 from images import podman_image
 from kube_harness import (COMPONENT, PodmanStack, bootstrap_then_serve, checkov_scan, containers, leftovers,
-                          level3_objects, newest_minor, pod_template, predict_then_newer_model, schema_minors,
-                          strict_schema_errors, validate_with_the_cli)
+                          level3_objects, load_objects, newest_minor, pod_template, predict_then_newer_model,
+                          schema_minors, strict_schema_errors, validate_with_the_cli)
 
 CHART_DIR = REPO_ROOT / "src" / "helm_chart"
 RELEASE = "mlsteps"  # with this release name every object has its level-3 name
@@ -358,8 +358,7 @@ def test_rendered_output_passes_strict_schemas_on_the_oldest_and_newest_version(
 def test_policy_scan_finds_nothing_unexplained(tmp_path):
     """checkov on each environment's render (optional blocks on too): no failure, every skip has a reason.
     (e2e tier: checkov takes seconds to start.)"""
-    write_renders(tmp_path)
-    checkov_scan(tmp_path, [o for path in tmp_path.iterdir() for o in yaml.safe_load_all(path.read_text()) if o])
+    checkov_scan(tmp_path, load_objects(write_renders(tmp_path)))
 
 
 # -- the helm binary (e2e: needs helm, e.g. from scripts/runtimes/helm.sh) --------------------------
