@@ -64,6 +64,14 @@ def compose_command() -> list[str] | None:
     return None
 
 
+def need_compose() -> list[str]:
+    """The compose command, with a Docker engine to run it (a skip without them, a failure in CI)."""
+    need(command_works("docker", "info"), "no Docker engine answers `docker info` (bash scripts/runtimes/docker.sh)")
+    compose = compose_command()
+    need(compose is not None, "neither `docker compose` nor `docker-compose` is installed (scripts/runtimes/docker.sh)")
+    return compose
+
+
 # -- ports and HTTP ------------------------------------------------------------------------------
 
 def free_port() -> int:

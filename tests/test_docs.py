@@ -20,8 +20,8 @@ import helm_python
 import pytest
 import yaml
 
-from helpers import (LAUNCHER, REPO_ROOT, command_works, compose_command, deep_merge, free_port, headings,
-                     http_json, load_launcher, need, wait_for)
+from helpers import (LAUNCHER, REPO_ROOT, deep_merge, free_port, headings, http_json, load_launcher, need_compose,
+                     wait_for)
 from images import python_image
 from kube_harness import level3_objects
 from mlsteps.cli import build_parser
@@ -194,6 +194,12 @@ def test_level_pages_have_the_same_parts_in_order(page):
     assert positions == sorted(positions), found
 
 
+@pytest.mark.parametrize("readme", sorted((REPO_ROOT / "src").glob("*/README.md")), ids=lambda p: p.parent.name)
+def test_level_readmes_have_the_fixed_parts_in_order(readme):
+    """Each level folder's short README, in the order of kubernetes/examples' guidelines."""
+    assert headings(readme) == ["Purpose", "Prerequisites", "Quick start", "Verify", "Clean up", "Last validated"]
+
+
 # -- level 1, for real ---------------------------------------------------------------------------
 
 def is_long_running(line: str) -> bool:
@@ -285,9 +291,7 @@ def level2_runnable(line: str) -> bool:
 
 @pytest.mark.e2e
 def test_level2_commands_run_as_written(repo_copy):
-    need(command_works("docker", "info"), "no Docker engine answers `docker info` (bash scripts/runtimes/docker.sh)")
-    compose = compose_command()
-    need(compose is not None, "neither `docker compose` nor `docker-compose` is installed")
+    compose = need_compose()
     port = free_port()
     env = {**os.environ, "COMPOSE_PROJECT_NAME": f"mlsteps-docs-{port}", "MLSTEPS_PORT": str(port)}
     if python_image():

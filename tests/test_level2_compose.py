@@ -17,7 +17,7 @@ import uuid
 import pytest
 import yaml
 
-from helpers import (REPO_ROOT, SAMPLE, VENV_BIN, command_works, compose_command, free_port, http_json, need,
+from helpers import (REPO_ROOT, SAMPLE, VENV_BIN, compose_command, free_port, http_json, need, need_compose,
                      wait_for)
 from images import IMAGE_TAG, python_image
 from mlsteps.config import ENV_DEFAULTS
@@ -177,10 +177,7 @@ class Stack:
 
 @pytest.mark.e2e
 def test_compose_stack_end_to_end():
-    need(command_works("docker", "info"), "no Docker engine answers `docker info` (run scripts/runtimes/docker.sh)")
-    compose = compose_command()
-    need(compose is not None, "neither `docker compose` nor `docker-compose` is installed (scripts/runtimes/docker.sh)")
-    stack = Stack(compose)
+    stack = Stack(need_compose())
     try:
         # The learner's command, detached: build the one image, then start in dependency order.
         stack.run("up", "--build", "--detach", timeout=900)
