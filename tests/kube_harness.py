@@ -62,12 +62,16 @@ class JobRun:
     seconds: float
 
 
+def yaml_objects(text: str) -> list[dict]:
+    """The non-empty documents of a YAML text, by the safe loader (on libyaml where PyYAML has it: the
+    same objects, several times faster, and the tests parse many renders)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return [doc for doc in yaml.load_all(text, Loader=loader) if doc]
+
+
 def load_objects(paths: Iterable[Path | str]) -> list[dict]:
     """Parse Kubernetes YAML files (several documents each allowed) into a list of objects."""
-    objects = []
-    for path in paths:
-        objects.extend(doc for doc in yaml.safe_load_all(Path(path).read_text()) if doc)
-    return objects
+    return [obj for path in paths for obj in yaml_objects(Path(path).read_text())]
 
 
 def level3_objects() -> list[dict]:
@@ -430,4 +434,4 @@ def leftovers(prefix: str) -> list[str]:
 
 __all__ = ["COMPONENT", "JobRun", "PodmanStack", "bootstrap_then_serve", "checkov_scan", "containers", "leftovers",
            "level3_objects", "load_objects", "newest_minor", "pod_template", "predict_then_newer_model",
-           "schema_minors", "strict_schema_errors", "validate_with_the_cli"]
+           "schema_minors", "strict_schema_errors", "validate_with_the_cli", "yaml_objects"]

@@ -57,7 +57,7 @@ def test_the_console_entry_point_exits_2_without_a_traceback(settings):
 
 
 def test_every_repeats_until_sigterm(settings):
-    process = subprocess.Popen([sys.executable, "-m", "mlsteps", "load-data", "--every", "0.3"],
+    process = subprocess.Popen([sys.executable, "-m", "mlsteps", "load-data", "--every", "0.1"],
                                stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while len(list_snapshots(settings.snapshots_dir)) < 3 and time.monotonic() < deadline:
@@ -65,7 +65,7 @@ def test_every_repeats_until_sigterm(settings):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) == 0
     log = process.stderr.read()
-    assert "scheduled every 0.3s" in log and "stopping (SIGTERM)" in log
+    assert "scheduled every 0.1s" in log and "stopping (SIGTERM)" in log
     assert len(list_snapshots(settings.snapshots_dir)) >= 3
 
 

@@ -23,7 +23,7 @@ import yaml
 from helpers import (LAUNCHER, REPO_ROOT, deep_merge, free_port, headings, http_json, load_launcher, need_compose,
                      wait_for)
 from images import python_image
-from kube_harness import level3_objects
+from kube_harness import level3_objects, yaml_objects
 from mlsteps.cli import build_parser
 from mlsteps.config import ENV_DEFAULTS
 
@@ -131,7 +131,7 @@ def kubernetes_objects() -> list[dict]:
     objects = level3_objects()
     with helm_python.Chart.load(REPO_ROOT / "src/helm_chart") as chart:
         rendered = chart.render({}, name="mlsteps", namespace="default")
-    objects += [o for path, text in rendered.items() if path.endswith(".yaml") for o in yaml.safe_load_all(text) if o]
+    objects += [o for path, text in rendered.items() if path.endswith(".yaml") for o in yaml_objects(text)]
     return objects
 
 

@@ -22,7 +22,7 @@ from helpers import REPO_ROOT, command_works, free_port, headings, need
 from images import IMAGE_TAG, podman_image
 from kube_harness import (COMPONENT, PodmanStack, bootstrap_then_serve, checkov_scan, containers, leftovers,
                           level3_objects, newest_minor, pod_template, predict_then_newer_model, schema_minors,
-                          strict_schema_errors, validate_with_the_cli)
+                          strict_schema_errors, validate_with_the_cli, yaml_objects)
 from mlsteps.cli import build_parser
 from mlsteps.config import ENV_DEFAULTS, load_settings
 
@@ -70,7 +70,7 @@ def test_kustomization_applies_every_numbered_file_in_order():
 def test_one_object_per_file_with_the_expected_kinds():
     kinds = []
     for path in manifest_files():
-        docs = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+        docs = yaml_objects(path.read_text())
         assert len(docs) == 1, f"{path.name} holds {len(docs)} objects; one per file"
         kinds.append(docs[0]["kind"])
     assert kinds == ["PersistentVolumeClaim", "Job", "CronJob", "CronJob", "Deployment", "Service"]
@@ -284,7 +284,7 @@ def test_kustomize_renders_exactly_the_files_plus_its_label():
     need(command_works(kubectl, "version", "--client"), "kubectl is missing (bash scripts/runtimes/helm.sh)")
     result = subprocess.run([kubectl, "kustomize", str(KUBECTL_DIR)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    rendered = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    rendered = yaml_objects(result.stdout)
     expected = objects()
     for obj in expected:
         obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "kustomize"

@@ -28,7 +28,7 @@ from helpers import REPO_ROOT, command_works, deep_merge, free_port, headings, n
 from images import podman_image
 from kube_harness import (COMPONENT, PodmanStack, bootstrap_then_serve, checkov_scan, containers, leftovers,
                           level3_objects, load_objects, newest_minor, pod_template, predict_then_newer_model,
-                          schema_minors, strict_schema_errors, validate_with_the_cli)
+                          schema_minors, strict_schema_errors, validate_with_the_cli, yaml_objects)
 
 CHART_DIR = REPO_ROOT / "src" / "helm_chart"
 RELEASE = "mlsteps"  # with this release name every object has its level-3 name
@@ -58,7 +58,7 @@ def objects_of(rendered: dict[str, str], *, tests: bool = False) -> list[dict]:
     for path, text in rendered.items():
         if path.endswith("NOTES.txt") or ("/templates/tests/" in path) != tests:
             continue
-        found.extend(doc for doc in yaml.safe_load_all(text) if doc)
+        found.extend(yaml_objects(text))
     return found
 
 
@@ -342,7 +342,7 @@ def write_renders(folder: Path) -> list[Path]:
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_rendered_output_passes_strict_kubernetes_schemas(environment, optional):
     """For the newest Kubernetes, in process; the e2e tier adds the oldest, with the command."""
-    rendered = [doc for doc in yaml.safe_load_all(rendered_text(environment_values(environment, optional))) if doc]
+    rendered = yaml_objects(rendered_text(environment_values(environment, optional)))
     assert not strict_schema_errors(rendered, newest_minor())
 
 
@@ -397,7 +397,7 @@ def test_helm_cli_renders_what_the_sdk_renders():
         argv = [helm, "template", RELEASE, str(CHART_DIR)] + (["-f", str(path)] if path else [])
         result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
-        cli = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+        cli = yaml_objects(result.stdout)
         sdk = objects_of(render(values_file(path))) + objects_of(render(values_file(path)), tests=True)
         assert sorted(map(json.dumps, cli)) == sorted(map(json.dumps, sdk)), environment
 
