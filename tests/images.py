@@ -1,7 +1,7 @@
 """Build the one mlsteps image (src/docker_compose/Dockerfile) for the tests that run containers.
 
 Every level runs the same image, so the container tests import this instead of building their own:
-    from images import build_image, load_into_podman
+    from images import build_image, podman_image
 Where no registry is reachable, scripts/runtimes/base_image.sh leaves `mlsteps-python:local`; the
 build then uses it as its base instead of the Dockerfile's default python:3.12-slim.
 """
@@ -12,7 +12,8 @@ import functools
 import subprocess
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO_ROOT, command_works
+
 DOCKERFILE = REPO_ROOT / "src" / "docker_compose" / "Dockerfile"
 IMAGE_TAG = "mlsteps:0.1.0"
 LOCAL_BASE = "mlsteps-python:local"
@@ -37,7 +38,7 @@ def build_args(engine: str = "docker") -> list[str]:
     return ["--build-arg", f"PYTHON_IMAGE={base}"] if base else []
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def build_image(engine: str = "docker") -> str:
     """Build the image with `engine` (docker or podman) from the repository root; return its tag.
 
@@ -65,3 +66,10 @@ def load_into_podman(tag: str = IMAGE_TAG) -> str:
     if save_rc != 0 or load.returncode != 0:
         raise RuntimeError(f"docker save {tag} | podman load failed: {load.stderr.strip()}")
     return tag
+
+
+def podman_image() -> str:
+    """The image in Podman's store, for levels 3 and 4: built by docker and copied over, or built by podman."""
+    if command_works("docker", "info"):
+        return load_into_podman(build_image("docker"))
+    return build_image("podman")

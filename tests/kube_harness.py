@@ -1,4 +1,5 @@
-"""Kubernetes objects as real pods on Podman: what stands in for a cluster in the e2e tests.
+"""Kubernetes objects for the level 3 and 4 tests: loading, strict schemas, the policy scan, and
+real pods on Podman, which stand in for a cluster in the e2e tests.
 
 No cluster can run on the CI machine, but `podman kube play` runs the pods a manifest describes, on the
 real image, with the real volume, security context and resources. It does not do everything a cluster
@@ -29,20 +30,23 @@ Used by level 3 (objects from src/kubectl) and level 4 (objects from `helm templ
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import secrets
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from unittest import mock
 
 import httpx
 import yaml
 
-from conftest import free_port  # noqa: F401  re-exported: the tests take it from here too
+from helpers import REPO_ROOT, SAMPLE, VENV_BIN
 
 COMPONENT = "app.kubernetes.io/component"
 JOB_KINDS = ("Job", "CronJob")
@@ -58,12 +62,23 @@ class JobRun:
     seconds: float
 
 
+def yaml_objects(text: str) -> list[dict]:
+    """The non-empty documents of a YAML text, by the safe loader (on libyaml where PyYAML has it: the
+    same objects, several times faster, and the tests parse many renders)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return [doc for doc in yaml.load_all(text, Loader=loader) if doc]
+
+
 def load_objects(paths: Iterable[Path | str]) -> list[dict]:
     """Parse Kubernetes YAML files (several documents each allowed) into a list of objects."""
-    objects = []
-    for path in paths:
-        objects.extend(doc for doc in yaml.safe_load_all(Path(path).read_text()) if doc)
-    return objects
+    return [obj for path in paths for obj in yaml_objects(Path(path).read_text())]
+
+
+def level3_objects() -> list[dict]:
+    """Level 3's objects, file by file as `kubectl apply -k src/kubectl` applies them."""
+    kubectl_dir = REPO_ROOT / "src" / "kubectl"
+    resources = yaml.safe_load((kubectl_dir / "kustomization.yaml").read_text())["resources"]
+    return load_objects(kubectl_dir / name for name in resources)
 
 
 def pod_template(obj: dict) -> dict:
@@ -74,6 +89,82 @@ def pod_template(obj: dict) -> dict:
         return obj["spec"]["template"]
     raise ValueError(f"{obj['kind']} {obj['metadata']['name']} has no pod template")
 
+
+def containers(obj: dict) -> list[dict]:
+    """Every container of a workload's pod template, init containers first."""
+    spec = pod_template(obj)["spec"]
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+# -- strict schemas and the policy scan (the dev dependencies kubernetes-validate and checkov) -------
+
+def schema_minors() -> list[str]:
+    """Every Kubernetes minor version kubernetes-validate has schemas for, oldest first."""
+    from kubernetes_validate.utils import all_versions
+
+    minors = sorted({tuple(map(int, v.split(".")[:2])) for v in all_versions()})
+    return [f"{major}.{minor}" for major, minor in minors]
+
+
+def newest_minor() -> str:
+    return schema_minors()[-1]
+
+
+@functools.cache
+def _cached_schema_reader():
+    """kubernetes-validate's own schema reader, cached: it parses a megabyte of JSON per object otherwise."""
+    from kubernetes_validate.utils import schema_contents
+
+    return functools.cache(schema_contents)
+
+
+def strict_schema_errors(objects: Iterable[dict], version: str) -> list[str]:
+    """kubernetes-validate --strict, in process: one line per object that fails, or has no schema."""
+    import kubernetes_validate
+
+    errors = []
+    with mock.patch("kubernetes_validate.utils.schema_contents", _cached_schema_reader()):
+        for obj in objects:
+            try:
+                kubernetes_validate.validate(obj, version, strict=True)
+            except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as error:
+                path = ".".join(map(str, getattr(error, "path", [])))
+                errors.append(f"{obj['kind']}/{obj['metadata']['name']} on {version}: {path}: {error.message}")
+    return errors
+
+
+def validate_with_the_cli(paths: list[Path], versions: list[str]) -> None:
+    """The `kubernetes-validate --strict` command on every file for every version, in one process:
+    it must pass every object for every version (it only warns on a kind it has no schema for)."""
+    tool = VENV_BIN / "kubernetes-validate"
+    assert tool.exists(), "kubernetes-validate is a dev dependency: run `make setup`"
+    argv = [str(tool), "--strict", *(flag for version in versions for flag in ("-k", version)), *map(str, paths)]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(" passed ") == len(load_objects(paths)) * len(versions), result.stdout
+
+
+def checkov_scan(directory: Path, objects: Iterable[dict]) -> list[dict]:
+    """checkov over `directory`: no failed check, every object of `objects` scanned (checkov silently
+    ignores what it cannot parse) and every skip with its reason. Returns the skipped checks."""
+    tool = VENV_BIN / "checkov"
+    assert tool.exists(), "checkov is a dev dependency: run `make setup`"
+    result = subprocess.run([str(tool), "-d", str(directory), "--framework", "kubernetes", "--skip-download",
+                             "--output", "json"], capture_output=True, text=True, timeout=300)
+    results = json.loads(result.stdout)["results"]
+    failed = sorted({(c["check_id"], c["resource"], c["file_path"]) for c in results["failed_checks"]})
+    assert not failed and result.returncode == 0, failed or result.stderr
+    scanned = {c["resource"].split(".")[0] + "/" + c["resource"].split(".")[2]
+               for c in results["passed_checks"] + results["skipped_checks"]}
+    expected = {f"{o['kind']}/{o['metadata']['name']}" for o in objects
+                if o["kind"] not in ("PersistentVolumeClaim", "HorizontalPodAutoscaler")}  # checkov has no checks
+    assert expected <= scanned, sorted(expected - scanned)
+    reasons = {c["check_result"].get("suppress_comment", "") for c in results["skipped_checks"]}
+    assert all(r.strip() and r != "No comment provided" for r in reasons), reasons
+    return results["skipped_checks"]
+
+
+# -- real pods on Podman ------------------------------------------------------------------------------
 
 class PodmanStack:
     """A set of Kubernetes objects brought up as Podman pods and volumes; everything goes on exit.
@@ -316,7 +407,7 @@ def predict_then_newer_model(stack: PodmanStack, timings: dict[str, float]) -> i
     """
     with httpx.Client(base_url=stack.base_url, timeout=10) as client:
         first = client.get("/model").json()["version"]
-        answer = client.post("/predict", json={"instances": [[5.1, 3.5, 1.4, 0.2]]})
+        answer = client.post("/predict", json=SAMPLE)
         assert answer.status_code == 200, answer.text
         assert answer.json()["model_version"] == first and len(answer.json()["predictions"]) == 1
 
@@ -341,5 +432,6 @@ def leftovers(prefix: str) -> list[str]:
     return [name for name in volumes + pods if name.startswith(prefix)]
 
 
-__all__ = ["COMPONENT", "JobRun", "PodmanStack", "bootstrap_then_serve", "free_port", "leftovers", "load_objects", "pod_template",
-           "predict_then_newer_model"]
+__all__ = ["COMPONENT", "JobRun", "PodmanStack", "bootstrap_then_serve", "checkov_scan", "containers", "leftovers",
+           "level3_objects", "load_objects", "newest_minor", "pod_template", "predict_then_newer_model",
+           "schema_minors", "strict_schema_errors", "validate_with_the_cli", "yaml_objects"]

@@ -15,14 +15,24 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 
 import helm_python
 import pytest
 import yaml
 
-from conftest import REPO_ROOT, command_works, free_port, need
+from helpers import (
+    LAUNCHER,
+    REPO_ROOT,
+    deep_merge,
+    free_port,
+    headings,
+    http_json,
+    load_launcher,
+    need_compose,
+    wait_for,
+)
+from images import python_image
+from kube_harness import level3_objects, yaml_objects
 from mlsteps.cli import build_parser
 from mlsteps.config import ENV_DEFAULTS
 
@@ -33,7 +43,7 @@ PROGRAMS = {"make", "curl", "python", "docker", "kubectl", "minikube", "helm", "
             "bash", ".venv/bin/python"}
 LEVEL1_DOCS = {REPO_ROOT / name for name in ("README.md", "docs/level-1-single-function.md", "docs/index.md",
                                              "docs/troubleshooting.md", "src/single_function/README.md")}
-LAUNCHER = "src/single_function/single_function_all_ml_steps.py"
+LAUNCHER_PATH = str(LAUNCHER.relative_to(REPO_ROOT))  # as the docs write it
 
 
 def commands(docs=DOCS):
@@ -96,24 +106,21 @@ def test_relative_links_resolve():
 
 def test_mlsteps_commands_parse():
     used = [shlex.split(line)[shlex.split(line).index("mlsteps") + 1:] for _, line, _ in ALL if "-m mlsteps" in line]
-    used += [["doctor", "--level", level] for _, line, _ in ALL for level in re.findall(r"make doctor LEVEL=(\S+)", line)]
+    used += [["doctor", "--level", level]
+             for _, line, _ in ALL for level in re.findall(r"make doctor LEVEL=(\S+)", line)]
     assert used
     for argv in used:
         build_parser().parse_args(argv)  # exits (fails the test) if wrong
 
 
 def test_launcher_flags_exist():
-    from importlib.util import module_from_spec, spec_from_file_location
-
-    spec = spec_from_file_location("launcher", REPO_ROOT / LAUNCHER)
-    launcher = module_from_spec(spec)
-    spec.loader.exec_module(launcher)
-    used = [line for _, line, _ in ALL if LAUNCHER in line]
+    launcher = load_launcher()
+    used = [line for _, line, _ in ALL if LAUNCHER_PATH in line]
     assert used
     for line in used:
         words = shlex.split(line)
         try:
-            launcher.parse_args(words[words.index(LAUNCHER) + 1:])
+            launcher.parse_args(words[words.index(LAUNCHER_PATH) + 1:])
         except SystemExit as stop:  # --help prints and exits 0; a wrong flag exits 2
             assert stop.code == 0, line
 
@@ -123,17 +130,17 @@ def compose_services() -> set[str]:
 
 
 def test_compose_services_exist():
-    used = {m for _, line, _ in ALL for m in re.findall(r"docker compose (?:logs -f|exec|restart|stop|kill) (\S+)", line)}
+    used = {m for _, line, _ in ALL
+            for m in re.findall(r"docker compose (?:logs -f|exec|restart|stop|kill) (\S+)", line)}
     assert used and used <= compose_services(), used - compose_services()
 
 
 def kubernetes_objects() -> list[dict]:
     """Level 3's objects plus the chart's (with its `helm test` pods), as a learner would create them."""
-    objects = [o for path in sorted((REPO_ROOT / "src/kubectl").glob("[0-9]*.yaml"))
-               for o in yaml.safe_load_all(path.read_text()) if o]
+    objects = level3_objects()
     with helm_python.Chart.load(REPO_ROOT / "src/helm_chart") as chart:
         rendered = chart.render({}, name="mlsteps", namespace="default")
-    objects += [o for path, text in rendered.items() if path.endswith(".yaml") for o in yaml.safe_load_all(text) if o]
+    objects += [o for path, text in rendered.items() if path.endswith(".yaml") for o in yaml_objects(text)]
     return objects
 
 
@@ -166,11 +173,11 @@ def test_helm_values_in_docs_render_or_fail_as_shown(doc, line, shown):
     """Each --set / -f a doc shows renders with the real chart, or fails where the doc shows an Error."""
     words = shlex.split(line.split("|")[0])
     values: dict = {}
-    for flag, value in zip(words, words[1:]):
+    for flag, value in zip(words, words[1:], strict=False):
         if flag == "-f":
-            values = {**values, **helm_python.values_from_yaml((REPO_ROOT / value).read_text())}
+            values = deep_merge(values, helm_python.values_from_yaml((REPO_ROOT / value).read_text()))
         elif flag == "--set":
-            values = merge(values, helm_python.parse_set_string(value))
+            values = deep_merge(values, helm_python.parse_set_string(value))
     expect_error = shown.lstrip().startswith("Error:")
     try:
         with helm_python.Chart.load(REPO_ROOT / "src/helm_chart") as chart:
@@ -181,13 +188,6 @@ def test_helm_values_in_docs_render_or_fail_as_shown(doc, line, shown):
     assert (failed is not None) == expect_error, f"{line}: {failed}"
 
 
-def merge(base: dict, extra: dict) -> dict:
-    merged = dict(base)
-    for key, value in extra.items():
-        merged[key] = merge(merged.get(key, {}), value) if isinstance(value, dict) else value
-    return merged
-
-
 def test_every_setting_is_documented():
     concepts = (REPO_ROOT / "docs/concepts.md").read_text()
     assert [name for name in ENV_DEFAULTS if f"`{name}`" not in concepts] == []
@@ -195,20 +195,25 @@ def test_every_setting_is_documented():
 
 @pytest.mark.parametrize("page", sorted((REPO_ROOT / "docs").glob("level-*.md")), ids=lambda p: p.name)
 def test_level_pages_have_the_same_parts_in_order(page):
-    headings = re.findall(r"^## (.+)$", page.read_text(), re.M)
+    found = headings(page)
     wanted = ["Purpose", "Prerequisites", "Quick start", "Verify", "What changed", "How it works", "Clean up",
               "Troubleshooting", "Last validated"]
-    positions = [next((i for i, h in enumerate(headings) if h.startswith(w)), None) for w in wanted]
-    assert None not in positions, dict(zip(wanted, positions))
-    assert positions == sorted(positions), headings
+    positions = [next((i for i, h in enumerate(found) if h.startswith(w)), None) for w in wanted]
+    assert None not in positions, dict(zip(wanted, positions, strict=True))
+    assert positions == sorted(positions), found
+
+
+@pytest.mark.parametrize("readme", sorted((REPO_ROOT / "src").glob("*/README.md")), ids=lambda p: p.parent.name)
+def test_level_readmes_have_the_fixed_parts_in_order(readme):
+    """Each level folder's short README, in the order of kubernetes/examples' guidelines."""
+    assert headings(readme) == ["Purpose", "Prerequisites", "Quick start", "Verify", "Clean up", "Last validated"]
 
 
 # -- level 1, for real ---------------------------------------------------------------------------
 
 def is_long_running(line: str) -> bool:
     """Commands that start level 1 itself (the test starts it once) or the whole test suite."""
-    return line in ("make run", "make test") or (LAUNCHER in line and "--help" not in line)
-
+    return line in ("make run", "make test") or (LAUNCHER_PATH in line and "--help" not in line)
 
 
 @pytest.fixture
@@ -234,48 +239,51 @@ def test_level1_commands_run_as_written(repo_copy, settings):
     env = {**os.environ, "MLSTEPS_PORT": str(port)}
     env.pop("MLSTEPS_DATA_DIR")  # the docs' commands use the default folder, mlsteps-data
 
-    def run(line: str) -> subprocess.CompletedProcess:
+    def start(line: str) -> subprocess.Popen:
         line = line.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
         # make must not reinstall into the shared .venv from the copy: it would point the editable
         # install at this temporary folder.
         line = re.sub(r"^make ", "make -o .venv/.synced-run -o .venv/.synced-dev ", line)
-        return subprocess.run(["bash", "-euo", "pipefail", "-c", line], cwd=repo_copy, env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.Popen(["bash", "-euo", "pipefail", "-c", line], cwd=repo_copy, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    level1 = [(doc, line) for doc, line, _ in ALL if doc in LEVEL1_DOCS]
-    cleanup = [line for _, line in level1 if line.startswith("rm ")]
-    before = [line for _, line in level1 if "doctor" in line]  # the doctor wants the port free
-    during = [line for _, line in level1 if not is_long_running(line) and line not in cleanup + before]
-    assert before and during and cleanup
+    def finish(line: str, process: subprocess.Popen) -> str:
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, f"{line}\n{stdout}{stderr}"
+        return stdout
 
-    for line in before:
-        result = run(line)
-        assert result.returncode == 0, f"{line}\n{result.stdout}{result.stderr}"
+    def run(line: str) -> str:
+        return finish(line, start(line))
+
+    level1 = list(dict.fromkeys(line for doc, line, _ in ALL if doc in LEVEL1_DOCS))  # each command once
+    cleanup = [line for line in level1 if line.startswith("rm ")]
+    during = [line for line in level1 if line not in cleanup and ("127.0.0.1" in line or "mlsteps-data" in line)]
+    # The rest need no running level 1, so they run side by side; the doctor wants its port free, so
+    # level 1 starts once the doctor is done, while the others may still run.
+    alongside = {line: start(line) for line in level1 if not is_long_running(line) and line not in cleanup + during}
+    doctor = [line for line in alongside if "doctor" in line]
+    assert doctor and during and cleanup
+    for line in doctor:
+        finish(line, alongside.pop(line))
 
     # `make run` runs exactly this, inside the locked virtual environment this test already runs in.
-    launcher = subprocess.Popen([sys.executable, LAUNCHER], cwd=repo_copy, env=env,
+    launcher = subprocess.Popen([sys.executable, LAUNCHER_PATH], cwd=repo_copy, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "level 1 did not become ready"
-                time.sleep(0.2)
+        for line, process in alongside.items():
+            finish(line, process)
+        wait_for("level 1 to become ready", lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60)
         for line in during:
-            result = run(line)
-            assert result.returncode == 0, f"{line}\n{result.stdout}{result.stderr}"
+            stdout = run(line)
             if "/predict" in line:
-                assert '"predictions":["setosa"]' in result.stdout, result.stdout
+                assert '"predictions":["setosa"]' in stdout, stdout
             if "latest.json" in line:
-                assert '"version"' in result.stdout
+                assert '"version"' in stdout
     finally:
         launcher.send_signal(signal.SIGTERM)
         assert launcher.wait(timeout=15) == 0
     for line in cleanup:
-        assert run(line).returncode == 0
+        run(line)
     assert not (repo_copy / "mlsteps-data").exists()
 
 
@@ -292,12 +300,7 @@ def level2_runnable(line: str) -> bool:
 
 @pytest.mark.e2e
 def test_level2_commands_run_as_written(repo_copy):
-    from images import python_image
-    from test_level2_compose import compose_command
-
-    need(command_works("docker", "info"), "no Docker engine answers `docker info` (bash scripts/runtimes/docker.sh)")
-    compose = compose_command()
-    need(compose is not None, "neither `docker compose` nor `docker-compose` is installed")
+    compose = need_compose()
     port = free_port()
     env = {**os.environ, "COMPOSE_PROJECT_NAME": f"mlsteps-docs-{port}", "MLSTEPS_PORT": str(port)}
     if python_image():
@@ -323,13 +326,8 @@ def test_level2_commands_run_as_written(repo_copy):
                 cwd = cwd / line[3:]
                 continue
             if line.startswith("curl") and not ready:  # the doc: "the API answers about 15 seconds after up"
-                deadline = time.monotonic() + 120
-                while not ready:
-                    try:
-                        ready = urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).status == 200
-                    except OSError:
-                        assert time.monotonic() < deadline, "serve did not become ready"
-                        time.sleep(1)
+                ready = wait_for("serve to become ready",
+                                 lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200, 120, every=1)
             result = run(line)
             assert result.returncode == 0, f"{line}\n{result.stdout}{result.stderr}"
             ready = ready and " down" not in line

@@ -7,25 +7,18 @@ and removes everything it created (containers, network, volume) whatever happens
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import signal
-import sys
 import subprocess
-import time
-import urllib.error
-import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO_ROOT, command_works, need
+from helpers import REPO_ROOT, SAMPLE, VENV_BIN, compose_command, free_port, http_json, need, need_compose, wait_for
 from images import IMAGE_TAG, python_image
-from conftest import free_port
 from mlsteps.config import ENV_DEFAULTS
 
 LEVEL_DIR = REPO_ROOT / "src" / "docker_compose"
@@ -37,7 +30,6 @@ VOLUME = "mlsteps-data"
 MOUNT = "/data"
 # Variables compose.yaml may read from the shell: the steps' own settings, plus the build's base image.
 KNOWN_VARIABLES = set(ENV_DEFAULTS) | {"PYTHON_IMAGE"}
-SAMPLE = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
 
 
 def compose_file() -> dict:
@@ -47,7 +39,7 @@ def compose_file() -> dict:
 # ---- static checks (fast suite) ----------------------------------------------------------------
 
 def test_dockerfile_passes_hadolint():
-    hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=str(VENV_BIN))
     need(hadolint is not None, "hadolint is not installed (it comes with the dev dependencies: make setup)")
     result = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -123,15 +115,6 @@ def test_docs_name_what_compose_yaml_defines():
         assert variable in ENV_DEFAULTS, f"{DOCS[0].name} names an unknown setting {variable}"
 
 
-def compose_command() -> list[str] | None:
-    """`docker compose` (v2, what a learner has) when it works, else Debian's `docker-compose` v1."""
-    if command_works("docker", "compose", "version"):
-        return ["docker", "compose"]
-    if command_works("docker-compose", "version"):
-        return ["docker-compose"]
-    return None
-
-
 def test_compose_accepts_the_file():
     compose = compose_command()
     need(compose is not None, "neither `docker compose` nor `docker-compose` is installed (scripts/runtimes/docker.sh)")
@@ -141,31 +124,6 @@ def test_compose_accepts_the_file():
 
 
 # ---- the real stack (e2e) ----------------------------------------------------------------------
-
-def http(method: str, url: str, body: dict | None = None, timeout: float = 5) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, {}
-
-
-def wait_for(what: str, check, timeout: float, every: float = 0.5):
-    """Poll `check()` until it returns something truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except (OSError, urllib.error.URLError, ValueError) as error:
-            last_error = error
-        time.sleep(every)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error})")
-
 
 class Stack:
     """One compose project of compose.yaml, under a unique name and port so it never meets a learner's."""
@@ -205,11 +163,11 @@ class Stack:
         return result.stdout[-6000:]
 
     def model_version(self) -> int:
-        status, body = http("GET", f"{self.base_url}/model")
+        status, body = http_json(f"{self.base_url}/model")
         return body["version"] if status == 200 else 0
 
     def predict(self) -> dict | None:
-        status, body = http("POST", f"{self.base_url}/predict", SAMPLE)
+        status, body = http_json(f"{self.base_url}/predict", SAMPLE)
         return body if status == 200 else None
 
     def down(self) -> None:
@@ -218,15 +176,12 @@ class Stack:
 
 @pytest.mark.e2e
 def test_compose_stack_end_to_end():
-    need(command_works("docker", "info"), "no Docker engine answers `docker info` (run scripts/runtimes/docker.sh)")
-    compose = compose_command()
-    need(compose is not None, "neither `docker compose` nor `docker-compose` is installed (scripts/runtimes/docker.sh)")
-    stack = Stack(compose)
+    stack = Stack(need_compose())
     try:
         # The learner's command, detached: build the one image, then start in dependency order.
         stack.run("up", "--build", "--detach", timeout=900)
         wait_for("serve to become healthy (its healthcheck calls /readyz)",
-                 lambda: stack.inspect("serve", "{{.State.Health.Status}}") == "healthy", timeout=120)
+                 lambda: stack.inspect("serve", "{{.State.Health.Status}}") == "healthy", timeout=120, every=0.5)
 
         prediction = stack.predict()
         assert prediction and len(prediction["predictions"]) == 1 and prediction["model_version"] >= 1
@@ -258,7 +213,7 @@ def test_compose_stack_end_to_end():
         restarts = int(stack.inspect("serve", "{{.RestartCount}}"))
         os.kill(int(stack.inspect("serve", "{{.State.Pid}}")), signal.SIGKILL)
         wait_for("Docker to restart serve",
-                 lambda: int(stack.inspect("serve", "{{.RestartCount}}")) > restarts, timeout=60)
+                 lambda: int(stack.inspect("serve", "{{.RestartCount}}")) > restarts, timeout=60, every=0.5)
         resumed = wait_for("predictions after serve restarted", stack.predict, timeout=60)
         assert resumed["model_version"] >= version
         assert stack.container("serve") == ids["serve"], "the same container, restarted in place"

@@ -1,15 +1,16 @@
 """Level 3: the plain Kubernetes manifests in src/kubectl.
 
-The fast tests need only Python from .venv: strict schemas, cron syntax, the CLI's own parser, the
-settings contract, level 2's volume and port, and a policy scan. The e2e test runs the manifests as
-real pods on Podman, which stands in for a cluster here (see tests/kube_harness.py for what differs).
+The fast tests need only Python from .venv: strict schemas for the newest Kubernetes, cron syntax, the
+CLI's own parser, the settings contract, level 2's volume and port. The e2e tier adds the slow scans
+(strict schemas for every supported Kubernetes version, the checkov policy scan), the real
+`kubectl kustomize`, and the manifests as real pods on Podman, which stands in for a cluster here
+(see tests/kube_harness.py for what differs).
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -17,16 +18,29 @@ import pytest
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 
-from conftest import REPO_ROOT, command_works, need
-from kube_harness import (COMPONENT, PodmanStack, bootstrap_then_serve, free_port, leftovers, load_objects,
-                          pod_template, predict_then_newer_model)
+from helpers import REPO_ROOT, command_works, free_port, headings, need
+from images import IMAGE_TAG, podman_image
+from kube_harness import (
+    COMPONENT,
+    PodmanStack,
+    bootstrap_then_serve,
+    checkov_scan,
+    containers,
+    leftovers,
+    level3_objects,
+    newest_minor,
+    pod_template,
+    predict_then_newer_model,
+    schema_minors,
+    strict_schema_errors,
+    validate_with_the_cli,
+    yaml_objects,
+)
 from mlsteps.cli import build_parser
 from mlsteps.config import ENV_DEFAULTS, load_settings
 
 KUBECTL_DIR = REPO_ROOT / "src" / "kubectl"
 COMPOSE_FILE = REPO_ROOT / "src" / "docker_compose" / "compose.yaml"
-VENV_BIN = Path(sys.executable).parent
-IMAGE = "mlsteps:0.1.0"
 CLAIM = "mlsteps-data"
 DATA_DIR = "/data"
 PORT = 8000
@@ -45,16 +59,11 @@ def manifest_files() -> list[Path]:
 
 
 def objects() -> list[dict]:
-    return load_objects(manifest_files())
+    return level3_objects()
 
 
 def workloads() -> list[dict]:
     return [obj for obj in objects() if obj["kind"] in WORKLOADS]
-
-
-def containers(obj: dict) -> list[dict]:
-    spec = pod_template(obj)["spec"]
-    return spec.get("initContainers", []) + spec["containers"]
 
 
 def env_of(container: dict) -> dict[str, str]:
@@ -74,29 +83,23 @@ def test_kustomization_applies_every_numbered_file_in_order():
 def test_one_object_per_file_with_the_expected_kinds():
     kinds = []
     for path in manifest_files():
-        docs = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+        docs = yaml_objects(path.read_text())
         assert len(docs) == 1, f"{path.name} holds {len(docs)} objects; one per file"
         kinds.append(docs[0]["kind"])
     assert kinds == ["PersistentVolumeClaim", "Job", "CronJob", "CronJob", "Deployment", "Service"]
 
 
-def supported_minors() -> list[str]:
-    """The three newest Kubernetes minor versions the schemas cover (those upstream still supports)."""
-    from kubernetes_validate.utils import all_versions
-
-    minors = sorted({tuple(map(int, v.split(".")[:2])) for v in all_versions()})[-3:]
-    return [f"{major}.{minor}" for major, minor in minors]
+def test_manifests_pass_strict_schema_validation():
+    """Unknown or misplaced fields (a typo kubectl would reject) fail here, offline, for the newest
+    Kubernetes; the e2e tier checks every version upstream still supports."""
+    assert not strict_schema_errors(objects(), newest_minor())
 
 
-@pytest.mark.parametrize("version", supported_minors())
-def test_manifests_pass_strict_schema_validation(version):
-    """Unknown or misplaced fields (a typo kubectl would reject) fail here, offline."""
-    tool = VENV_BIN / "kubernetes-validate"
-    assert tool.exists(), "kubernetes-validate is a dev dependency: run `make setup`"
-    result = subprocess.run([str(tool), "--strict", "-k", version, *map(str, manifest_files())],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("passed") == len(manifest_files()), result.stdout
+@pytest.mark.e2e
+def test_manifests_pass_strict_schema_validation_on_every_supported_version():
+    """The three newest Kubernetes minor versions the schemas cover (those upstream still supports),
+    by the kubernetes-validate command, in one run."""
+    validate_with_the_cli(manifest_files(), schema_minors()[-3:])
 
 
 # -- what the workloads run -------------------------------------------------------------------------
@@ -153,7 +156,8 @@ def test_claim_and_mount_paths_agree_across_objects():
     assert claims == {CLAIM}
     for obj in workloads():
         spec = pod_template(obj)["spec"]
-        claim_volumes = {v["name"] for v in spec["volumes"] if v.get("persistentVolumeClaim", {}).get("claimName") == CLAIM}
+        claim_volumes = {v["name"] for v in spec["volumes"]
+                         if v.get("persistentVolumeClaim", {}).get("claimName") == CLAIM}
         assert len(claim_volumes) == 1, f"{obj['metadata']['name']} must mount the claim {CLAIM}"
         for container in containers(obj):
             mounts = [m["mountPath"] for m in container["volumeMounts"] if m["name"] in claim_volumes]
@@ -204,7 +208,7 @@ def test_recommended_labels_everywhere_and_stable_selectors():
 def test_images_are_pinned_and_work_when_built_inside_minikube():
     for obj in workloads():
         for container in containers(obj):
-            assert container["image"] == IMAGE
+            assert container["image"] == IMAGE_TAG
             assert container["imagePullPolicy"] == "IfNotPresent"
 
 
@@ -237,23 +241,11 @@ def test_serve_has_liveness_and_readiness_probes():
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
 
 
+@pytest.mark.e2e
 def test_policy_scan_finds_nothing_unexplained():
-    """checkov: no failed check; every skip is an annotation with its reason, and none is stale."""
-    tool = VENV_BIN / "checkov"
-    assert tool.exists(), "checkov is a dev dependency: run `make setup`"
-    result = subprocess.run([str(tool), "-d", str(KUBECTL_DIR), "--framework", "kubernetes", "--skip-download",
-                             "--output", "json"], capture_output=True, text=True, timeout=300)
-    report = json.loads(result.stdout)
-    results = report["results"]
-    failed = [(c["check_id"], c["resource"]) for c in results["failed_checks"]]
-    assert not failed and result.returncode == 0, failed or result.stderr
-    # checkov silently ignores a file it cannot parse: make sure it saw every object.
-    scanned = {c["resource"].split(".")[0] + "/" + c["resource"].split(".")[2]
-               for c in results["passed_checks"] + results["skipped_checks"]}
-    expected = {f"{o['kind']}/{o['metadata']['name']}" for o in objects() if o["kind"] != "PersistentVolumeClaim"}
-    assert expected <= scanned
-    skipped = results["skipped_checks"]
-    assert all(c["check_result"].get("suppress_comment", "").strip() for c in skipped)
+    """checkov: no failed check; every skip is an annotation with its reason, and none is stale.
+    (e2e tier: checkov takes seconds to start.)"""
+    skipped = checkov_scan(KUBECTL_DIR, objects())
     declared = {(o["metadata"]["name"], value.split("=", 1)[0])
                 for o in objects() for key, value in o["metadata"].get("annotations", {}).items()
                 if key.startswith("checkov.io/skip")}
@@ -264,10 +256,6 @@ def test_policy_scan_finds_nothing_unexplained():
 # -- the docs --------------------------------------------------------------------------------------
 
 GUIDE = REPO_ROOT / "docs" / "level-3-kubectl.md"
-
-
-def headings(path: Path) -> list[str]:
-    return [line[3:].strip() for line in path.read_text().splitlines() if line.startswith("## ")]
 
 
 def shell_lines(path: Path) -> list[str]:
@@ -283,9 +271,7 @@ def shell_lines(path: Path) -> list[str]:
 def test_docs_follow_the_fixed_order():
     assert headings(GUIDE) == ["Purpose", "Prerequisites", "Quick start", "Verify", "What changed from level 2",
                                "How it works", "Clean up", "Troubleshooting", "Last validated"]
-    readme = KUBECTL_DIR / "README.md"
-    assert headings(readme) == ["Purpose", "Prerequisites", "Quick start", "Verify", "Clean up", "Last validated"]
-    assert "../../docs/level-3-kubectl.md" in readme.read_text()
+    assert "../../docs/level-3-kubectl.md" in (KUBECTL_DIR / "README.md").read_text()  # its parts: test_docs
 
 
 def test_doc_commands_are_copyable_and_apply_every_file():
@@ -312,7 +298,7 @@ def test_kustomize_renders_exactly_the_files_plus_its_label():
     need(command_works(kubectl, "version", "--client"), "kubectl is missing (bash scripts/runtimes/helm.sh)")
     result = subprocess.run([kubectl, "kustomize", str(KUBECTL_DIR)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    rendered = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    rendered = yaml_objects(result.stdout)
     expected = objects()
     for obj in expected:
         obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "kustomize"
@@ -321,15 +307,6 @@ def test_kustomize_renders_exactly_the_files_plus_its_label():
 
 
 # -- end to end: real pods on Podman ----------------------------------------------------------------
-
-def podman_image() -> str:
-    """The level-2 image in Podman's store: built by docker and copied over, or built by podman."""
-    from images import build_image, load_into_podman
-
-    if command_works("docker", "info"):
-        return load_into_podman(build_image("docker"))
-    return build_image("podman")
-
 
 @pytest.mark.e2e
 def test_manifests_run_as_real_pods_on_podman():

@@ -1,9 +1,10 @@
 """Level 4: the Helm chart in src/helm_chart.
 
 The fast tests need only Python from .venv: a real Helm (the helm-python-sdk wheel, Helm's own Go SDK
-as a shared library) renders the chart offline, and the output must be level 3's objects, pass strict
-Kubernetes schemas and a policy scan; the values schema must reject typos. The e2e tests need the helm
-binary (`helm lint --strict`, the CLI's own `helm template`) and Podman (the rendered chart as real pods).
+as a shared library) renders the chart offline, and the output must be level 3's objects and pass strict
+schemas for the newest Kubernetes; the values schema must reject typos. The e2e tier adds the slow
+scans (strict schemas for the oldest and newest Kubernetes, the checkov policy scan), the helm binary
+(`helm lint --strict`, the CLI's own `helm template`) and Podman (the rendered chart as real pods).
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import helm_python
@@ -24,13 +24,27 @@ import pytest
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 
-from conftest import REPO_ROOT, command_works, need
-from kube_harness import (COMPONENT, PodmanStack, bootstrap_then_serve, free_port, leftovers, load_objects,
-                          pod_template, predict_then_newer_model)
+from helpers import REPO_ROOT, command_works, deep_merge, free_port, headings, need
+from images import podman_image
+from kube_harness import (
+    COMPONENT,
+    PodmanStack,
+    bootstrap_then_serve,
+    checkov_scan,
+    containers,
+    leftovers,
+    level3_objects,
+    load_objects,
+    newest_minor,
+    pod_template,
+    predict_then_newer_model,
+    schema_minors,
+    strict_schema_errors,
+    validate_with_the_cli,
+    yaml_objects,
+)
 
 CHART_DIR = REPO_ROOT / "src" / "helm_chart"
-KUBECTL_DIR = REPO_ROOT / "src" / "kubectl"
-VENV_BIN = Path(sys.executable).parent
 RELEASE = "mlsteps"  # with this release name every object has its level-3 name
 ENVIRONMENTS = {"default": None, "dev": CHART_DIR / "values-dev.yaml", "prod": CHART_DIR / "values-prod.yaml"}
 # Labels Helm charts add by convention; the only labels allowed to differ from level 3.
@@ -58,7 +72,7 @@ def objects_of(rendered: dict[str, str], *, tests: bool = False) -> list[dict]:
     for path, text in rendered.items():
         if path.endswith("NOTES.txt") or ("/templates/tests/" in path) != tests:
             continue
-        found.extend(doc for doc in yaml.safe_load_all(text) if doc)
+        found.extend(yaml_objects(text))
     return found
 
 
@@ -66,23 +80,8 @@ def chart_objects(values: dict | None = None, name: str = RELEASE) -> list[dict]
     return objects_of(render(values, name=name))
 
 
-def level3_objects() -> list[dict]:
-    return load_objects(sorted(KUBECTL_DIR.glob("[0-9][0-9]-*.yaml")))
-
-
 def by_key(objects: list[dict]) -> dict[tuple[str, str], dict]:
     return {(o["kind"], o["metadata"]["name"]): o for o in objects}
-
-
-def deep_merge(base: dict, override: dict) -> dict:
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        merged[key] = deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
-    return merged
-
-
-def containers(obj: dict) -> list[dict]:
-    return pod_template(obj)["spec"]["containers"]
 
 
 # -- the chart's own files --------------------------------------------------------------------------
@@ -99,8 +98,8 @@ def test_chart_metadata():
 def test_values_files_point_at_the_schema_and_comment_every_key(name):
     lines = (CHART_DIR / name).read_text().splitlines()
     assert lines[0] == "# yaml-language-server: $schema=values.schema.json"
-    uncommented = [line for line in lines
-                   if re.match(r"^\s*[A-Za-z_][\w.-]*:", line) and " # " not in line and not line.lstrip().startswith("#")]
+    uncommented = [line for line in lines if re.match(r"^\s*[A-Za-z_][\w.-]*:", line)
+                   and " # " not in line and not line.lstrip().startswith("#")]
     assert not uncommented, f"{name}: every key gets a one-line comment: {uncommented}"
 
 
@@ -264,8 +263,8 @@ def test_optional_blocks_are_off_by_default_and_render_when_on():
 
 
 def fires_per_day(schedule: str) -> int:
-    trigger = CronTrigger.from_crontab(schedule, timezone=timezone.utc)
-    start = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    trigger = CronTrigger.from_crontab(schedule, timezone=UTC)
+    start = datetime(2026, 1, 5, tzinfo=UTC)
     count, moment = 0, trigger.get_next_fire_time(None, start)
     while moment < start + timedelta(days=1):
         count += 1
@@ -342,50 +341,38 @@ def environment_values(environment: str, optional: bool = False) -> dict:
     return deep_merge(values, OPTIONAL_ON) if optional else values
 
 
-def schema_versions() -> list[str]:
-    """The oldest and the newest Kubernetes minor the schemas cover (the chart asks for >=1.23)."""
-    from kubernetes_validate.utils import all_versions
-
-    minors = sorted({tuple(map(int, v.split(".")[:2])) for v in all_versions()})
-    return sorted({f"{major}.{minor}" for major, minor in (minors[0], minors[-1])})
-
-
-@pytest.mark.parametrize("version", schema_versions())
-@pytest.mark.parametrize("optional", [False, True], ids=["as-shipped", "optional-blocks-on"])
-@pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_rendered_output_passes_strict_kubernetes_schemas(environment, optional, version):
-    tool = VENV_BIN / "kubernetes-validate"
-    assert tool.exists(), "kubernetes-validate is a dev dependency: run `make setup`"
-    text = rendered_text(environment_values(environment, optional))
-    count = sum(1 for doc in yaml.safe_load_all(text) if doc)
-    result = subprocess.run([str(tool), "--strict", "-k", version, "-"], input=text, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("passed") == count, result.stdout
-
-
-def test_policy_scan_finds_nothing_unexplained(tmp_path):
-    """checkov on each environment's render (optional blocks on too): no failure, every skip has a reason."""
-    tool = VENV_BIN / "checkov"
-    assert tool.exists(), "checkov is a dev dependency: run `make setup`"
-    expected = set()
+def write_renders(folder: Path) -> list[Path]:
+    """Each environment's render, as shipped and with the optional blocks on, one file each."""
+    paths = []
     for environment in ENVIRONMENTS:
         for optional in (False, True):
-            text = rendered_text(environment_values(environment, optional))
-            (tmp_path / f"{environment}{'-optional' if optional else ''}.yaml").write_text(text)
-            expected |= {f"{o['kind']}/{o['metadata']['name']}" for o in yaml.safe_load_all(text)
-                         if o and o["kind"] not in ("PersistentVolumeClaim", "HorizontalPodAutoscaler")}
-    result = subprocess.run([str(tool), "-d", str(tmp_path), "--framework", "kubernetes", "--skip-download",
-                             "--output", "json"], capture_output=True, text=True, timeout=300)
-    results = json.loads(result.stdout)["results"]
-    failed = sorted({(c["check_id"], c["resource"], c["file_path"]) for c in results["failed_checks"]})
-    assert not failed and result.returncode == 0, failed or result.stderr
-    # checkov silently ignores what it cannot parse: make sure it saw every object.
-    scanned = {c["resource"].split(".")[0] + "/" + c["resource"].split(".")[2]
-               for c in results["passed_checks"] + results["skipped_checks"]}
-    assert expected <= scanned, sorted(expected - scanned)
-    reasons = {c["check_result"].get("suppress_comment", "") for c in results["skipped_checks"]}
-    assert all(r.strip() and r != "No comment provided" for r in reasons), reasons
+            path = folder / f"{environment}{'-optional' if optional else ''}.yaml"
+            path.write_text(rendered_text(environment_values(environment, optional)))
+            paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("optional", [False, True], ids=["as-shipped", "optional-blocks-on"])
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_rendered_output_passes_strict_kubernetes_schemas(environment, optional):
+    """For the newest Kubernetes, in process; the e2e tier adds the oldest, with the command."""
+    rendered = yaml_objects(rendered_text(environment_values(environment, optional)))
+    assert not strict_schema_errors(rendered, newest_minor())
+
+
+@pytest.mark.e2e
+def test_rendered_output_passes_strict_schemas_on_the_oldest_and_newest_version(tmp_path):
+    """The oldest and the newest Kubernetes minor the schemas cover (the chart asks for >=1.23), every
+    environment, by the kubernetes-validate command, in one run."""
+    minors = schema_minors()
+    validate_with_the_cli(write_renders(tmp_path), [minors[0], minors[-1]])
+
+
+@pytest.mark.e2e
+def test_policy_scan_finds_nothing_unexplained(tmp_path):
+    """checkov on each environment's render (optional blocks on too): no failure, every skip has a reason.
+    (e2e tier: checkov takes seconds to start.)"""
+    checkov_scan(tmp_path, load_objects(write_renders(tmp_path)))
 
 
 # -- the helm binary (e2e: needs helm, e.g. from scripts/runtimes/helm.sh) --------------------------
@@ -424,7 +411,7 @@ def test_helm_cli_renders_what_the_sdk_renders():
         argv = [helm, "template", RELEASE, str(CHART_DIR)] + (["-f", str(path)] if path else [])
         result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
-        cli = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+        cli = yaml_objects(result.stdout)
         sdk = objects_of(render(values_file(path))) + objects_of(render(values_file(path)), tests=True)
         assert sorted(map(json.dumps, cli)) == sorted(map(json.dumps, sdk)), environment
 
@@ -439,15 +426,6 @@ def test_helm_cli_rejects_a_typo_with_a_clear_message():
 
 
 # -- end to end: the rendered chart as real pods on Podman ------------------------------------------
-
-def podman_image() -> str:
-    """The level-2 image in Podman's store: built by docker and copied over, or built by podman."""
-    from images import build_image, load_into_podman
-
-    if command_works("docker", "info"):
-        return load_into_podman(build_image("docker"))
-    return build_image("podman")
-
 
 def run_helm_test_pod(test_pod: dict, image: str, serve_pod: str) -> subprocess.CompletedProcess:
     """Run the `helm test` pod's container inside the serve pod's network, as the same user with the
@@ -498,18 +476,13 @@ def test_rendered_chart_runs_as_real_pods_on_podman():
 
 # -- the docs and the helm fetcher ------------------------------------------------------------------
 
-def headings(path: Path) -> list[str]:
-    return [line[3:].strip() for line in path.read_text().splitlines() if line.startswith("## ")]
-
-
 def test_docs_follow_the_fixed_order_and_commands_are_copyable():
     guide = REPO_ROOT / "docs" / "level-4-helm.md"
     assert headings(guide) == ["Purpose", "Prerequisites", "Quick start", "Verify",
                                "Change it: `helm upgrade --set`, `helm rollback`", "Uninstall",
                                "What changed from level 3", "How it works", "Clean up", "Troubleshooting",
                                "Last validated"]
-    readme = CHART_DIR / "README.md"
-    assert headings(readme) == ["Purpose", "Prerequisites", "Quick start", "Verify", "Clean up", "Last validated"]
+    readme = CHART_DIR / "README.md"  # its parts: test_docs
     assert "docs/level-4-helm.md" in readme.read_text()
     for path in (guide, readme):
         text = path.read_text()

@@ -1,9 +1,8 @@
 """The load-data step: numbered snapshots, written atomically, newest N kept."""
 
 import json
-import subprocess
-import sys
 
+from mlsteps.cli import main
 from mlsteps.load_data import load_data
 from mlsteps.snapshots import list_snapshots, read_snapshot
 
@@ -45,13 +44,13 @@ def test_learners_csv_becomes_a_snapshot(settings, tmp_path):
     assert meta["source"] == f"csv:{source}" and table.feature_names == ["x", "y"] and len(table.y) == 20
 
 
-def test_cli_bad_csv_is_one_line_exit_2(settings, tmp_path):
+def test_cli_bad_csv_is_bad_input_one_line_exit_2(settings, tmp_path, capsys):
+    """A bad row is bad input the user must fix (exit 2), like a bad setting; a run-time failure is 1."""
     source = tmp_path / "bad.csv"
     source.write_text("x,target\n" + "1,a\n" * 10 + "two,b\n")
-    result = subprocess.run([sys.executable, "-m", "mlsteps", "load-data", "--dataset", f"csv:{source}",
-                             "--data-dir", str(settings.data_dir)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
-    assert "line 12, column 'x': 'two' is not a number" in result.stderr and "Traceback" not in result.stderr
+    assert main(["load-data", "--dataset", f"csv:{source}", "--data-dir", str(settings.data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "line 12, column 'x': 'two' is not a number" in err and "Traceback" not in err
 
 
 def test_concurrent_runs_never_reuse_a_snapshot_number(settings):

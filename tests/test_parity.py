@@ -9,21 +9,21 @@ import tomllib
 
 import yaml
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT, load_launcher
+from kube_harness import level3_objects, pod_template
 from mlsteps.config import Settings
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "src/docker_compose/compose.yaml").read_text())
 DOCKERFILE = (REPO_ROOT / "src/docker_compose/Dockerfile").read_text()
-MANIFESTS = [o for p in sorted((REPO_ROOT / "src/kubectl").glob("[0-9]*.yaml")) for o in yaml.safe_load_all(p.read_text())]
+MANIFESTS = level3_objects()
+WORKLOADS = [obj for obj in MANIFESTS if obj["kind"] in ("Job", "CronJob", "Deployment")]
 CHART = yaml.safe_load((REPO_ROOT / "src/helm_chart/Chart.yaml").read_text())
 VERSION = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
 def containers():
-    for obj in MANIFESTS:
-        spec = obj["spec"].get("jobTemplate", obj)["spec"]
-        if "template" in spec:
-            yield from spec["template"]["spec"]["containers"]
+    for obj in WORKLOADS:
+        yield from pod_template(obj)["spec"]["containers"]
 
 
 def test_one_image_tag_is_the_package_version_everywhere():
@@ -50,18 +50,12 @@ def test_one_data_path_and_one_user():
     for container in containers():
         assert [m["mountPath"] for m in container["volumeMounts"] if m["name"] == "data"] == ["/data"]
         assert {"name": "MLSTEPS_DATA_DIR", "value": "/data"} in container["env"]
-    for obj in MANIFESTS:
-        pod = obj["spec"].get("jobTemplate", obj)["spec"].get("template", {}).get("spec")
-        if pod:
-            assert pod["securityContext"]["runAsUser"] == 10001
+    for obj in WORKLOADS:
+        assert pod_template(obj)["spec"]["securityContext"]["runAsUser"] == 10001
 
 
 def test_compose_intervals_are_level_1s():
-    from importlib.util import module_from_spec, spec_from_file_location
-
-    spec = spec_from_file_location("launcher", REPO_ROOT / "src/single_function/single_function_all_ml_steps.py")
-    launcher = module_from_spec(spec)
-    spec.loader.exec_module(launcher)
+    launcher = load_launcher()
     for service, field in (("load-data", "load_data_every"), ("train", "train_every")):
         command = COMPOSE["services"][service]["command"]
         default = float(re.search(r":-([\d.]+)\}", command[command.index("--every") + 1]).group(1))

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CONTENT_TYPE_LATEST
 from sklearn.linear_model import Ridge
 
-from conftest import free_port
+from helpers import free_port
 from mlsteps.atomic import sha256_bytes
 from mlsteps.load_data import load_data
 from mlsteps.serve import create_app

@@ -60,7 +60,7 @@ def test_whole_numbers_are_numbers_too(client):
 
 def test_predict_rows_keyed_by_feature_name(client):
     names = client.get("/model").json()["feature_names"]
-    answer = client.post("/predict", json={"instances": [dict(zip(names, ROW))]})
+    answer = client.post("/predict", json={"instances": [dict(zip(names, ROW, strict=True))]})
     assert answer.status_code == 200 and answer.json()["predictions"] == ["setosa"]
 
 

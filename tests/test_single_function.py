@@ -1,43 +1,21 @@
-"""Level 1 end to end: the launcher as a learner runs it, as real processes on a real port."""
+"""Level 1: the launcher as a learner runs it, as real processes on a real port; its one-shot paths in process.
 
-import json
+The end-to-end test is the level-1 proof. `--help` and a port in use stop before any process starts, so
+they call the launcher's `main` directly (docs/level-1-single-function.md's `--help` line still runs
+as a real command in test_docs.py).
+"""
+
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, free_port
-
-LAUNCHER = REPO_ROOT / "src" / "single_function" / "single_function_all_ml_steps.py"
-pytestmark = pytest.mark.slow
-
-
-
-def call(url: str, body: dict | None = None) -> dict:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.loads(response.read())
-
-
-def wait_for(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-            if value:
-                return value
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+from helpers import LAUNCHER, SAMPLE, free_port, http_json, load_launcher, port_in_use, wait_for
 
 
 def alive(pid: int) -> bool:
@@ -55,7 +33,7 @@ def launcher(tmp_path, settings):
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(
             [sys.executable, str(LAUNCHER), "--port", str(port), "--data-dir", str(tmp_path / "volume"),
-             "--load-data-every", "1", "--train-every", "1.5"],
+             "--load-data-every", "0.5", "--train-every", "0.7"],
             stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, "MLSTEPS_RELOAD_SECONDS": "0.2"})
     yield process, f"http://127.0.0.1:{port}", log_path
     if process.poll() is None:
@@ -63,24 +41,31 @@ def launcher(tmp_path, settings):
         process.wait()
 
 
+@pytest.mark.slow
 def test_level1_serves_updates_survives_a_crash_and_stops_cleanly(launcher):
     process, base, log_path = launcher
-    wait_for(lambda: call(f"{base}/readyz")["status"] == "ready", 60, "/readyz")
-    first = call(f"{base}/predict", {"instances": [[5.1, 3.5, 1.4, 0.2]]})
-    assert first["predictions"] == ["setosa"]
 
-    wait_for(lambda: call(f"{base}/model")["version"] > first["model_version"], 30, "a newer model")
+    def model_version() -> int:
+        return http_json(f"{base}/model")[1].get("version", 0)
+
+    wait_for("/readyz", lambda: http_json(f"{base}/readyz")[1].get("status") == "ready", 60)
+    status, first = http_json(f"{base}/predict", SAMPLE)
+    assert status == 200 and first["predictions"] == ["setosa"]
+
+    wait_for("a newer model", lambda: model_version() > first["model_version"], 30)
     log = log_path.read_text()
     assert f"ready: API {base}  docs {base}/docs" in log
     pids = {step: int(pid) for step, pid in re.findall(r"started (\S+) \(pid (\d+)\)", log)}
     assert set(pids) == {"load-data", "train", "serve"}
 
     os.kill(pids["train"], signal.SIGKILL)  # the launcher must notice and restart it
-    restarted = wait_for(lambda: re.search(r"started train \(pid (\d+)\)", log_path.read_text().split(
-        f"train (pid {pids['train']}) exited with code -9; restarting")[-1]), 30, "train to restart")
+    crashed = f"train (pid {pids['train']}) exited with code -9; restarting"
+    # Only a start logged after the crash counts (before it is logged, the old start would match).
+    restarted = wait_for("train to restart", lambda: re.search(
+        r"started train \(pid (\d+)\)", log_path.read_text().partition(crashed)[2]), 30)
     new_train = int(restarted.group(1))
-    before = call(f"{base}/model")["version"]
-    wait_for(lambda: call(f"{base}/model")["version"] > before, 30, "a model from the restarted train")
+    before = model_version()
+    wait_for("a model from the restarted train", lambda: model_version() > before, 30)
 
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
@@ -91,19 +76,25 @@ def test_level1_serves_updates_survives_a_crash_and_stops_cleanly(launcher):
     assert "all steps stopped" in log_path.read_text()
 
 
-def test_port_in_use_is_one_sentence_and_exit_2(tmp_path, settings):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = subprocess.run([sys.executable, str(LAUNCHER), "--port", str(port), "--data-dir", str(tmp_path)],
-                                capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and f"port {port} on 127.0.0.1 is in use" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_port_in_use_is_one_sentence_and_exit_2(tmp_path, settings, capsys, monkeypatch):
+    launcher = load_launcher()
+
+    def started(*args):
+        raise AssertionError("the launcher went on to start its steps with the port in use")
+
+    monkeypatch.setattr(launcher, "Supervisor", started)  # so a broken check fails instead of serving
+    with port_in_use() as port:
+        code = launcher.main(["--port", str(port), "--data-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"port {port} on 127.0.0.1 is in use" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_help_shows_each_option_with_its_variable():
-    result = subprocess.run([sys.executable, str(LAUNCHER), "--help"], capture_output=True, text=True, timeout=60)
+def test_help_shows_each_option_with_its_variable(capsys):
+    with pytest.raises(SystemExit) as stop:
+        load_launcher().main(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
     for option, variable in (("--port", "MLSTEPS_PORT"), ("--data-dir", "MLSTEPS_DATA_DIR"),
                              ("--dataset", "MLSTEPS_DATASET"), ("--train-every", "MLSTEPS_TRAIN_EVERY")):
-        assert option in result.stdout and variable in result.stdout
+        assert option in out and variable in out
