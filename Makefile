@@ -12,7 +12,7 @@ export PIPENV_VERBOSITY := -1
 RUN := $(PIPENV) run
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-e2e test-all runtimes doctor bench clean
+.PHONY: help setup run lint format test test-e2e test-all runtimes doctor bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,10 +37,18 @@ setup: .venv/.synced-dev ## Install pipenv and every locked dependency (run and 
 run: .venv/.synced-run ## Level 1: load-data, train and serve as parallel processes; options: make run ARGS="--port 8001"
 	$(RUN) python src/single_function/single_function_all_ml_steps.py $(ARGS)
 
+lint: .venv/.synced-dev ## Lint and format check (ruff); `make format` rewrites the files
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+format: .venv/.synced-dev ## Format the code and fix what ruff can fix by itself
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
 test: .venv/.synced-dev ## Fast tests: Python only (includes level 1 end to end)
 	$(RUN) pytest -m "not e2e"
 
-test-e2e: .venv/.synced-dev ## Container tests: Docker Compose, Kubernetes objects on Podman, Helm
+test-e2e: .venv/.synced-dev ## Container tests (Compose, pods on Podman, helm), policy scans, schemas of several Kubernetes versions
 	$(RUN) pytest -m e2e
 
 test-all: .venv/.synced-dev ## Every test

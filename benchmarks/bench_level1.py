@@ -62,8 +62,11 @@ def time_to_first_prediction(data_dir: Path) -> float:
     """Seconds from starting the level-1 launcher to the first 200 from /predict."""
     port = free_port()
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, str(LAUNCHER), "--port", str(port), "--data-dir", str(data_dir)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, str(LAUNCHER), "--port", str(port), "--data-dir", str(data_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while True:
             try:
@@ -104,8 +107,12 @@ def load(port: int, body: bytes, seconds: float, clients: int) -> dict:
     for _, counts in results:
         for status, count in counts.items():
             statuses[status] = statuses.get(status, 0) + count
-    return {"requests_per_s": len(latencies) / seconds, "p50_ms": 1000 * latencies[len(latencies) // 2],
-            "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)], "statuses": statuses}
+    return {
+        "requests_per_s": len(latencies) / seconds,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
+        "statuses": statuses,
+    }
 
 
 def median_run(runs: list[dict]) -> dict:
@@ -116,9 +123,13 @@ def median_run(runs: list[dict]) -> dict:
 def serve(command: list[str], env: dict) -> tuple[subprocess.Popen, int]:
     """Start a server on a free port, given as the last argument of `command`, on the server core."""
     port = free_port()
-    process = subprocess.Popen([*command, str(port)], env={**os.environ, **env},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               preexec_fn=lambda: os.sched_setaffinity(0, SERVER_CORES))
+    process = subprocess.Popen(
+        [*command, str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: os.sched_setaffinity(0, SERVER_CORES),
+    )
     return process, port
 
 
@@ -151,11 +162,15 @@ def main() -> None:
         return bare_server(args.bare_server)
 
     work = Path(tempfile.mkdtemp(prefix="mlsteps-bench-"))
-    print(f"mlsteps level-1 benchmark: {len(CORES)} cores (servers on {sorted(SERVER_CORES)}, clients on "
-          f"{sorted(CLIENT_CORES)}), {args.clients} client processes, {args.seconds:g} s per run")
+    print(
+        f"mlsteps level-1 benchmark: {len(CORES)} cores (servers on {sorted(SERVER_CORES)}, clients on "
+        f"{sorted(CLIENT_CORES)}), {args.clients} client processes, {args.seconds:g} s per run"
+    )
     starts = [time_to_first_prediction(work / f"start-{i}") for i in range(3)]
-    print(f"launch -> first prediction: median {statistics.median(starts):.2f} s "
-          f"(runs: {', '.join(f'{s:.2f}' for s in starts)}; target < 3 s)")
+    print(
+        f"launch -> first prediction: median {statistics.median(starts):.2f} s "
+        f"(runs: {', '.join(f'{s:.2f}' for s in starts)}; target < 3 s)"
+    )
 
     env = {"MLSTEPS_DATA_DIR": str(work / "serve"), "MLSTEPS_ACCESS_LOG": "false", "MLSTEPS_LOG_LEVEL": "WARNING"}
     subprocess.run([sys.executable, "-m", "mlsteps", "bootstrap"], env={**os.environ, **env}, check=True)
@@ -167,23 +182,36 @@ def main() -> None:
         single = json.dumps({"instances": [ROW]}).encode()
         batch = json.dumps({"instances": [ROW] * 1000}).encode()
         # Alternate the two servers, so a burst of noise on the machine hits both alike.
-        rounds = [(load(bare_port, single, args.seconds, args.clients),
-                   load(real_port, single, args.seconds, args.clients)) for _ in range(args.rounds)]
+        rounds = [
+            (load(bare_port, single, args.seconds, args.clients), load(real_port, single, args.seconds, args.clients))
+            for _ in range(args.rounds)
+        ]
         baseline = median_run([bare_run for bare_run, _ in rounds])
         one = median_run([real_run for _, real_run in rounds])
         many = load(real_port, batch, args.seconds, args.clients)
-        for name, figures in (("bare endpoint, constant JSON", baseline), ("/predict, 1 row", one),
-                              ("/predict, 1,000-row batches", many)):
-            print(f"{name:30s} {figures['requests_per_s']:8.0f} req/s  p50 {figures['p50_ms']:6.2f} ms  "
-                  f"p99 {figures['p99_ms']:6.2f} ms  statuses {figures['statuses']}")
+        for name, figures in (
+            ("bare endpoint, constant JSON", baseline),
+            ("/predict, 1 row", one),
+            ("/predict, 1,000-row batches", many),
+        ):
+            print(
+                f"{name:30s} {figures['requests_per_s']:8.0f} req/s  p50 {figures['p50_ms']:6.2f} ms  "
+                f"p99 {figures['p99_ms']:6.2f} ms  statuses {figures['statuses']}"
+            )
         ratios = [real_run["requests_per_s"] / bare_run["requests_per_s"] for bare_run, real_run in rounds]
-        print(f"single-row ratio to the bare endpoint: {one['requests_per_s'] / baseline['requests_per_s']:.2f} "
-              f"(medians of {args.rounds} alternating rounds; per round {', '.join(f'{r:.2f}' for r in ratios)}; "
-              f"target >= 0.8)")
+        print(
+            f"single-row ratio to the bare endpoint: {one['requests_per_s'] / baseline['requests_per_s']:.2f} "
+            f"(medians of {args.rounds} alternating rounds; per round {', '.join(f'{r:.2f}' for r in ratios)}; "
+            f"target >= 0.8)"
+        )
         print(f"batch throughput: {many['requests_per_s'] * 1000:,.0f} rows/s (target > 100,000)")
 
-        trainer = subprocess.Popen([sys.executable, "-m", "mlsteps", "train", "--every", "1"],
-                                   env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        trainer = subprocess.Popen(
+            [sys.executable, "-m", "mlsteps", "train", "--every", "1"],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             swap = load(real_port, single, max(args.seconds, 5.0), args.clients)
         finally:
@@ -193,8 +221,10 @@ def main() -> None:
         connection.request("GET", "/readyz")
         version = json.loads(connection.getresponse().read())["model_version"]
         failures = sum(count for status, count in swap["statuses"].items() if status != 200)
-        print(f"hot swap (a model published every 1 s under load): {sum(swap['statuses'].values())} requests, "
-              f"{failures} non-200, serving v{version} at the end (target: 0 non-200)")
+        print(
+            f"hot swap (a model published every 1 s under load): {sum(swap['statuses'].values())} requests, "
+            f"{failures} non-200, serving v{version} at the end (target: 0 non-200)"
+        )
     finally:
         for process in (real, bare):
             process.terminate()

@@ -41,8 +41,11 @@ def copy_context(target: Path) -> Path:
     """The files the Dockerfile copies, plus the Dockerfile, in a scratch build context."""
     for name in CONTEXT_FILES:
         shutil.copy2(REPO_ROOT / name, target / name)
-    shutil.copytree(REPO_ROOT / "src" / "common", target / "src" / "common",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"))
+    shutil.copytree(
+        REPO_ROOT / "src" / "common",
+        target / "src" / "common",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"),
+    )
     (target / "src" / "docker_compose").mkdir(parents=True)
     shutil.copy2(DOCKERFILE, target / "src" / "docker_compose" / "Dockerfile")
     return target
@@ -50,8 +53,18 @@ def copy_context(target: Path) -> Path:
 
 def timed_build(context: Path, *extra: str) -> float:
     base = python_image()
-    argv = ["docker", "build", "-q", "-f", str(context / "src/docker_compose/Dockerfile"), "-t", BENCH_TAG,
-            *(["--build-arg", f"PYTHON_IMAGE={base}"] if base else []), *extra, str(context)]
+    argv = [
+        "docker",
+        "build",
+        "-q",
+        "-f",
+        str(context / "src/docker_compose/Dockerfile"),
+        "-t",
+        BENCH_TAG,
+        *(["--build-arg", f"PYTHON_IMAGE={base}"] if base else []),
+        *extra,
+        str(context),
+    ]
     started = time.perf_counter()
     subprocess.run(argv, check=True, capture_output=True, text=True)
     return time.perf_counter() - started
@@ -70,8 +83,9 @@ def first_prediction_after_up() -> tuple[float, float, int]:
     if python_image():
         env["PYTHON_IMAGE"] = python_image()
     argv = [*compose_command(), "-p", project, "-f", str(COMPOSE_FILE)]
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/predict", data=SAMPLE, method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/predict", data=SAMPLE, method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         started = time.perf_counter()
         subprocess.run([*argv, "up", "--build", "--detach"], env=env, check=True, capture_output=True)
@@ -103,16 +117,21 @@ def main() -> None:
         with open(context / "src/common/mlsteps/__init__.py", "a") as module:
             module.write(f"\n# benchmark edit {uuid.uuid4().hex}\n")
         rows.append(("rebuild after a code-only change (target < 10 s)", timed_build(context), "s"))
-        size = int(subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", BENCH_TAG],
-                                  check=True, capture_output=True, text=True).stdout)
+        size = int(
+            subprocess.run(
+                ["docker", "image", "inspect", "-f", "{{.Size}}", BENCH_TAG], check=True, capture_output=True, text=True
+            ).stdout
+        )
         rows.append(("image size", size / 1e6, "MB"))
     subprocess.run(["docker", "image", "rm", BENCH_TAG], capture_output=True)
     up_returned, first_prediction, version = first_prediction_after_up()
     rows.append(("`up --build --detach` returns (warm cache)", up_returned, "s"))
     rows.append((f"`up` to first prediction (model v{version}; target < 20 s)", first_prediction, "s"))
 
-    print(f"Level 2 (Docker Compose), base image {python_image() or 'python:3.12-slim'}, "
-          f"{' '.join(compose_command())}, {os.cpu_count()} CPUs")
+    print(
+        f"Level 2 (Docker Compose), base image {python_image() or 'python:3.12-slim'}, "
+        f"{' '.join(compose_command())}, {os.cpu_count()} CPUs"
+    )
     width = max(len(name) for name, _, _ in rows)
     for name, value, unit in rows:
         print(f"  {name:<{width}}  {value:8.1f} {unit}")

@@ -68,8 +68,10 @@ def main() -> None:
             size = path.stat().st_size / 1e6
             rows = sum(1 for _ in path.open()) - 1
             peak, seconds = peak_of_load_data(f"csv:{path}")
-            print(f"{size:7.1f} {rows:9d} {peak:9.0f} {peak - baseline:14.0f} {(peak - baseline) / size:11.2f} "
-                  f"{seconds:8.1f}")
+            print(
+                f"{size:7.1f} {rows:9d} {peak:9.0f} {peak - baseline:14.0f} {(peak - baseline) / size:11.2f} "
+                f"{seconds:8.1f}"
+            )
 
 
 if __name__ == "__main__":

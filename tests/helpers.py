@@ -37,6 +37,7 @@ SAMPLE = {"instances": [[5.1, 3.5, 1.4, 0.2]]}  # one iris flower: a setosa
 
 # -- runtimes ------------------------------------------------------------------------------------
 
+
 def need(condition: bool, reason: str) -> None:
     """Skip with `reason` when `condition` is false, or fail when MLSTEPS_REQUIRE_E2E=1 (CI)."""
     if condition:
@@ -74,6 +75,7 @@ def need_compose() -> list[str]:
 
 
 # -- ports and HTTP ------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -120,6 +122,7 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float, every: float =
 
 
 # -- the repository's own files ------------------------------------------------------------------
+
 
 @functools.cache
 def load_launcher() -> ModuleType:

@@ -22,8 +22,7 @@ BUILD_TIMEOUT = 900  # a cold build downloads numpy, scipy and scikit-learn
 
 def _image_exists(engine: str, image: str) -> bool:
     try:
-        return subprocess.run([engine, "image", "inspect", image], capture_output=True,
-                              timeout=60).returncode == 0
+        return subprocess.run([engine, "image", "inspect", image], capture_output=True, timeout=60).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -58,8 +57,9 @@ def load_into_podman(tag: str = IMAGE_TAG) -> str:
     """Copy an image docker built into Podman's own store (`docker save | podman load`); return `tag`."""
     save = subprocess.Popen(["docker", "save", tag], stdout=subprocess.PIPE)
     try:
-        load = subprocess.run(["podman", "load"], stdin=save.stdout, capture_output=True, text=True,
-                              timeout=BUILD_TIMEOUT)
+        load = subprocess.run(
+            ["podman", "load"], stdin=save.stdout, capture_output=True, text=True, timeout=BUILD_TIMEOUT
+        )
     finally:
         save.stdout.close()
         save_rc = save.wait(timeout=BUILD_TIMEOUT)

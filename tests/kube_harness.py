@@ -98,6 +98,7 @@ def containers(obj: dict) -> list[dict]:
 
 # -- strict schemas and the policy scan (the dev dependencies kubernetes-validate and checkov) -------
 
+
 def schema_minors() -> list[str]:
     """Every Kubernetes minor version kubernetes-validate has schemas for, oldest first."""
     from kubernetes_validate.utils import all_versions
@@ -149,15 +150,24 @@ def checkov_scan(directory: Path, objects: Iterable[dict]) -> list[dict]:
     ignores what it cannot parse) and every skip with its reason. Returns the skipped checks."""
     tool = VENV_BIN / "checkov"
     assert tool.exists(), "checkov is a dev dependency: run `make setup`"
-    result = subprocess.run([str(tool), "-d", str(directory), "--framework", "kubernetes", "--skip-download",
-                             "--output", "json"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(tool), "-d", str(directory), "--framework", "kubernetes", "--skip-download", "--output", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     results = json.loads(result.stdout)["results"]
     failed = sorted({(c["check_id"], c["resource"], c["file_path"]) for c in results["failed_checks"]})
     assert not failed and result.returncode == 0, failed or result.stderr
-    scanned = {c["resource"].split(".")[0] + "/" + c["resource"].split(".")[2]
-               for c in results["passed_checks"] + results["skipped_checks"]}
-    expected = {f"{o['kind']}/{o['metadata']['name']}" for o in objects
-                if o["kind"] not in ("PersistentVolumeClaim", "HorizontalPodAutoscaler")}  # checkov has no checks
+    scanned = {
+        c["resource"].split(".")[0] + "/" + c["resource"].split(".")[2]
+        for c in results["passed_checks"] + results["skipped_checks"]
+    }
+    expected = {
+        f"{o['kind']}/{o['metadata']['name']}"
+        for o in objects
+        if o["kind"] not in ("PersistentVolumeClaim", "HorizontalPodAutoscaler")
+    }  # checkov has no checks
     assert expected <= scanned, sorted(expected - scanned)
     reasons = {c["check_result"].get("suppress_comment", "") for c in results["skipped_checks"]}
     assert all(r.strip() and r != "No comment provided" for r in reasons), reasons
@@ -165,6 +175,7 @@ def checkov_scan(directory: Path, objects: Iterable[dict]) -> list[dict]:
 
 
 # -- real pods on Podman ------------------------------------------------------------------------------
+
 
 class PodmanStack:
     """A set of Kubernetes objects brought up as Podman pods and volumes; everything goes on exit.
@@ -176,8 +187,16 @@ class PodmanStack:
     env: extra variables set on every container (overriding the manifests' values).
     """
 
-    def __init__(self, objects: Iterable[dict], *, image: str, host_port: int, project: str = "mlsteps-l3",
-                 env: dict[str, str] | None = None, podman: str = "podman") -> None:
+    def __init__(
+        self,
+        objects: Iterable[dict],
+        *,
+        image: str,
+        host_port: int,
+        project: str = "mlsteps-l3",
+        env: dict[str, str] | None = None,
+        podman: str = "podman",
+    ) -> None:
         self.objects = [copy.deepcopy(obj) for obj in objects if obj]
         self.image = image
         self.host_port = host_port
@@ -185,8 +204,11 @@ class PodmanStack:
         self.env = dict(env or {})
         self.podman = podman
         self.prefix = f"{project}-{secrets.token_hex(2)}-"
-        self.claims = {obj["metadata"]["name"]: self.prefix + obj["metadata"]["name"]
-                       for obj in self.objects if obj["kind"] == "PersistentVolumeClaim"}
+        self.claims = {
+            obj["metadata"]["name"]: self.prefix + obj["metadata"]["name"]
+            for obj in self.objects
+            if obj["kind"] == "PersistentVolumeClaim"
+        }
         self._workdir = Path(tempfile.mkdtemp(prefix=self.prefix))
         self._played: list[Path] = []
         self._runs = 0
@@ -238,9 +260,11 @@ class PodmanStack:
         kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
         candidates = [obj for obj in self.objects if obj["kind"] in kinds]
         if name_or_component is not None:
-            candidates = [obj for obj in candidates
-                          if name_or_component in (obj["metadata"]["name"],
-                                                   obj["metadata"].get("labels", {}).get(COMPONENT))]
+            candidates = [
+                obj
+                for obj in candidates
+                if name_or_component in (obj["metadata"]["name"], obj["metadata"].get("labels", {}).get(COMPONENT))
+            ]
         if len(candidates) != 1:
             found = [f"{o['kind']}/{o['metadata']['name']}" for o in candidates]
             raise LookupError(f"expected one {'/'.join(kinds)} matching {name_or_component!r}, found {found}")
@@ -272,15 +296,13 @@ class PodmanStack:
             logs = self._logs(containers)
             raise TimeoutError(f"{pod_name} did not finish within {timeout} s; its logs:\n{logs}") from None
         seconds = time.monotonic() - started
-        codes = [int(self._podman("inspect", "--format", "{{.State.ExitCode}}", c).stdout.strip())
-                 for c in containers]
+        codes = [int(self._podman("inspect", "--format", "{{.State.ExitCode}}", c).stdout.strip()) for c in containers]
         logs = self._logs(containers)
         self._podman("kube", "down", str(path), check=False)
         self._played.remove(path)
         return JobRun(pod=pod_name, exit_code=max(codes, key=abs), logs=logs, seconds=seconds)
 
-    def start_serve(self, name_or_component: str = "serve", timeout: float = 120,
-                    ready_path: str = "/readyz") -> str:
+    def start_serve(self, name_or_component: str = "serve", timeout: float = 120, ready_path: str = "/readyz") -> str:
         """Play the serve Deployment's pod template, published on 127.0.0.1:host_port.
 
         Waits until `ready_path` answers 200 (what the readiness probe would wait for; pass
@@ -324,8 +346,9 @@ class PodmanStack:
             if state in ("exited", "stopped", ""):
                 raise RuntimeError(f"{container} is {state or 'gone'}; its logs:\n{self._logs([container])}")
             time.sleep(0.5)
-        raise TimeoutError(f"GET {path} did not answer {status} within {timeout} s ({last}); "
-                           f"serve logs:\n{self.serve_logs()}")
+        raise TimeoutError(
+            f"GET {path} did not answer {status} within {timeout} s ({last}); serve logs:\n{self.serve_logs()}"
+        )
 
     def serve_logs(self) -> str:
         """Everything the serve container printed so far."""
@@ -350,8 +373,10 @@ class PodmanStack:
             claim = volume.get("persistentVolumeClaim")
             if claim:
                 if claim["claimName"] not in self.claims:
-                    raise LookupError(f"{obj['kind']} {obj['metadata']['name']} mounts claim "
-                                      f"{claim['claimName']!r}, which no PersistentVolumeClaim declares")
+                    raise LookupError(
+                        f"{obj['kind']} {obj['metadata']['name']} mounts claim "
+                        f"{claim['claimName']!r}, which no PersistentVolumeClaim declares"
+                    )
                 claim["claimName"] = self.claims[claim["claimName"]]
         for container in spec.get("initContainers", []) + spec["containers"]:
             container["image"] = self.image
@@ -363,10 +388,16 @@ class PodmanStack:
                 env = [e for e in container.get("env", []) if e["name"] not in self.env]
                 container["env"] = env + [{"name": k, "value": str(v)} for k, v in self.env.items()]
         metadata = template.get("metadata", {})
-        return {"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": pod_name, "labels": metadata.get("labels", {}),
-                             "annotations": metadata.get("annotations", {})},
-                "spec": spec}
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": pod_name,
+                "labels": metadata.get("labels", {}),
+                "annotations": metadata.get("annotations", {}),
+            },
+            "spec": spec,
+        }
 
     def _play(self, stem: str, objects: list[dict]) -> Path:
         path = self._workdir / f"{stem}.yaml"
@@ -427,11 +458,27 @@ def predict_then_newer_model(stack: PodmanStack, timings: dict[str, float]) -> i
 def leftovers(prefix: str) -> list[str]:
     """Podman pods and volumes whose names start with `prefix`: none should outlive a stack."""
     volumes = subprocess.run(["podman", "volume", "ls", "-q"], capture_output=True, text=True).stdout.split()
-    pods = subprocess.run(["podman", "pod", "ps", "-a", "--format", "{{.Name}}"], capture_output=True,
-                          text=True).stdout.split()
+    pods = subprocess.run(
+        ["podman", "pod", "ps", "-a", "--format", "{{.Name}}"], capture_output=True, text=True
+    ).stdout.split()
     return [name for name in volumes + pods if name.startswith(prefix)]
 
 
-__all__ = ["COMPONENT", "JobRun", "PodmanStack", "bootstrap_then_serve", "checkov_scan", "containers", "leftovers",
-           "level3_objects", "load_objects", "newest_minor", "pod_template", "predict_then_newer_model",
-           "schema_minors", "strict_schema_errors", "validate_with_the_cli", "yaml_objects"]
+__all__ = [
+    "COMPONENT",
+    "JobRun",
+    "PodmanStack",
+    "bootstrap_then_serve",
+    "checkov_scan",
+    "containers",
+    "leftovers",
+    "level3_objects",
+    "load_objects",
+    "newest_minor",
+    "pod_template",
+    "predict_then_newer_model",
+    "schema_minors",
+    "strict_schema_errors",
+    "validate_with_the_cli",
+    "yaml_objects",
+]

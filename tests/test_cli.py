@@ -30,14 +30,17 @@ def test_train_without_data_exits_0_for_the_next_scheduled_run(settings, capsys)
     assert "no data snapshot yet" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, words", [
-    (["train", "--every", "-1"], "--every -1 must be 0 or more."),
-    (["load-data", "--every", "nan"], "--every nan must be a finite number."),
-    (["train", "--cron", "61 * * * *"], "--cron '61 * * * *' is not a valid cron schedule"),
-    (["serve", "--port", "0"], "--port 0 must be 1 or more."),
-    (["serve", "--port", "http"], "--port http is not a whole number."),
-    (["load-data", "--dataset", "mnist"], "--dataset mnist is not a known dataset"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["train", "--every", "-1"], "--every -1 must be 0 or more."),
+        (["load-data", "--every", "nan"], "--every nan must be a finite number."),
+        (["train", "--cron", "61 * * * *"], "--cron '61 * * * *' is not a valid cron schedule"),
+        (["serve", "--port", "0"], "--port 0 must be 1 or more."),
+        (["serve", "--port", "http"], "--port http is not a whole number."),
+        (["load-data", "--dataset", "mnist"], "--dataset mnist is not a known dataset"),
+    ],
+)
 def test_a_bad_flag_is_named_in_one_sentence_exit_2(settings, capsys, args, words):
     assert main(args) == 2
     err = capsys.readouterr().err
@@ -51,14 +54,16 @@ def test_a_bad_variable_is_named_not_a_flag(settings, capsys, monkeypatch):
 
 
 def test_the_console_entry_point_exits_2_without_a_traceback(settings):
-    result = subprocess.run([sys.executable, "-m", "mlsteps", "train", "--every", "-1"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "mlsteps", "train", "--every", "-1"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2 and result.stderr == "mlsteps train: error: --every -1 must be 0 or more.\n"
 
 
 def test_every_repeats_until_sigterm(settings):
-    process = subprocess.Popen([sys.executable, "-m", "mlsteps", "load-data", "--every", "0.1"],
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlsteps", "load-data", "--every", "0.1"], stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 30
     while len(list_snapshots(settings.snapshots_dir)) < 3 and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -86,8 +91,9 @@ def test_rollback_to_a_missing_version_is_one_sentence_exit_2(settings, capsys):
     capsys.readouterr()
     assert main(["rollback", "9"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("mlsteps rollback: error: cannot roll back to v9: there is no model v9") and \
-        err.count("\n") == 1
+    assert (
+        err.startswith("mlsteps rollback: error: cannot roll back to v9: there is no model v9") and err.count("\n") == 1
+    )
 
 
 def test_a_volume_that_breaks_at_run_time_is_one_line_and_exit_1(settings, capsys):

@@ -9,9 +9,11 @@ from mlsteps.config import ENV_DEFAULTS, ConfigError, ensure_writable_dir, load_
 @pytest.fixture
 def environ(monkeypatch, settings):
     """Set MLSTEPS_* variables for one test, on top of the `settings` fixture's clean environment."""
+
     def set_variables(**variables):
         for name, value in variables.items():
             monkeypatch.setenv(name, value)
+
     return set_variables
 
 
@@ -25,8 +27,13 @@ def test_every_field_has_one_variable_name():
 
 
 def test_values_are_parsed_by_type(environ, tmp_path):
-    environ(MLSTEPS_PORT="9000", MLSTEPS_TRAIN_EVERY="2.5", MLSTEPS_ACCESS_LOG="false",
-            MLSTEPS_DATA_DIR=str(tmp_path), MLSTEPS_LOG_LEVEL="debug")
+    environ(
+        MLSTEPS_PORT="9000",
+        MLSTEPS_TRAIN_EVERY="2.5",
+        MLSTEPS_ACCESS_LOG="false",
+        MLSTEPS_DATA_DIR=str(tmp_path),
+        MLSTEPS_LOG_LEVEL="debug",
+    )
     settings = load_settings()
     assert (settings.port, settings.train_every, settings.access_log) == (9000, 2.5, False)
     assert settings.data_dir == tmp_path and settings.log_level == "DEBUG"
@@ -47,26 +54,29 @@ def test_csv_dataset_gives_a_path(environ):
     assert str(load_settings().csv_path) == "data/x.csv"
 
 
-@pytest.mark.parametrize("variable, value, words", [
-    ("MLSTEPS_DATASET", "mnist", "'mnist' is not a known dataset; use one of iris, wine"),
-    ("MLSTEPS_DATASET", "csv:", "needs a file path"),
-    ("MLSTEPS_TRAIN_EVERY", "-5", "='-5' must be 0 or more"),
-    ("MLSTEPS_LOAD_DATA_EVERY", "often", "is not a number"),
-    ("MLSTEPS_PORT", "80000", "must be 65535 or less"),
-    ("MLSTEPS_PORT", "0", "must be 1 or more"),
-    ("MLSTEPS_PORT", "http", "is not a whole number"),
-    ("MLSTEPS_KEEP_MODELS", "0", "must be 1 or more"),
-    ("MLSTEPS_TRAIN_CRON", "every minute", "is not a valid cron schedule"),
-    ("MLSTEPS_ACCESS_LOG", "maybe", "true or false"),
-    ("MLSTEPS_LOG_LEVEL", "loud", "='loud' must be one of DEBUG"),
-    # Values that parse but would break the system: no promotion ever, a spin, a huge allocation.
-    ("MLSTEPS_PROMOTION_TOLERANCE", "nan", "must be a finite number"),
-    ("MLSTEPS_TRAIN_EVERY", "inf", "must be a finite number"),
-    ("MLSTEPS_RELOAD_SECONDS", "0", "must be 0.1 or more"),
-    ("MLSTEPS_TRAIN_EVERY", "0.001", "must be 0 (run once) or at least 0.1 seconds"),
-    ("MLSTEPS_SEED", "-1", "must be 0 or more"),
-    ("MLSTEPS_SAMPLES_PER_SNAPSHOT", "100000000000", "must be 1000000 or less"),
-])
+@pytest.mark.parametrize(
+    "variable, value, words",
+    [
+        ("MLSTEPS_DATASET", "mnist", "'mnist' is not a known dataset; use one of iris, wine"),
+        ("MLSTEPS_DATASET", "csv:", "needs a file path"),
+        ("MLSTEPS_TRAIN_EVERY", "-5", "='-5' must be 0 or more"),
+        ("MLSTEPS_LOAD_DATA_EVERY", "often", "is not a number"),
+        ("MLSTEPS_PORT", "80000", "must be 65535 or less"),
+        ("MLSTEPS_PORT", "0", "must be 1 or more"),
+        ("MLSTEPS_PORT", "http", "is not a whole number"),
+        ("MLSTEPS_KEEP_MODELS", "0", "must be 1 or more"),
+        ("MLSTEPS_TRAIN_CRON", "every minute", "is not a valid cron schedule"),
+        ("MLSTEPS_ACCESS_LOG", "maybe", "true or false"),
+        ("MLSTEPS_LOG_LEVEL", "loud", "='loud' must be one of DEBUG"),
+        # Values that parse but would break the system: no promotion ever, a spin, a huge allocation.
+        ("MLSTEPS_PROMOTION_TOLERANCE", "nan", "must be a finite number"),
+        ("MLSTEPS_TRAIN_EVERY", "inf", "must be a finite number"),
+        ("MLSTEPS_RELOAD_SECONDS", "0", "must be 0.1 or more"),
+        ("MLSTEPS_TRAIN_EVERY", "0.001", "must be 0 (run once) or at least 0.1 seconds"),
+        ("MLSTEPS_SEED", "-1", "must be 0 or more"),
+        ("MLSTEPS_SAMPLES_PER_SNAPSHOT", "100000000000", "must be 1000000 or less"),
+    ],
+)
 def test_bad_value_names_the_variable(environ, variable, value, words):
     environ(**{variable: value})
     with pytest.raises(ConfigError) as error:

@@ -51,15 +51,18 @@ def test_csv_classification_and_regression(tmp_path):
     assert table.task == "regression" and table.y.dtype == float
 
 
-@pytest.mark.parametrize("text, target, message", [
-    ("", "target", "the file is empty"),
-    ("a,b\n" + "1,2\n" * 12, "target", "line 1 has no column 'target'"),
-    ("a,target\n" + "1,x\n" * 3, "target", "has 3 data rows"),
-    ("a,target\n" + "1,x\n" * 11 + "oops,x\n", "target", "line 13, column 'a': 'oops' is not a number"),
-    ("a,target\n" + "1,x\n" * 11 + "1\n", "target", "line 13 has 1 fields, the header has 2"),
-    ("a,target\n" + "1,x\n" * 11 + "1,\n", "target", "line 13, column 'target': the target is empty"),
-    ("a,target\n" + "1,x\n" * 11 + "inf,x\n", "target", "'inf' is not a number"),
-])
+@pytest.mark.parametrize(
+    "text, target, message",
+    [
+        ("", "target", "the file is empty"),
+        ("a,b\n" + "1,2\n" * 12, "target", "line 1 has no column 'target'"),
+        ("a,target\n" + "1,x\n" * 3, "target", "has 3 data rows"),
+        ("a,target\n" + "1,x\n" * 11 + "oops,x\n", "target", "line 13, column 'a': 'oops' is not a number"),
+        ("a,target\n" + "1,x\n" * 11 + "1\n", "target", "line 13 has 1 fields, the header has 2"),
+        ("a,target\n" + "1,x\n" * 11 + "1,\n", "target", "line 13, column 'target': the target is empty"),
+        ("a,target\n" + "1,x\n" * 11 + "inf,x\n", "target", "'inf' is not a number"),
+    ],
+)
 def test_bad_csv_names_file_line_and_column(tmp_path, text, target, message):
     path = write(tmp_path, text)
     with pytest.raises(DataError) as error:
@@ -72,10 +75,13 @@ def test_missing_csv_file(tmp_path):
         read_csv_table(tmp_path / "absent.csv", "target")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("a,target\n" + "1,x\n" * 12, "column 'target' holds one class only ('x'); a classifier needs at least two"),
-    ("a,target\n" + "1,x\n1,y\n" * 6 + "1e308,x\n", "'1e308' is too large to train on"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a,target\n" + "1,x\n" * 12, "column 'target' holds one class only ('x'); a classifier needs at least two"),
+        ("a,target\n" + "1,x\n1,y\n" * 6 + "1e308,x\n", "'1e308' is too large to train on"),
+    ],
+)
 def test_csv_that_would_break_training_is_refused_before_it(tmp_path, text, message):
     with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
         read_csv_table(write(tmp_path, text), "target")

@@ -36,13 +36,37 @@ from kube_harness import level3_objects, yaml_objects
 from mlsteps.cli import build_parser
 from mlsteps.config import ENV_DEFAULTS
 
-DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md")),
-        *sorted((REPO_ROOT / "src").glob("*/README.md"))]
+DOCS = [
+    REPO_ROOT / "README.md",
+    *sorted((REPO_ROOT / "docs").glob("*.md")),
+    *sorted((REPO_ROOT / "src").glob("*/README.md")),
+]
 BLOCK = re.compile(r"^```(bash|sh|shell)[^\n]*\n(.*?)^```[^\n]*\n(?:\s*```(\w*)\n(.*?)^```)?", re.S | re.M)
-PROGRAMS = {"make", "curl", "python", "docker", "kubectl", "minikube", "helm", "ls", "cat", "rm", "cd",
-            "bash", ".venv/bin/python"}
-LEVEL1_DOCS = {REPO_ROOT / name for name in ("README.md", "docs/level-1-single-function.md", "docs/index.md",
-                                             "docs/troubleshooting.md", "src/single_function/README.md")}
+PROGRAMS = {
+    "make",
+    "curl",
+    "python",
+    "docker",
+    "kubectl",
+    "minikube",
+    "helm",
+    "ls",
+    "cat",
+    "rm",
+    "cd",
+    "bash",
+    ".venv/bin/python",
+}
+LEVEL1_DOCS = {
+    REPO_ROOT / name
+    for name in (
+        "README.md",
+        "docs/level-1-single-function.md",
+        "docs/index.md",
+        "docs/troubleshooting.md",
+        "src/single_function/README.md",
+    )
+}
 LAUNCHER_PATH = str(LAUNCHER.relative_to(REPO_ROOT))  # as the docs write it
 
 
@@ -89,8 +113,11 @@ def test_make_targets_exist():
 
 
 def test_paths_in_commands_exist():
-    paths = {m.rstrip(".,") for _, line, _ in ALL
-             for m in re.findall(r"(?<![\w/.-])((?:src|docs|tests|scripts|benchmarks)/[\w./-]*)", line)}
+    paths = {
+        m.rstrip(".,")
+        for _, line, _ in ALL
+        for m in re.findall(r"(?<![\w/.-])((?:src|docs|tests|scripts|benchmarks)/[\w./-]*)", line)
+    }
     missing = sorted(p for p in paths if not (REPO_ROOT / p).exists())
     assert paths and not missing, missing
 
@@ -105,9 +132,10 @@ def test_relative_links_resolve():
 
 
 def test_mlsteps_commands_parse():
-    used = [shlex.split(line)[shlex.split(line).index("mlsteps") + 1:] for _, line, _ in ALL if "-m mlsteps" in line]
-    used += [["doctor", "--level", level]
-             for _, line, _ in ALL for level in re.findall(r"make doctor LEVEL=(\S+)", line)]
+    used = [shlex.split(line)[shlex.split(line).index("mlsteps") + 1 :] for _, line, _ in ALL if "-m mlsteps" in line]
+    used += [
+        ["doctor", "--level", level] for _, line, _ in ALL for level in re.findall(r"make doctor LEVEL=(\S+)", line)
+    ]
     assert used
     for argv in used:
         build_parser().parse_args(argv)  # exits (fails the test) if wrong
@@ -120,7 +148,7 @@ def test_launcher_flags_exist():
     for line in used:
         words = shlex.split(line)
         try:
-            launcher.parse_args(words[words.index(LAUNCHER_PATH) + 1:])
+            launcher.parse_args(words[words.index(LAUNCHER_PATH) + 1 :])
         except SystemExit as stop:  # --help prints and exits 0; a wrong flag exits 2
             assert stop.code == 0, line
 
@@ -130,8 +158,9 @@ def compose_services() -> set[str]:
 
 
 def test_compose_services_exist():
-    used = {m for _, line, _ in ALL
-            for m in re.findall(r"docker compose (?:logs -f|exec|restart|stop|kill) (\S+)", line)}
+    used = {
+        m for _, line, _ in ALL for m in re.findall(r"docker compose (?:logs -f|exec|restart|stop|kill) (\S+)", line)
+    }
     assert used and used <= compose_services(), used - compose_services()
 
 
@@ -146,15 +175,22 @@ def kubernetes_objects() -> list[dict]:
 
 def test_kubernetes_names_and_labels_exist():
     objects = kubernetes_objects()
-    kinds = {"cronjob": "CronJob", "job": "Job", "deployment": "Deployment", "service": "Service",
-             "pvc": "PersistentVolumeClaim", "pod": "Pod"}
+    kinds = {
+        "cronjob": "CronJob",
+        "job": "Job",
+        "deployment": "Deployment",
+        "service": "Service",
+        "pvc": "PersistentVolumeClaim",
+        "pod": "Pod",
+    }
     names = {(o["kind"], o["metadata"]["name"]) for o in objects}
     created = {m for _, line, _ in ALL for m in re.findall(r"kubectl create job --from=cronjob/\S+ (\S+)", line)}
     labels = {f"{k}={v}" for o in objects for k, v in o["metadata"].get("labels", {}).items()}
     wrong = []
     for _, line, _ in ALL:
-        for kind, name in re.findall(r"\b(cronjob|job|deployment|service)/([a-z0-9-]+)", line) + \
-                re.findall(r"kubectl (?:get|delete|describe) (cronjob|job|pvc|pod) ([a-z0-9][a-z0-9-]*)", line):
+        for kind, name in re.findall(r"\b(cronjob|job|deployment|service)/([a-z0-9-]+)", line) + re.findall(
+            r"kubectl (?:get|delete|describe) (cronjob|job|pvc|pod) ([a-z0-9][a-z0-9-]*)", line
+        ):
             if (kinds[kind], name) not in names and name not in created:
                 wrong.append(f"{kind}/{name}")
         for name in re.findall(r"minikube service (\S+)", line):
@@ -196,8 +232,17 @@ def test_every_setting_is_documented():
 @pytest.mark.parametrize("page", sorted((REPO_ROOT / "docs").glob("level-*.md")), ids=lambda p: p.name)
 def test_level_pages_have_the_same_parts_in_order(page):
     found = headings(page)
-    wanted = ["Purpose", "Prerequisites", "Quick start", "Verify", "What changed", "How it works", "Clean up",
-              "Troubleshooting", "Last validated"]
+    wanted = [
+        "Purpose",
+        "Prerequisites",
+        "Quick start",
+        "Verify",
+        "What changed",
+        "How it works",
+        "Clean up",
+        "Troubleshooting",
+        "Last validated",
+    ]
     positions = [next((i for i, h in enumerate(found) if h.startswith(w)), None) for w in wanted]
     assert None not in positions, dict(zip(wanted, positions, strict=True))
     assert positions == sorted(positions), found
@@ -210,6 +255,7 @@ def test_level_readmes_have_the_fixed_parts_in_order(readme):
 
 
 # -- level 1, for real ---------------------------------------------------------------------------
+
 
 def is_long_running(line: str) -> bool:
     """Commands that start level 1 itself (the test starts it once) or the whole test suite."""
@@ -244,8 +290,14 @@ def test_level1_commands_run_as_written(repo_copy, settings):
         # make must not reinstall into the shared .venv from the copy: it would point the editable
         # install at this temporary folder.
         line = re.sub(r"^make ", "make -o .venv/.synced-run -o .venv/.synced-dev ", line)
-        return subprocess.Popen(["bash", "-euo", "pipefail", "-c", line], cwd=repo_copy, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            ["bash", "-euo", "pipefail", "-c", line],
+            cwd=repo_copy,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def finish(line: str, process: subprocess.Popen) -> str:
         stdout, stderr = process.communicate(timeout=120)
@@ -267,8 +319,9 @@ def test_level1_commands_run_as_written(repo_copy, settings):
         finish(line, alongside.pop(line))
 
     # `make run` runs exactly this, inside the locked virtual environment this test already runs in.
-    launcher = subprocess.Popen([sys.executable, LAUNCHER_PATH], cwd=repo_copy, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    launcher = subprocess.Popen(
+        [sys.executable, LAUNCHER_PATH], cwd=repo_copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         for line, process in alongside.items():
             finish(line, process)
@@ -314,8 +367,9 @@ def test_level2_commands_run_as_written(repo_copy):
         line = line.replace("docker compose", " ".join(compose))
         if " exec " in line:  # a learner types it in a terminal; `script` gives it one here
             line = f"script -qefc {shlex.quote(line)} /dev/null"
-        return subprocess.run(["bash", "-euo", "pipefail", "-c", line], cwd=cwd, env=env,
-                              capture_output=True, text=True, timeout=900)
+        return subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", line], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
+        )
 
     lines = [line for _, line, _ in commands(LEVEL2_DOCS) if level2_runnable(line)]
     assert any("--detach" in line for line in lines) and any("/predict" in line for line in lines)
@@ -326,8 +380,12 @@ def test_level2_commands_run_as_written(repo_copy):
                 cwd = cwd / line[3:]
                 continue
             if line.startswith("curl") and not ready:  # the doc: "the API answers about 15 seconds after up"
-                ready = wait_for("serve to become ready",
-                                 lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200, 120, every=1)
+                ready = wait_for(
+                    "serve to become ready",
+                    lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200,
+                    120,
+                    every=1,
+                )
             result = run(line)
             assert result.returncode == 0, f"{line}\n{result.stdout}{result.stderr}"
             ready = ready and " down" not in line
@@ -336,5 +394,6 @@ def test_level2_commands_run_as_written(repo_copy):
             if "ls -ln /data/models" in line:
                 assert "latest.json" in result.stdout and " 10001 10001 " in result.stdout
     finally:
-        subprocess.run([*compose, "down", "-v"], cwd=repo_copy / "src/docker_compose", env=env,
-                       capture_output=True, timeout=300)
+        subprocess.run(
+            [*compose, "down", "-v"], cwd=repo_copy / "src/docker_compose", env=env, capture_output=True, timeout=300
+        )

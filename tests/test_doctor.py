@@ -12,11 +12,13 @@ from mlsteps.cli import main
 @pytest.fixture
 def doctor(settings, capsys, monkeypatch):
     """Run `mlsteps doctor ARGS` with these environment variables; (exit code, what it printed)."""
+
     def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
         for name, value in (env or {}).items():
             monkeypatch.setenv(name, value)
         code = main(["doctor", *args])
         return code, capsys.readouterr().out
+
     return run
 
 

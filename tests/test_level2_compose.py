@@ -38,6 +38,7 @@ def compose_file() -> dict:
 
 # ---- static checks (fast suite) ----------------------------------------------------------------
 
+
 def test_dockerfile_passes_hadolint():
     hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=str(VENV_BIN))
     need(hadolint is not None, "hadolint is not installed (it comes with the dev dependencies: make setup)")
@@ -59,8 +60,11 @@ def test_dockerfile_follows_the_contract():
 
 
 def test_dockerignore_sends_only_what_the_image_needs():
-    patterns = [line.strip() for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith("#")]
+    patterns = [
+        line.strip()
+        for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     assert patterns[0] == "*", "everything is excluded first (data, models, .git, .venv, .tools)"
     allowed = {p[1:] for p in patterns if p.startswith("!")}
     copied = set()
@@ -118,12 +122,14 @@ def test_docs_name_what_compose_yaml_defines():
 def test_compose_accepts_the_file():
     compose = compose_command()
     need(compose is not None, "neither `docker compose` nor `docker-compose` is installed (scripts/runtimes/docker.sh)")
-    result = subprocess.run([*compose, "-f", str(COMPOSE_FILE), "config", "-q"], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [*compose, "-f", str(COMPOSE_FILE), "config", "-q"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
 
 
 # ---- the real stack (e2e) ----------------------------------------------------------------------
+
 
 class Stack:
     """One compose project of compose.yaml, under a unique name and port so it never meets a learner's."""
@@ -136,30 +142,39 @@ class Stack:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MLSTEPS_")}
         # Short intervals, and a tolerance of 1 so that every new model is promoted and the version
         # served must advance (the promotion rule itself is tested with the package).
-        self.env.update(MLSTEPS_PORT=str(self.port), MLSTEPS_LOAD_DATA_EVERY="3", MLSTEPS_TRAIN_EVERY="4",
-                        MLSTEPS_PROMOTION_TOLERANCE="1")
+        self.env.update(
+            MLSTEPS_PORT=str(self.port),
+            MLSTEPS_LOAD_DATA_EVERY="3",
+            MLSTEPS_TRAIN_EVERY="4",
+            MLSTEPS_PROMOTION_TOLERANCE="1",
+        )
         base = python_image()
         if base:
             self.env["PYTHON_IMAGE"] = base
 
     def run(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run([*self.argv, *args], env=self.env, capture_output=True, text=True,
-                                timeout=timeout, cwd=LEVEL_DIR)
+        result = subprocess.run(
+            [*self.argv, *args], env=self.env, capture_output=True, text=True, timeout=timeout, cwd=LEVEL_DIR
+        )
         if check and result.returncode != 0:
-            pytest.fail(f"`compose {' '.join(args)}` failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-                        f"\n--- logs ---\n{self.logs()}")
+            pytest.fail(
+                f"`compose {' '.join(args)}` failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+                f"\n--- logs ---\n{self.logs()}"
+            )
         return result
 
     def container(self, service: str) -> str:
         return self.run("ps", "-q", service).stdout.strip()
 
     def inspect(self, service: str, template: str) -> str:
-        return subprocess.run(["docker", "inspect", "-f", template, self.container(service)],
-                              capture_output=True, text=True, timeout=30).stdout.strip()
+        return subprocess.run(
+            ["docker", "inspect", "-f", template, self.container(service)], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
 
     def logs(self) -> str:
-        result = subprocess.run([*self.argv, "logs", "--no-color", "--tail", "40"], env=self.env,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [*self.argv, "logs", "--no-color", "--tail", "40"], env=self.env, capture_output=True, text=True, timeout=60
+        )
         return result.stdout[-6000:]
 
     def model_version(self) -> int:
@@ -180,8 +195,12 @@ def test_compose_stack_end_to_end():
     try:
         # The learner's command, detached: build the one image, then start in dependency order.
         stack.run("up", "--build", "--detach", timeout=900)
-        wait_for("serve to become healthy (its healthcheck calls /readyz)",
-                 lambda: stack.inspect("serve", "{{.State.Health.Status}}") == "healthy", timeout=120, every=0.5)
+        wait_for(
+            "serve to become healthy (its healthcheck calls /readyz)",
+            lambda: stack.inspect("serve", "{{.State.Health.Status}}") == "healthy",
+            timeout=120,
+            every=0.5,
+        )
 
         prediction = stack.predict()
         assert prediction and len(prediction["predictions"]) == 1 and prediction["model_version"] >= 1
@@ -212,8 +231,12 @@ def test_compose_stack_end_to_end():
         version = stack.model_version()
         restarts = int(stack.inspect("serve", "{{.RestartCount}}"))
         os.kill(int(stack.inspect("serve", "{{.State.Pid}}")), signal.SIGKILL)
-        wait_for("Docker to restart serve",
-                 lambda: int(stack.inspect("serve", "{{.RestartCount}}")) > restarts, timeout=60, every=0.5)
+        wait_for(
+            "Docker to restart serve",
+            lambda: int(stack.inspect("serve", "{{.RestartCount}}")) > restarts,
+            timeout=60,
+            every=0.5,
+        )
         resumed = wait_for("predictions after serve restarted", stack.predict, timeout=60)
         assert resumed["model_version"] >= version
         assert stack.container("serve") == ids["serve"], "the same container, restarted in place"
@@ -222,6 +245,10 @@ def test_compose_stack_end_to_end():
         raise
     finally:
         stack.down()
-    leftovers = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"name={stack.project}"],
-                               capture_output=True, text=True, timeout=30).stdout.split()
+    leftovers = subprocess.run(
+        ["docker", "volume", "ls", "-q", "--filter", f"name={stack.project}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout.split()
     assert leftovers == [], f"`down -v` left volumes behind: {leftovers}"

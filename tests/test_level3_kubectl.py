@@ -72,6 +72,7 @@ def env_of(container: dict) -> dict[str, str]:
 
 # -- the files --------------------------------------------------------------------------------------
 
+
 def test_kustomization_applies_every_numbered_file_in_order():
     """`apply -k` and the per-file commands in the docs must apply the same files."""
     on_disk = sorted(path.name for path in KUBECTL_DIR.glob("[0-9][0-9]-*.yaml"))
@@ -104,6 +105,7 @@ def test_manifests_pass_strict_schema_validation_on_every_supported_version():
 
 # -- what the workloads run -------------------------------------------------------------------------
 
+
 def test_cronjobs_have_valid_schedules_and_safe_policies():
     cronjobs = [obj for obj in objects() if obj["kind"] == "CronJob"]
     assert {obj["metadata"]["labels"][COMPONENT] for obj in cronjobs} == {"load-data", "train"}
@@ -127,8 +129,9 @@ def test_every_container_runs_a_real_mlsteps_command():
             assert command[0] == "mlsteps", command
             args = parser.parse_args(command[1:])  # exits (fails the test) on an unknown command/flag
             assert args.command == expected[component]
-            assert getattr(args, "every", None) is None and getattr(args, "cron", None) is None, \
+            assert getattr(args, "every", None) is None and getattr(args, "cron", None) is None, (
                 f"{obj['metadata']['name']}: the CronJob is the schedule; the step must run once"
+            )
 
 
 def test_env_names_and_values_are_valid_settings(settings, monkeypatch):
@@ -145,9 +148,12 @@ def test_env_names_and_values_are_valid_settings(settings, monkeypatch):
 
 
 def test_datasets_agree_between_bootstrap_and_load_data():
-    datasets = {obj["metadata"]["name"]: env_of(c).get("MLSTEPS_DATASET")
-                for obj in workloads() for c in containers(obj)
-                if obj["metadata"]["labels"][COMPONENT] in ("bootstrap", "load-data")}
+    datasets = {
+        obj["metadata"]["name"]: env_of(c).get("MLSTEPS_DATASET")
+        for obj in workloads()
+        for c in containers(obj)
+        if obj["metadata"]["labels"][COMPONENT] in ("bootstrap", "load-data")
+    }
     assert len(set(datasets.values())) == 1, datasets
 
 
@@ -156,8 +162,9 @@ def test_claim_and_mount_paths_agree_across_objects():
     assert claims == {CLAIM}
     for obj in workloads():
         spec = pod_template(obj)["spec"]
-        claim_volumes = {v["name"] for v in spec["volumes"]
-                         if v.get("persistentVolumeClaim", {}).get("claimName") == CLAIM}
+        claim_volumes = {
+            v["name"] for v in spec["volumes"] if v.get("persistentVolumeClaim", {}).get("claimName") == CLAIM
+        }
         assert len(claim_volumes) == 1, f"{obj['metadata']['name']} must mount the claim {CLAIM}"
         for container in containers(obj):
             mounts = [m["mountPath"] for m in container["volumeMounts"] if m["name"] in claim_volumes]
@@ -187,6 +194,7 @@ def test_same_volume_path_and_port_as_level2():
 
 
 # -- how the objects are labelled, pinned and hardened ----------------------------------------------
+
 
 def test_recommended_labels_everywhere_and_stable_selectors():
     for obj in objects():
@@ -246,9 +254,12 @@ def test_policy_scan_finds_nothing_unexplained():
     """checkov: no failed check; every skip is an annotation with its reason, and none is stale.
     (e2e tier: checkov takes seconds to start.)"""
     skipped = checkov_scan(KUBECTL_DIR, objects())
-    declared = {(o["metadata"]["name"], value.split("=", 1)[0])
-                for o in objects() for key, value in o["metadata"].get("annotations", {}).items()
-                if key.startswith("checkov.io/skip")}
+    declared = {
+        (o["metadata"]["name"], value.split("=", 1)[0])
+        for o in objects()
+        for key, value in o["metadata"].get("annotations", {}).items()
+        if key.startswith("checkov.io/skip")
+    }
     used = {(c["resource"].split(".")[2], c["check_id"]) for c in skipped}
     assert declared == used, f"skips declared but not needed: {sorted(declared - used)}"
 
@@ -269,8 +280,17 @@ def shell_lines(path: Path) -> list[str]:
 
 
 def test_docs_follow_the_fixed_order():
-    assert headings(GUIDE) == ["Purpose", "Prerequisites", "Quick start", "Verify", "What changed from level 2",
-                               "How it works", "Clean up", "Troubleshooting", "Last validated"]
+    assert headings(GUIDE) == [
+        "Purpose",
+        "Prerequisites",
+        "Quick start",
+        "Verify",
+        "What changed from level 2",
+        "How it works",
+        "Clean up",
+        "Troubleshooting",
+        "Last validated",
+    ]
     assert "../../docs/level-3-kubectl.md" in (KUBECTL_DIR / "README.md").read_text()  # its parts: test_docs
 
 
@@ -279,9 +299,13 @@ def test_doc_commands_are_copyable_and_apply_every_file():
     assert lines and not [line for line in lines if line.lstrip().startswith(("$ ", "# ", "> "))]
     per_file = [line.split()[-1] for line in shell_lines(GUIDE) if line.startswith("kubectl apply -f ")]
     assert per_file == [f"src/kubectl/{name}" for name in kustomization()["resources"]]
-    for needed in ("minikube image build -t mlsteps:0.1.0 -f src/docker_compose/Dockerfile .",
-                   "kubectl apply -k src/kubectl", "kubectl get cronjobs,jobs,pods -w",
-                   "minikube service mlsteps-serve --url", "kubectl delete -k src/kubectl"):
+    for needed in (
+        "minikube image build -t mlsteps:0.1.0 -f src/docker_compose/Dockerfile .",
+        "kubectl apply -k src/kubectl",
+        "kubectl get cronjobs,jobs,pods -w",
+        "minikube service mlsteps-serve --url",
+        "kubectl delete -k src/kubectl",
+    ):
         assert needed in lines, needed
     cronjobs = {o["metadata"]["name"] for o in objects() if o["kind"] == "CronJob"}
     triggered = {line.split("cronjob/")[1].split()[0] for line in lines if "--from=cronjob/" in line}
@@ -289,6 +313,7 @@ def test_doc_commands_are_copyable_and_apply_every_file():
 
 
 # -- with real tools outside .venv ----------------------------------------------------------------
+
 
 @pytest.mark.e2e
 def test_kustomize_renders_exactly_the_files_plus_its_label():
@@ -308,6 +333,7 @@ def test_kustomize_renders_exactly_the_files_plus_its_label():
 
 # -- end to end: real pods on Podman ----------------------------------------------------------------
 
+
 @pytest.mark.e2e
 def test_manifests_run_as_real_pods_on_podman():
     """Podman stands in for a cluster: the claim, the Job, one run of each CronJob and serve, as pods.
@@ -321,12 +347,16 @@ def test_manifests_run_as_real_pods_on_podman():
     timings = {}
     # A tolerance of 1 promotes every new model, so the version must advance; the promotion rule
     # itself is tested with the package.
-    stack = PodmanStack(objects(), image=image, host_port=free_port(), project="mlsteps-l3",
-                        env={"MLSTEPS_PROMOTION_TOLERANCE": "1"})
+    stack = PodmanStack(
+        objects(), image=image, host_port=free_port(), project="mlsteps-l3", env={"MLSTEPS_PROMOTION_TOLERANCE": "1"}
+    )
     with stack:
         base_url = bootstrap_then_serve(stack, timings)
-        container = json.loads(subprocess.run(["podman", "inspect", stack.serve_container], check=True,
-                                              capture_output=True, text=True).stdout)[0]
+        container = json.loads(
+            subprocess.run(
+                ["podman", "inspect", stack.serve_container], check=True, capture_output=True, text=True
+            ).stdout
+        )[0]
         assert container["Config"]["User"].split(":")[0] == "10001"
         host = container["HostConfig"]
         assert host["ReadonlyRootfs"] is True

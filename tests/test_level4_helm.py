@@ -49,11 +49,14 @@ RELEASE = "mlsteps"  # with this release name every object has its level-3 name
 ENVIRONMENTS = {"default": None, "dev": CHART_DIR / "values-dev.yaml", "prod": CHART_DIR / "values-prod.yaml"}
 # Labels Helm charts add by convention; the only labels allowed to differ from level 3.
 HELM_LABELS = {"helm.sh/chart", "app.kubernetes.io/version", "app.kubernetes.io/managed-by"}
-OPTIONAL_ON = {"serve": {"autoscaling": {"enabled": True}},
-               "ingress": {"enabled": True, "tls": {"secretName": "mlsteps-tls"}}}
+OPTIONAL_ON = {
+    "serve": {"autoscaling": {"enabled": True}},
+    "ingress": {"enabled": True, "tls": {"secretName": "mlsteps-tls"}},
+}
 
 
 # -- rendering --------------------------------------------------------------------------------------
+
 
 def values_file(path: Path | None) -> dict:
     """A values file as `helm -f` reads it (by Helm's own parser)."""
@@ -86,6 +89,7 @@ def by_key(objects: list[dict]) -> dict[tuple[str, str], dict]:
 
 # -- the chart's own files --------------------------------------------------------------------------
 
+
 def test_chart_metadata():
     chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
     assert chart["apiVersion"] == "v2"
@@ -98,8 +102,11 @@ def test_chart_metadata():
 def test_values_files_point_at_the_schema_and_comment_every_key(name):
     lines = (CHART_DIR / name).read_text().splitlines()
     assert lines[0] == "# yaml-language-server: $schema=values.schema.json"
-    uncommented = [line for line in lines if re.match(r"^\s*[A-Za-z_][\w.-]*:", line)
-                   and " # " not in line and not line.lstrip().startswith("#")]
+    uncommented = [
+        line
+        for line in lines
+        if re.match(r"^\s*[A-Za-z_][\w.-]*:", line) and " # " not in line and not line.lstrip().startswith("#")
+    ]
     assert not uncommented, f"{name}: every key gets a one-line comment: {uncommented}"
 
 
@@ -128,6 +135,7 @@ def test_schema_describes_every_key_and_allows_no_others():
 
 # -- parity with level 3 ----------------------------------------------------------------------------
 
+
 def comparable(obj: dict) -> dict:
     """`obj` with what may differ between the levels taken out: Helm's own labels, Helm's annotations
     (hooks, resource policy), the wording of checkov skip reasons (their check IDs must match), and
@@ -139,8 +147,11 @@ def comparable(obj: dict) -> dict:
             metadata = node.get("metadata")
             if isinstance(metadata, dict):
                 labels = {k: v for k, v in metadata.get("labels", {}).items() if k not in HELM_LABELS}
-                annotations = {k: (v.split("=", 1)[0] if k.startswith("checkov.io/skip") else v)
-                               for k, v in metadata.get("annotations", {}).items() if not k.startswith("helm.sh/")}
+                annotations = {
+                    k: (v.split("=", 1)[0] if k.startswith("checkov.io/skip") else v)
+                    for k, v in metadata.get("annotations", {}).items()
+                    if not k.startswith("helm.sh/")
+                }
                 metadata.pop("labels", None), metadata.pop("annotations", None)
                 if labels:
                     metadata["labels"] = labels
@@ -170,8 +181,13 @@ def test_default_render_equals_level3(key):
     level3 = comparable(by_key(level3_objects())[key])
     chart = comparable(by_key(chart_objects())[key])
     if chart != level3:
-        diff = difflib.unified_diff(yaml.safe_dump(level3).splitlines(), yaml.safe_dump(chart).splitlines(),
-                                    "src/kubectl", "helm template", lineterm="")
+        diff = difflib.unified_diff(
+            yaml.safe_dump(level3).splitlines(),
+            yaml.safe_dump(chart).splitlines(),
+            "src/kubectl",
+            "helm template",
+            lineterm="",
+        )
         pytest.fail(f"{key[0]}/{key[1]} differs from level 3:\n" + "\n".join(diff), pytrace=False)
 
 
@@ -190,13 +206,21 @@ def test_helm_only_differences_are_the_documented_ones():
 def test_release_name_prefixes_every_object_and_references_follow():
     objects = chart_objects(name="demo")
     names = {o["metadata"]["name"] for o in objects}
-    assert names == {"demo-mlsteps-data", "demo-mlsteps-bootstrap", "demo-mlsteps-load-data",
-                     "demo-mlsteps-train", "demo-mlsteps-serve"}
+    assert names == {
+        "demo-mlsteps-data",
+        "demo-mlsteps-bootstrap",
+        "demo-mlsteps-load-data",
+        "demo-mlsteps-train",
+        "demo-mlsteps-serve",
+    }
     assert all(o["metadata"]["labels"]["app.kubernetes.io/instance"] == "demo" for o in objects)
     for obj in objects:
         if obj["kind"] in ("Job", "CronJob", "Deployment"):
-            claims = [v["persistentVolumeClaim"]["claimName"] for v in pod_template(obj)["spec"]["volumes"]
-                      if "persistentVolumeClaim" in v]
+            claims = [
+                v["persistentVolumeClaim"]["claimName"]
+                for v in pod_template(obj)["spec"]["volumes"]
+                if "persistentVolumeClaim" in v
+            ]
             assert claims == ["demo-mlsteps-data"]
     deployment = next(o for o in objects if o["kind"] == "Deployment")
     service = next(o for o in objects if o["kind"] == "Service")
@@ -206,21 +230,25 @@ def test_release_name_prefixes_every_object_and_references_follow():
 
 # -- values and the schema --------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("set_flag", "message"), [
-    ("replicas=3", "additional properties 'replicas' not allowed"),      # belongs under serve.
-    ("serve.replica=3", "additional properties 'replica' not allowed"),  # a typo
-    ("train.schedule=5", "/train/schedule"),                             # a number, not a string
-    ("loadData.schedule=every five minutes", "/loadData/schedule"),      # not cron
-    ("serve.replicas=three", "/serve/replicas"),
-    ("service.type=Nodeport", "/service/type"),
-    ("image.pullPolicy=always", "/image/pullPolicy"),
-    ("image.tag=latest", "/image/tag"),
-    ("dataset=mnist", "/dataset"),
-    ("persistence.keep=yes", "/persistence/keep"),
-    ("serve.autoscaling.targetCPUUtilizationPercentage=150", "/serve/autoscaling/targetCPUUtilizationPercentage"),
-    ("extraEnv.MLSTEPS_DATA_DIR=/elsewhere", "/extraEnv/MLSTEPS_DATA_DIR"),  # the chart sets it
-    ("extraEnv.LOG_LEVEL=DEBUG", "invalid propertyName 'LOG_LEVEL'"),        # not an MLSTEPS_ variable
-])
+
+@pytest.mark.parametrize(
+    ("set_flag", "message"),
+    [
+        ("replicas=3", "additional properties 'replicas' not allowed"),  # belongs under serve.
+        ("serve.replica=3", "additional properties 'replica' not allowed"),  # a typo
+        ("train.schedule=5", "/train/schedule"),  # a number, not a string
+        ("loadData.schedule=every five minutes", "/loadData/schedule"),  # not cron
+        ("serve.replicas=three", "/serve/replicas"),
+        ("service.type=Nodeport", "/service/type"),
+        ("image.pullPolicy=always", "/image/pullPolicy"),
+        ("image.tag=latest", "/image/tag"),
+        ("dataset=mnist", "/dataset"),
+        ("persistence.keep=yes", "/persistence/keep"),
+        ("serve.autoscaling.targetCPUUtilizationPercentage=150", "/serve/autoscaling/targetCPUUtilizationPercentage"),
+        ("extraEnv.MLSTEPS_DATA_DIR=/elsewhere", "/extraEnv/MLSTEPS_DATA_DIR"),  # the chart sets it
+        ("extraEnv.LOG_LEVEL=DEBUG", "invalid propertyName 'LOG_LEVEL'"),  # not an MLSTEPS_ variable
+    ],
+)
 def test_schema_rejects_bad_set_values(set_flag, message):
     """What `helm install --set <flag>` would do: Helm parses the flag, the schema refuses it."""
     with pytest.raises(helm_python.HelmValuesError) as error:
@@ -228,18 +256,29 @@ def test_schema_rejects_bad_set_values(set_flag, message):
     assert message in str(error.value), str(error.value)
 
 
-@pytest.mark.parametrize("set_flag", [
-    "train.schedule=0 */6 * * *", "loadData.schedule=@hourly", "dataset=csv:/data/houses.csv",
-    "serve.replicas=2", "image.tag=0.2.0", "service.type=ClusterIP", "extraEnv.MLSTEPS_LOG_LEVEL=DEBUG",
-    "persistence.storageClass=standard",
-])
+@pytest.mark.parametrize(
+    "set_flag",
+    [
+        "train.schedule=0 */6 * * *",
+        "loadData.schedule=@hourly",
+        "dataset=csv:/data/houses.csv",
+        "serve.replicas=2",
+        "image.tag=0.2.0",
+        "service.type=ClusterIP",
+        "extraEnv.MLSTEPS_LOG_LEVEL=DEBUG",
+        "persistence.storageClass=standard",
+    ],
+)
 def test_schema_accepts_good_set_values(set_flag):
     assert chart_objects(helm_python.parse_set_string(set_flag))
 
 
 def test_set_reaches_the_objects():
-    objects = by_key(chart_objects(helm_python.parse_set_string(
-        "train.schedule=0 */6 * * *,image.tag=0.2.0,extraEnv.MLSTEPS_LOG_LEVEL=DEBUG")))
+    objects = by_key(
+        chart_objects(
+            helm_python.parse_set_string("train.schedule=0 */6 * * *,image.tag=0.2.0,extraEnv.MLSTEPS_LOG_LEVEL=DEBUG")
+        )
+    )
     train = objects[("CronJob", "mlsteps-train")]
     assert train["spec"]["schedule"] == "0 */6 * * *"
     for obj in objects.values():
@@ -292,8 +331,9 @@ def test_environment_files_do_what_they_say():
         small, large = containers(default[key])[0]["resources"], containers(prod[key])[0]["resources"]
         assert cpu_millis(large["requests"]["cpu"]) > cpu_millis(small["requests"]["cpu"]), key
     for name in ("mlsteps-load-data", "mlsteps-train"):
-        assert (fires_per_day(prod[("CronJob", name)]["spec"]["schedule"])
-                < fires_per_day(default[("CronJob", name)]["spec"]["schedule"]))
+        assert fires_per_day(prod[("CronJob", name)]["spec"]["schedule"]) < fires_per_day(
+            default[("CronJob", name)]["spec"]["schedule"]
+        )
     # every schedule any environment uses is valid cron for the steps too
     for objects in (default, dev, prod):
         for obj in objects.values():
@@ -302,6 +342,7 @@ def test_environment_files_do_what_they_say():
 
 
 # -- what a learner reads after install, and `helm test` ---------------------------------------------
+
 
 def test_notes_tell_how_to_reach_the_api_and_run_a_cronjob():
     notes = render()[f"{RELEASE}/templates/NOTES.txt"]
@@ -331,6 +372,7 @@ def test_helm_test_pod_calls_readyz_and_predict_with_the_apps_image():
 
 
 # -- strict schemas and the policy scan on every environment ---------------------------------------
+
 
 def rendered_text(values: dict) -> str:
     return "\n---\n".join(text for path, text in render(values).items() if not path.endswith("NOTES.txt"))
@@ -377,6 +419,7 @@ def test_policy_scan_finds_nothing_unexplained(tmp_path):
 
 # -- the helm binary (e2e: needs helm, e.g. from scripts/runtimes/helm.sh) --------------------------
 
+
 def helm_binary() -> str | None:
     """helm on PATH, or the one scripts/runtimes/helm.sh put in .tools/bin."""
     for candidate in (shutil.which("helm"), REPO_ROOT / ".tools" / "bin" / "helm"):
@@ -419,13 +462,18 @@ def test_helm_cli_renders_what_the_sdk_renders():
 @pytest.mark.e2e
 def test_helm_cli_rejects_a_typo_with_a_clear_message():
     helm = need_helm()
-    result = subprocess.run([helm, "template", RELEASE, str(CHART_DIR), "--set", "serve.replica=3"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [helm, "template", RELEASE, str(CHART_DIR), "--set", "serve.replica=3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "additional properties 'replica' not allowed" in result.stderr, result.stderr
 
 
 # -- end to end: the rendered chart as real pods on Podman ------------------------------------------
+
 
 def run_helm_test_pod(test_pod: dict, image: str, serve_pod: str) -> subprocess.CompletedProcess:
     """Run the `helm test` pod's container inside the serve pod's network, as the same user with the
@@ -435,8 +483,20 @@ def run_helm_test_pod(test_pod: dict, image: str, serve_pod: str) -> subprocess.
     env = {e["name"]: e["value"] for e in container["env"]}
     env["MLSTEPS_TEST_URL"] = "http://127.0.0.1:8000"
     security = test_pod["spec"]["securityContext"]
-    argv = ["podman", "run", "--rm", "--pod", serve_pod, "--user", f"{security['runAsUser']}:{security['runAsGroup']}",
-            "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+    argv = [
+        "podman",
+        "run",
+        "--rm",
+        "--pod",
+        serve_pod,
+        "--user",
+        f"{security['runAsUser']}:{security['runAsGroup']}",
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+    ]
     for name, value in env.items():
         argv += ["--env", f"{name}={value}"]
     argv += ["--entrypoint", container["command"][0], image, *container["command"][1:], *container["args"]]
@@ -456,8 +516,9 @@ def test_rendered_chart_runs_as_real_pods_on_podman():
     timings = {}
     # A tolerance of 1 promotes every new model, so the version must advance; the promotion rule
     # itself is tested with the package.
-    stack = PodmanStack(objects, image=image, host_port=free_port(), project="mlsteps-l4",
-                        env={"MLSTEPS_PROMOTION_TOLERANCE": "1"})
+    stack = PodmanStack(
+        objects, image=image, host_port=free_port(), project="mlsteps-l4", env={"MLSTEPS_PROMOTION_TOLERANCE": "1"}
+    )
     with stack:
         bootstrap_then_serve(stack, timings)
 
@@ -476,20 +537,31 @@ def test_rendered_chart_runs_as_real_pods_on_podman():
 
 # -- the docs and the helm fetcher ------------------------------------------------------------------
 
+
 def test_docs_follow_the_fixed_order_and_commands_are_copyable():
     guide = REPO_ROOT / "docs" / "level-4-helm.md"
-    assert headings(guide) == ["Purpose", "Prerequisites", "Quick start", "Verify",
-                               "Change it: `helm upgrade --set`, `helm rollback`", "Uninstall",
-                               "What changed from level 3", "How it works", "Clean up", "Troubleshooting",
-                               "Last validated"]
+    assert headings(guide) == [
+        "Purpose",
+        "Prerequisites",
+        "Quick start",
+        "Verify",
+        "Change it: `helm upgrade --set`, `helm rollback`",
+        "Uninstall",
+        "What changed from level 3",
+        "How it works",
+        "Clean up",
+        "Troubleshooting",
+        "Last validated",
+    ]
     readme = CHART_DIR / "README.md"  # its parts: test_docs
     assert "docs/level-4-helm.md" in readme.read_text()
     for path in (guide, readme):
         text = path.read_text()
         assert "helm install mlsteps src/helm_chart" in text
         blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
-        assert blocks and not [line for block in blocks for line in block.splitlines() if line.startswith("$ ")], \
+        assert blocks and not [line for block in blocks for line in block.splitlines() if line.startswith("$ ")], (
             f"{path.name}: no prompt characters in commands"
+        )
 
 
 def test_helm_fetcher_is_valid_bash_and_commits_no_address():

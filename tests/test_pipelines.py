@@ -7,12 +7,12 @@ import pytest
 from mlsteps.config import ConfigError
 from mlsteps.pipelines import BUILTINS, describe, make_estimator
 
-LEARNER_MODULE = '''
+LEARNER_MODULE = """
 from sklearn.linear_model import Ridge
 def regressor(task): return Ridge()
 def not_an_estimator(task): return {"a": 1}
 def broken(task): return undefined_name
-'''
+"""
 
 
 @pytest.fixture
@@ -36,17 +36,22 @@ def test_empty_means_the_tasks_default():
 
 
 def test_the_example_module_is_a_pipeline_of_three_steps():
-    assert describe(make_estimator("my_ml.example:make_pipeline", "classification")) == \
-        "StandardScaler -> PolynomialFeatures -> LogisticRegression"
+    assert (
+        describe(make_estimator("my_ml.example:make_pipeline", "classification"))
+        == "StandardScaler -> PolynomialFeatures -> LogisticRegression"
+    )
 
 
-@pytest.mark.parametrize("spec, task, words", [
-    ("kmeans", "classification", "MLSTEPS_PIPELINE='kmeans' has no classification model; for classification use"),
-    ("nowhere:make", "classification", "there is no module 'nowhere'"),
-    ("{m}:absent", "classification", "has no function 'absent'"),
-    ("{m}:not_an_estimator", "classification", "returned dict, not a scikit-learn estimator"),
-    ("{m}:regressor", "classification", "returned a regressor; this dataset is classification, which needs a"),
-])
+@pytest.mark.parametrize(
+    "spec, task, words",
+    [
+        ("kmeans", "classification", "MLSTEPS_PIPELINE='kmeans' has no classification model; for classification use"),
+        ("nowhere:make", "classification", "there is no module 'nowhere'"),
+        ("{m}:absent", "classification", "has no function 'absent'"),
+        ("{m}:not_an_estimator", "classification", "returned dict, not a scikit-learn estimator"),
+        ("{m}:regressor", "classification", "returned a regressor; this dataset is classification, which needs a"),
+    ],
+)
 def test_a_bad_pipeline_is_one_sentence_naming_the_variable(learner_module, spec, task, words):
     with pytest.raises(ConfigError, match="^MLSTEPS_PIPELINE=") as error:
         make_estimator(spec.format(m=learner_module), task)

@@ -81,6 +81,7 @@ def test_stale_staging_folders_are_cleaned_but_fresh_ones_kept(trained):
 
 # -- one writer at a time: versions in order, a pointer that only moves forwards ----------------------
 
+
 def publish_many(models_dir, count):
     for _ in range(count):
         publish(models_dir, {"any": "picklable"}, {"sklearn_version": "x"}, promote=True)
@@ -166,6 +167,7 @@ def test_stale_leftovers_of_every_kind_are_pruned(trained):
 
 # -- rollback: the one way back ----------------------------------------------------------------------
 
+
 def test_rollback_moves_the_pointer_back_and_the_next_version_is_still_newer(settings):
     from mlsteps.registry import read_pointer, rollback
 
@@ -187,8 +189,10 @@ def test_rollback_to_a_version_that_is_not_kept_is_refused(trained):
 
 # -- what a model must carry to be loaded ----------------------------------------------------------
 
-@pytest.mark.parametrize("metadata, words", [("[1, 2]", "is not a JSON object"),
-                                             ('{"version": 1}', "lacks task, feature_names")])
+
+@pytest.mark.parametrize(
+    "metadata, words", [("[1, 2]", "is not a JSON object"), ('{"version": 1}', "lacks task, feature_names")]
+)
 def test_metadata_serve_cannot_use_is_refused(trained, metadata, words):
     (trained / "v000001" / "metadata.json").write_text(metadata)
     with pytest.raises(ModelRejected, match=words):

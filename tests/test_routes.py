@@ -42,18 +42,21 @@ def replace_model(models_dir, version, model, **metadata_changes):
     meta = json.loads((models_dir / "v000001" / "metadata.json").read_text())
     folder.mkdir(exist_ok=True)
     (folder / "model.pkl").write_bytes(blob)
-    (folder / "metadata.json").write_text(json.dumps({**meta, "version": version, "sha256": sha256_bytes(blob),
-                                                      **metadata_changes}))
+    (folder / "metadata.json").write_text(
+        json.dumps({**meta, "version": version, "sha256": sha256_bytes(blob), **metadata_changes})
+    )
     (models_dir / "latest.json").write_text(json.dumps({"version": version, "sha256": sha256_bytes(blob)}))
 
 
 # -- bodies: bounded before and while they are read --------------------------------------------------
 
+
 def test_a_declared_body_over_the_limit_is_413_before_it_is_read(trained):
     settings = trained.model_copy(update={"max_body_bytes": 2048})
     with TestClient(create_app(settings)) as client:
-        response = client.post("/predict", content=b"{" + b" " * 5000 + b"}",
-                               headers={"Content-Type": "application/json"})
+        response = client.post(
+            "/predict", content=b"{" + b" " * 5000 + b"}", headers={"Content-Type": "application/json"}
+        )
     assert response.status_code == 413
     assert response.json()["detail"].startswith("the body is declared as 5002 bytes, over the limit of 2048")
 
@@ -70,8 +73,10 @@ def test_a_chunked_body_is_cut_off_at_the_limit_and_the_rest_never_read(trained)
     sent, answer = 0, b""
     try:
         with socket.create_connection(("127.0.0.1", port)) as connection:
-            connection.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                               b"Transfer-Encoding: chunked\r\n\r\n")
+            connection.sendall(
+                b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
             chunk = b"10000\r\n" + b" " * 0x10000 + b"\r\n"  # 64 KiB of JSON whitespace, for as long as it reads
             connection.settimeout(0.05)
             while sent < 60_000_000 and not answer:
@@ -97,11 +102,16 @@ def test_the_default_limit_follows_the_batch_limit(settings):
 
 # -- no 5xx for a request that passed validation --------------------------------------------------------
 
+
 def test_rows_the_model_cannot_score_finitely_are_a_422_naming_them(client):
     response = client.post("/predict", json={"instances": [ROW, [1e308, 1e308, 1e308, 1e308]]})
     assert response.status_code == 422
-    assert response.json()["detail"] == [{"loc": ["body", "instances", 1], "msg": "the model cannot score this row "
-                                          "with finite numbers (are its values too large?)"}]
+    assert response.json()["detail"] == [
+        {
+            "loc": ["body", "instances", 1],
+            "msg": "the model cannot score this row with finite numbers (are its values too large?)",
+        }
+    ]
 
 
 def test_a_regression_with_huge_inputs_is_a_422_too(settings):
@@ -120,15 +130,20 @@ def test_the_media_type_is_parsed_not_searched(client, content_type):
 
 
 def test_json_with_parameters_is_accepted(client):
-    response = client.post("/predict", content=json.dumps({"instances": [ROW]}),
-                           headers={"Content-Type": "Application/JSON; charset=utf-8"})
+    response = client.post(
+        "/predict",
+        content=json.dumps({"instances": [ROW]}),
+        headers={"Content-Type": "Application/JSON; charset=utf-8"},
+    )
     assert response.status_code == 200
 
 
 # -- serve always starts; a model is tried before it goes live -----------------------------------------
 
-@pytest.mark.parametrize("pointer, words", [("[1, 2]", "has no whole-number 'version'"),
-                                            ("{not json", "is unreadable")])
+
+@pytest.mark.parametrize(
+    "pointer, words", [("[1, 2]", "has no whole-number 'version'"), ("{not json", "is unreadable")]
+)
 def test_a_fresh_serve_starts_alive_but_not_ready_when_the_pointer_is_refused(trained, pointer, words):
     (trained.models_dir / "latest.json").write_text(pointer)
     with TestClient(create_app(trained)) as client:
@@ -145,10 +160,12 @@ def test_metadata_without_feature_names_is_refused_not_a_crash(trained):
         assert "lacks feature_names" in client.get("/readyz").json()["detail"]
 
 
-@pytest.mark.parametrize("model, words", [({"a": "dict"}, "AttributeError"),
-                                          (Ridge().fit(np.eye(4), np.arange(4.0)), "AttributeError")])
-def test_a_loadable_but_wrong_pickle_fails_its_trial_and_the_previous_model_keeps_serving(client, trained, model,
-                                                                                          words):
+@pytest.mark.parametrize(
+    "model, words", [({"a": "dict"}, "AttributeError"), (Ridge().fit(np.eye(4), np.arange(4.0)), "AttributeError")]
+)
+def test_a_loadable_but_wrong_pickle_fails_its_trial_and_the_previous_model_keeps_serving(
+    client, trained, model, words
+):
     replace_model(trained.models_dir, 2, model)  # a regressor under classification metadata, or not a model
     assert client.app.state.live.refresh() is False
     assert client.post("/predict", json={"instances": [ROW]}).json()["model_version"] == 1
@@ -158,19 +175,24 @@ def test_a_loadable_but_wrong_pickle_fails_its_trial_and_the_previous_model_keep
 
 # -- metrics with bounded labels ---------------------------------------------------------------------
 
+
 def test_unknown_methods_and_paths_are_counted_as_other(client):
     for method in ("FOO", "BAR", "PURGE"):
         client.request(method, "/predict")
     client.get(f"/random-{time.time()}")
     response = client.get("/metrics")
     assert response.headers["content-type"] == CONTENT_TYPE_LATEST  # the type generate_latest's format is
-    methods = {line.split('method="')[1].split('"')[0] for line in response.text.splitlines()
-               if line.startswith("mlsteps_requests_total{")}
+    methods = {
+        line.split('method="')[1].split('"')[0]
+        for line in response.text.splitlines()
+        if line.startswith("mlsteps_requests_total{")
+    }
     assert methods <= {"GET", "POST", "other"} and 'path="other"' in response.text
     assert "FOO" not in response.text and "random-" not in response.text
 
 
 # -- the OpenAPI document is the behaviour -----------------------------------------------------------
+
 
 def test_every_status_serve_answers_is_documented_with_a_schema(client):
     spec = client.get("/openapi.json").json()
@@ -186,6 +208,7 @@ def test_every_status_serve_answers_is_documented_with_a_schema(client):
 
 
 # -- clustering -------------------------------------------------------------------------------------
+
 
 def test_a_clustering_model_answers_each_rows_cluster_and_distance(settings):
     settings = settings.model_copy(update={"dataset": "blobs"})

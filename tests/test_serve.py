@@ -73,24 +73,26 @@ def test_regression_predictions_are_numbers(settings):
     assert isinstance(answer["predictions"][0], float) and "probabilities" not in answer
 
 
-@pytest.mark.parametrize("body, words", [
-    ({"instances": [[5.1, 3.5, 1.4]]}, "has 3 values; the model expects 4: sepal_length_cm"),
-    ({"instances": [[5.1, "3.5", 1.4, 0.2]]}, "valid number"),
-    ({"instances": [[5.1, True, 1.4, 0.2]]}, "valid number"),
-    ({"instances": []}, "at least 1 item"),
-    ({"instances": [{"sepal_length_cm": 1.0, "colour": 2.0}]}, "missing petal_length_cm"),
-    ({"instances": [{"sepal_length_cm": 1.0, "colour": 2.0}]}, "unknown colour"),
-    ({"rows": [ROW]}, "Field required"),
-    ({"instances": [ROW] * 10_001}, "more than the limit of 10000"),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ({"instances": [[5.1, 3.5, 1.4]]}, "has 3 values; the model expects 4: sepal_length_cm"),
+        ({"instances": [[5.1, "3.5", 1.4, 0.2]]}, "valid number"),
+        ({"instances": [[5.1, True, 1.4, 0.2]]}, "valid number"),
+        ({"instances": []}, "at least 1 item"),
+        ({"instances": [{"sepal_length_cm": 1.0, "colour": 2.0}]}, "missing petal_length_cm"),
+        ({"instances": [{"sepal_length_cm": 1.0, "colour": 2.0}]}, "unknown colour"),
+        ({"rows": [ROW]}, "Field required"),
+        ({"instances": [ROW] * 10_001}, "more than the limit of 10000"),
+    ],
+)
 def test_bad_input_is_a_422_that_says_what_was_expected(client, body, words):
     response = client.post("/predict", json=body)
     assert response.status_code == 422
     assert words in json.dumps(response.json()) and "instances" in response.json()["expected"]
 
 
-@pytest.mark.parametrize("raw", ['{"instances": [[NaN, 1, 1, 1]]}', '{"instances": [[Infinity, 1, 1, 1]]}',
-                                 "not json"])
+@pytest.mark.parametrize("raw", ['{"instances": [[NaN, 1, 1, 1]]}', '{"instances": [[Infinity, 1, 1, 1]]}', "not json"])
 def test_nan_infinity_and_broken_json_are_422(client, raw):
     response = client.post("/predict", content=raw, headers={"Content-Type": "application/json"})
     assert response.status_code == 422
@@ -164,8 +166,17 @@ def test_home_page_curl_example_uses_the_address_the_reader_used(trained):
 
 
 def test_without_a_host_header_the_curl_example_uses_the_address_the_request_arrived_at():
-    request = Request({"type": "http", "scheme": "http", "server": ("10.1.2.3", 8000), "path": "/", "root_path": "",
-                       "query_string": b"", "headers": []})
+    request = Request(
+        {
+            "type": "http",
+            "scheme": "http",
+            "server": ("10.1.2.3", 8000),
+            "path": "/",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [],
+        }
+    )
     assert reachable_base_url(request) == "http://10.1.2.3:8000"
 
 

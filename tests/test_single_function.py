@@ -32,9 +32,22 @@ def launcher(tmp_path, settings):
     log_path = tmp_path / "launcher.log"
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(
-            [sys.executable, str(LAUNCHER), "--port", str(port), "--data-dir", str(tmp_path / "volume"),
-             "--load-data-every", "0.5", "--train-every", "0.7"],
-            stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, "MLSTEPS_RELOAD_SECONDS": "0.2"})
+            [
+                sys.executable,
+                str(LAUNCHER),
+                "--port",
+                str(port),
+                "--data-dir",
+                str(tmp_path / "volume"),
+                "--load-data-every",
+                "0.5",
+                "--train-every",
+                "0.7",
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "MLSTEPS_RELOAD_SECONDS": "0.2"},
+        )
     yield process, f"http://127.0.0.1:{port}", log_path
     if process.poll() is None:
         process.kill()
@@ -61,8 +74,11 @@ def test_level1_serves_updates_survives_a_crash_and_stops_cleanly(launcher):
     os.kill(pids["train"], signal.SIGKILL)  # the launcher must notice and restart it
     crashed = f"train (pid {pids['train']}) exited with code -9; restarting"
     # Only a start logged after the crash counts (before it is logged, the old start would match).
-    restarted = wait_for("train to restart", lambda: re.search(
-        r"started train \(pid (\d+)\)", log_path.read_text().partition(crashed)[2]), 30)
+    restarted = wait_for(
+        "train to restart",
+        lambda: re.search(r"started train \(pid (\d+)\)", log_path.read_text().partition(crashed)[2]),
+        30,
+    )
     new_train = int(restarted.group(1))
     before = model_version()
     wait_for("a model from the restarted train", lambda: model_version() > before, 30)
@@ -95,6 +111,10 @@ def test_help_shows_each_option_with_its_variable(capsys):
         load_launcher().main(["--help"])
     assert stop.value.code == 0
     out = capsys.readouterr().out
-    for option, variable in (("--port", "MLSTEPS_PORT"), ("--data-dir", "MLSTEPS_DATA_DIR"),
-                             ("--dataset", "MLSTEPS_DATASET"), ("--train-every", "MLSTEPS_TRAIN_EVERY")):
+    for option, variable in (
+        ("--port", "MLSTEPS_PORT"),
+        ("--data-dir", "MLSTEPS_DATA_DIR"),
+        ("--dataset", "MLSTEPS_DATASET"),
+        ("--train-every", "MLSTEPS_TRAIN_EVERY"),
+    ):
         assert option in out and variable in out

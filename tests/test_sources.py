@@ -11,7 +11,7 @@ from mlsteps.datasets import DataError
 from mlsteps.snapshots import list_snapshots, read_snapshot
 from mlsteps.sources import fetch
 
-LOADERS = '''
+LOADERS = """
 def one_class(): return {"X": [[1.0, 2.0]] * 12, "y": ["a"] * 12, "feature_names": ["p", "q"]}
 def with_nan(): return {"X": [[1.0, float("nan")]] * 12, "y": ["a", "b"] * 6, "feature_names": ["p", "q"]}
 def few_rows(): return {"X": [[1.0, 2.0]] * 3, "y": ["a", "b", "a"], "feature_names": ["p", "q"]}
@@ -20,7 +20,7 @@ def a_list(): return [1, 2]
 def no_names(): return {"X": [[1.0, 2.0]] * 12, "y": ["a", "b"] * 6}
 def points(): return {"X": [[float(i % 3), float(i % 5)] for i in range(60)], "feature_names": ["p", "q"]}
 def prices(): return {"X": [[float(i)] for i in range(30)], "y": [i * 1.5 for i in range(30)], "feature_names": ["m2"]}
-'''
+"""
 
 
 @pytest.fixture
@@ -45,14 +45,17 @@ def test_no_target_means_clustering_and_many_numbers_regression(loaders, name, t
     assert table.task == task and (table.y is None) == (task == "clustering")
 
 
-@pytest.mark.parametrize("name, words", [
-    ("one_class", "the target holds one class only ('a'); a classifier needs at least two"),
-    ("with_nan", "X holds NaN, infinity or values beyond 1e+150"),
-    ("few_rows", "has 3 rows; at least 10 are needed"),
-    ("wrong_width", "X must be a 2-D table with one column per feature name (2 names, X has shape (12, 3))"),
-    ("a_list", "returned list; return a dict with X, y and feature_names"),
-    ("no_names", "returned no X or no feature_names"),
-])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("one_class", "the target holds one class only ('a'); a classifier needs at least two"),
+        ("with_nan", "X holds NaN, infinity or values beyond 1e+150"),
+        ("few_rows", "has 3 rows; at least 10 are needed"),
+        ("wrong_width", "X must be a 2-D table with one column per feature name (2 names, X has shape (12, 3))"),
+        ("a_list", "returned list; return a dict with X, y and feature_names"),
+        ("no_names", "returned no X or no feature_names"),
+    ],
+)
 def test_a_loader_that_returns_unusable_data_is_one_sentence(loaders, name, words):
     with pytest.raises(DataError, match=f"^MLSTEPS_DATASET='python:learner_loaders:{name}'") as error:
         fetch(loaders(name), 1)

@@ -34,13 +34,19 @@ def test_clustering_picks_k_by_silhouette_over_the_k_range(settings):
     assert result.metrics["silhouette"] > 0.5
 
 
-@pytest.mark.parametrize("grid, words", [
-    ('{"model__nope": [1, 2]}', "MLSTEPS_PARAM_GRID names model__nope, not a parameter of StandardScaler -> "
-                                "LogisticRegression; valid names include: "),
-    ('{"model__C": [-1]}', "MLSTEPS_PARAM_GRID: a candidate could not be fitted"),
-    ("[1, 2]", "MLSTEPS_PARAM_GRID='[1, 2]' must be a JSON object of parameter name -> list of values"),
-    ("{model__C: [1]}", "is not JSON"),
-])
+@pytest.mark.parametrize(
+    "grid, words",
+    [
+        (
+            '{"model__nope": [1, 2]}',
+            "MLSTEPS_PARAM_GRID names model__nope, not a parameter of StandardScaler -> "
+            "LogisticRegression; valid names include: ",
+        ),
+        ('{"model__C": [-1]}', "MLSTEPS_PARAM_GRID: a candidate could not be fitted"),
+        ("[1, 2]", "MLSTEPS_PARAM_GRID='[1, 2]' must be a JSON object of parameter name -> list of values"),
+        ("{model__C: [1]}", "is not JSON"),
+    ],
+)
 def test_a_bad_grid_stops_train_with_one_sentence_and_exit_2(settings, capsys, monkeypatch, grid, words):
     assert main(["load-data"]) == 0
     monkeypatch.setenv("MLSTEPS_PARAM_GRID", grid)

@@ -28,8 +28,11 @@ def load_table() -> dict:
     X = wine.data
     alcohol, flavanoids = X[:, names.index("alcohol")], X[:, names.index("flavanoids")]
     X = np.column_stack([X, alcohol * flavanoids, np.log1p(X[:, names.index("proline")])])
-    return {"X": X, "y": [str(wine.target_names[i]) for i in wine.target],
-            "feature_names": [*names, "alcohol_x_flavanoids", "log_proline"]}
+    return {
+        "X": X,
+        "y": [str(wine.target_names[i]) for i in wine.target],
+        "feature_names": [*names, "alcohol_x_flavanoids", "log_proline"],
+    }
 
 
 def make_pipeline(task: str):

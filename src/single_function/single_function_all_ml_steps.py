@@ -36,8 +36,10 @@ try:
     from mlsteps.logs import setup_logging
     from mlsteps.train import train
 except ImportError as missing:
-    sys.exit(f"{missing}. Install the project first: run `make run` from the repository root "
-             "(or `pipenv run python src/single_function/single_function_all_ml_steps.py`).")
+    sys.exit(
+        f"{missing}. Install the project first: run `make run` from the repository root "
+        "(or `pipenv run python src/single_function/single_function_all_ml_steps.py`)."
+    )
 
 log = logging.getLogger("mlsteps.launcher")
 
@@ -61,8 +63,9 @@ class Level1Settings(Settings):
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The `mlsteps` CLI's own options: an option given here wins over its MLSTEPS_* variable."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_setting_options(parser, "port", "host", "data_dir", "dataset", "load_data_every", "train_every",
-                        settings_class=Level1Settings)
+    add_setting_options(
+        parser, "port", "host", "data_dir", "dataset", "load_data_every", "train_every", settings_class=Level1Settings
+    )
     return parser.parse_args(argv)
 
 
@@ -75,8 +78,10 @@ def load_level1_settings(args: argparse.Namespace) -> Settings:
 def check_port_free(settings: Settings) -> None:
     """The doctor's port check, as an error: serve would otherwise fail to start, again and again."""
     if not check_port(settings).ok:
-        raise ConfigError(f"port {settings.port} on {settings.host} is in use (another mlsteps still running?); "
-                          "stop it or pick another with --port or MLSTEPS_PORT.")
+        raise ConfigError(
+            f"port {settings.port} on {settings.host} is in use (another mlsteps still running?); "
+            "stop it or pick another with --port or MLSTEPS_PORT."
+        )
 
 
 def run_child(step: str, settings: Settings) -> None:
@@ -86,6 +91,7 @@ def run_child(step: str, settings: Settings) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     if sys.platform == "linux":  # die with the launcher, even if it is killed with SIGKILL
         import ctypes
+
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     sys.exit(run_step(step, settings, run_first=False))
 
@@ -121,8 +127,9 @@ class Supervisor:
                 delay = self.backoff[step]
                 self.backoff[step] = min(delay * 2, BACKOFF_MAX_SECONDS)
                 self.restart_at[step] = now + delay
-                log.warning("%s (pid %d) exited with code %s; restarting in %gs",
-                            step, process.pid, process.exitcode, delay)
+                log.warning(
+                    "%s (pid %d) exited with code %s; restarting in %gs", step, process.pid, process.exitcode, delay
+                )
             elif now >= self.restart_at[step]:
                 del self.restart_at[step]
                 self.start(step)
@@ -193,8 +200,13 @@ def main(argv: list[str] | None = None) -> int:
         supervisor.start(step)
     if wait_until_ready(settings, supervisor):
         base = f"http://{settings.host}:{settings.port}"
-        log.info("ready: API %s  docs %s/docs  (new snapshot every %gs, new model every %gs; Ctrl-C stops)",
-                 base, base, settings.load_data_every, settings.train_every)
+        log.info(
+            "ready: API %s  docs %s/docs  (new snapshot every %gs, new model every %gs; Ctrl-C stops)",
+            base,
+            base,
+            settings.load_data_every,
+            settings.train_every,
+        )
     while not supervisor.stopping:
         supervisor.check()
         time.sleep(0.2)

@@ -31,14 +31,14 @@ SETTING_OPTIONS = {
 }
 
 
-def add_setting_options(parser: argparse.ArgumentParser, *fields: str,
-                        settings_class: type[Settings] = Settings) -> None:
+def add_setting_options(
+    parser: argparse.ArgumentParser, *fields: str, settings_class: type[Settings] = Settings
+) -> None:
     """Add the flags for these settings fields; each defaults to None, meaning: the variable decides."""
     for field in fields:
         flag, metavar, summary = SETTING_OPTIONS[field]
         default = settings_class.model_fields[field].default
-        parser.add_argument(flag, dest=field, metavar=metavar,
-                            help=f"{summary} ({env_name(field)}, default {default})")
+        parser.add_argument(flag, dest=field, metavar=metavar, help=f"{summary} ({env_name(field)}, default {default})")
 
 
 def settings_from(args: argparse.Namespace, settings_class: type[Settings] = Settings) -> Settings:
@@ -57,33 +57,54 @@ def settings_from(args: argparse.Namespace, settings_class: type[Settings] = Set
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mlsteps", description="Load data, train and serve a scikit-learn model. "
-        "Every option can also be set with its MLSTEPS_* environment variable.")
+        prog="mlsteps",
+        description="Load data, train and serve a scikit-learn model. "
+        "Every option can also be set with its MLSTEPS_* environment variable.",
+    )
     parser.add_argument("--version", action="version", version=f"mlsteps {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     add_setting_options(common, "data_dir", "dataset")
     steps = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, summary in (("load-data", "write a new data snapshot"),
-                          ("train", "train on the newest snapshot and publish a model")):
-        step = steps.add_parser(name, parents=[common], help=summary + " (once, or on a schedule)",
-                                description=summary.capitalize() + ". Runs once unless --every or --cron is given.")
+    for name, summary in (
+        ("load-data", "write a new data snapshot"),
+        ("train", "train on the newest snapshot and publish a model"),
+    ):
+        step = steps.add_parser(
+            name,
+            parents=[common],
+            help=summary + " (once, or on a schedule)",
+            description=summary.capitalize() + ". Runs once unless --every or --cron is given.",
+        )
         field = name.replace("-", "_")
-        step.add_argument("--every", metavar="SECONDS",
-                          help=f"run every SECONDS seconds ({env_name(field + '_every')}; 0 = once)")
-        step.add_argument("--cron", metavar="EXPR", help=f"run on a crontab schedule in UTC, e.g. '*/5 * * * *' "
-                          f"({env_name(field + '_cron')})")
-    bootstrap = steps.add_parser("bootstrap", parents=[common],
-                                 help="load-data then train, once (a fresh volume gets a model)")
-    bootstrap.add_argument("--if-missing", action="store_true",
-                           help="do nothing when latest.json already points to a model this scikit-learn can load")
+        step.add_argument(
+            "--every", metavar="SECONDS", help=f"run every SECONDS seconds ({env_name(field + '_every')}; 0 = once)"
+        )
+        step.add_argument(
+            "--cron",
+            metavar="EXPR",
+            help=f"run on a crontab schedule in UTC, e.g. '*/5 * * * *' ({env_name(field + '_cron')})",
+        )
+    bootstrap = steps.add_parser(
+        "bootstrap", parents=[common], help="load-data then train, once (a fresh volume gets a model)"
+    )
+    bootstrap.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="do nothing when latest.json already points to a model this scikit-learn can load",
+    )
     doctor = steps.add_parser("doctor", parents=[common], help="check what a level needs, with a fix for each failure")
     doctor.add_argument("--level", type=int, choices=(1, 2, 3, 4), default=1, help="the level to check (default 1)")
-    rollback = steps.add_parser("rollback", parents=[common], help="point latest.json back at a kept model version",
-                                description="Serve an older model: move the pointer to VERSION, after checking it "
-                                "loads. The next train may promote a newer model again.")
+    rollback = steps.add_parser(
+        "rollback",
+        parents=[common],
+        help="point latest.json back at a kept model version",
+        description="Serve an older model: move the pointer to VERSION, after checking it "
+        "loads. The next train may promote a newer model again.",
+    )
     rollback.add_argument("version", type=int, metavar="VERSION", help="a kept version, e.g. 3 for models/v000003")
-    steps.add_parser("show", parents=[common], help="what is on the volume: newest snapshot's first rows, models, "
-                     "which is live")
+    steps.add_parser(
+        "show", parents=[common], help="what is on the volume: newest snapshot's first rows, models, which is live"
+    )
     serve = steps.add_parser("serve", parents=[common], help="serve predictions over HTTP (FastAPI)")
     add_setting_options(serve, "host", "port")
     return parser
@@ -98,8 +119,13 @@ def roll_back(settings: Settings, version: int) -> int:
     except ModelRejected as reason:
         raise UserError(f"cannot roll back to v{version}: {reason}.") from None
     metric = model.metadata["primary_metric"]
-    log.info("rolled back: latest.json points to v%d (%s=%.3f); serve picks it up within %gs", version, metric,
-             model.metadata["metrics"][metric], settings.reload_seconds)
+    log.info(
+        "rolled back: latest.json points to v%d (%s=%.3f); serve picks it up within %gs",
+        version,
+        metric,
+        model.metadata["metrics"][metric],
+        settings.reload_seconds,
+    )
     return EXIT_OK
 
 
@@ -115,6 +141,17 @@ def servable_model(settings: Settings) -> int | None:
     return model.version if model else None
 
 
+def step_function(command: str):
+    """The step a command runs, imported only then: load-data never pays for train's scikit-learn imports."""
+    if command == "load-data":
+        from mlsteps.load_data import load_data
+
+        return load_data
+    from mlsteps.train import train
+
+    return train
+
+
 def run_step(command: str, settings: Settings, run_first: bool = True, if_missing: bool = False) -> int:
     """Run one command with checked settings; a scheduled step blocks until stopped."""
     if command == "serve":  # serve only reads the volume: it may be mounted read-only
@@ -123,16 +160,15 @@ def run_step(command: str, settings: Settings, run_first: bool = True, if_missin
         run_server(settings)
         return EXIT_OK
     ensure_writable_dir(settings.data_dir)
-    from mlsteps.load_data import load_data
     from mlsteps.schedule import run_guarded, run_on_schedule
-    from mlsteps.train import train
 
     if command == "bootstrap":
         if if_missing and (version := servable_model(settings)) is not None:
             log.info("model v%d is promoted and loads with this scikit-learn: nothing to bootstrap", version)
             return EXIT_OK
+        load_data, train = step_function("load-data"), step_function("train")
         return run_guarded(lambda: load_data(settings), "load-data") or run_guarded(lambda: train(settings), "train")
-    step = {"load-data": load_data, "train": train}[command]
+    step = step_function(command)
     field = command.replace("-", "_")
     every, cron = getattr(settings, f"{field}_every"), getattr(settings, f"{field}_cron")
     if every or cron:
@@ -147,9 +183,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings_from(args)
         if args.command == "doctor":
             from mlsteps.doctor import run_doctor
+
             return run_doctor(args.level, settings)
         if args.command == "show":
             from mlsteps.show import show
+
             return show(settings)
         setup_logging(settings.log_level, step=args.command)
         if args.command == "rollback":

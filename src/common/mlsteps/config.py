@@ -52,15 +52,18 @@ def check_dataset(name: str) -> str:
         raise ValueError("needs module:function after 'python:', e.g. python:my_ml.example:load_table")
     if name not in BUNDLED_DATASETS and not name.startswith(("csv:", "python:")):
         choices = ", ".join(BUNDLED_DATASETS)
-        raise ValueError(f"is not a known dataset; use one of {choices}, csv:<path to your file> "
-                         "or python:<module>:<function>")
+        raise ValueError(
+            f"is not a known dataset; use one of {choices}, csv:<path to your file> or python:<module>:<function>"
+        )
     return name
 
 
 def check_pipeline(name: str) -> str:
     if name and name not in BUILTIN_PIPELINES and not LEARNER_CODE.match(name):
-        raise ValueError(f"is not a pipeline; use one of {', '.join(BUILTIN_PIPELINES)}, "
-                         "or module:function, e.g. my_ml.example:make_pipeline")
+        raise ValueError(
+            f"is not a pipeline; use one of {', '.join(BUILTIN_PIPELINES)}, "
+            "or module:function, e.g. my_ml.example:make_pipeline"
+        )
     return name
 
 
@@ -72,8 +75,11 @@ def check_param_grid(text: str) -> str:
         grid = json.loads(text)
     except ValueError:
         raise ValueError(f"is not JSON; write e.g. '{EXAMPLE_GRID}'") from None
-    if not isinstance(grid, dict) or not grid or \
-            not all(isinstance(values, list) and values for values in grid.values()):
+    if (
+        not isinstance(grid, dict)
+        or not grid
+        or not all(isinstance(values, list) and values for values in grid.values())
+    ):
         raise ValueError(f"must be a JSON object of parameter name -> list of values, e.g. '{EXAMPLE_GRID}'")
     return text
 
@@ -111,8 +117,10 @@ def check_interval(seconds: float) -> float:
 
 def check_signing_key(key: SecretStr | None) -> SecretStr | None:
     if key is not None and len(key.get_secret_value()) < MIN_SIGNING_KEY_LENGTH:
-        raise ValueError(f"must be at least {MIN_SIGNING_KEY_LENGTH} characters long "
-                         "(make one with: python -c 'import secrets; print(secrets.token_hex(32))')")
+        raise ValueError(
+            f"must be at least {MIN_SIGNING_KEY_LENGTH} characters long "
+            "(make one with: python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
     return key
 
 
@@ -217,8 +225,9 @@ def _sentence(error: dict, flags: Mapping[str, str]) -> str:
     elif error["type"] == "extra_forbidden":
         return f"{field!r} is not a setting."
     else:
-        bounds = {key: f"{value:g}" if isinstance(value, float) else value
-                  for key, value in error.get("ctx", {}).items()}
+        bounds = {
+            key: f"{value:g}" if isinstance(value, float) else value for key, value in error.get("ctx", {}).items()
+        }
         problem = PROBLEMS.get(error["type"], error["msg"]).format(**bounds)
     value = error["input"]
     if field in SECRET_FIELDS:
@@ -228,8 +237,9 @@ def _sentence(error: dict, flags: Mapping[str, str]) -> str:
     return f"{env_name(field)}={str(value)!r} {problem}."
 
 
-def load_settings(settings_class: type[Settings] = Settings, flags: Mapping[str, str] | None = None,
-                  **overrides) -> Settings:
+def load_settings(
+    settings_class: type[Settings] = Settings, flags: Mapping[str, str] | None = None, **overrides
+) -> Settings:
     """Settings from the environment, and from `overrides` (e.g. CLI flags) where not None, checked.
 
     `flags` maps a field to the command-line flag that gave its override, so an error names what the

@@ -35,8 +35,10 @@ def _read_header(path: Path, target_column: str) -> tuple[int, list[str]]:
         raise DataError(f"{path}: the file is empty; it needs a header row and at least {MIN_ROWS} data rows.")
     header = [cell.strip() for cell in header]
     if target_column not in header:
-        raise DataError(f"{path}: line {line} has no column {target_column!r} (columns: {', '.join(header)}); "
-                        "set MLSTEPS_TARGET_COLUMN to the column to predict.")
+        raise DataError(
+            f"{path}: line {line} has no column {target_column!r} (columns: {', '.join(header)}); "
+            "set MLSTEPS_TARGET_COLUMN to the column to predict."
+        )
     if len(header) < 2:
         raise DataError(f"{path}: needs at least one feature column besides {target_column!r}.")
     return line, header
@@ -59,8 +61,10 @@ def _check_cell(path: Path, line: int, column: str, cell: str) -> None:
     if not math.isfinite(value):
         raise DataError(f"{path}: line {line}, column {column!r}: {cell!r} is not a number.")
     if abs(value) > MAX_ABS_VALUE:
-        raise DataError(f"{path}: line {line}, column {column!r}: {cell!r} is too large to train on "
-                        f"(more than {MAX_ABS_VALUE:g} in size); rescale the column.")
+        raise DataError(
+            f"{path}: line {line}, column {column!r}: {cell!r} is too large to train on "
+            f"(more than {MAX_ABS_VALUE:g} in size); rescale the column."
+        )
 
 
 def _diagnose(path: Path, header_line: int, header: list[str], target_index: int) -> DataError:
@@ -83,8 +87,16 @@ def _load_columns(path: Path, header_line: int, columns: list[int], dtype) -> np
     """numpy's C parser: a few bytes per value, where Python lists of floats take ten times more."""
     try:
         with _open(path) as handle:
-            return np.loadtxt(handle, delimiter=",", skiprows=header_line, usecols=columns, dtype=dtype,
-                              comments=None, quotechar='"', ndmin=2 if dtype is float else 1)
+            return np.loadtxt(
+                handle,
+                delimiter=",",
+                skiprows=header_line,
+                usecols=columns,
+                dtype=dtype,
+                comments=None,
+                quotechar='"',
+                ndmin=2 if dtype is float else 1,
+            )
     except ValueError:  # a cell that is not a number, a row of another length: _diagnose says which
         return None
 
@@ -103,10 +115,10 @@ def read_csv_table(path: Path, target_column: str) -> Table:
     y = np.char.strip(y)
     task = guess_task(y)
     if task == "classification" and len(np.unique(y)) < 2:
-        raise DataError(f"{path}: column {target_column!r} holds one class only ({str(y[0])!r}); "
-                        "a classifier needs at least two.")
+        raise DataError(
+            f"{path}: column {target_column!r} holds one class only ({str(y[0])!r}); a classifier needs at least two."
+        )
     feature_names = [header[i] for i in feature_columns]
-    return Table(feature_names, X, y if task == "classification" else y.astype(float), task, target_column,
-                 f"csv:{path}")
-
-
+    return Table(
+        feature_names, X, y if task == "classification" else y.astype(float), task, target_column, f"csv:{path}"
+    )

@@ -70,8 +70,10 @@ def validated(table: Table, where: str) -> Table:
     """The checks every source passes (CSV, your loader): enough rows, usable numbers, two classes or more."""
     X = np.asarray(table.X, dtype=float) if np.ndim(table.X) == 2 else None
     if X is None or X.shape[1] != len(table.feature_names) or X.shape[1] == 0:
-        raise DataError(f"{where}: X must be a 2-D table with one column per feature name "
-                        f"({len(table.feature_names)} names, X has shape {np.shape(table.X)}).")
+        raise DataError(
+            f"{where}: X must be a 2-D table with one column per feature name "
+            f"({len(table.feature_names)} names, X has shape {np.shape(table.X)})."
+        )
     if len(X) < MIN_ROWS:
         raise DataError(f"{where}: has {len(X)} rows; at least {MIN_ROWS} are needed to train and evaluate.")
     if not np.all(np.abs(X) <= MAX_ABS_VALUE):  # False for NaN and infinity too
@@ -79,8 +81,9 @@ def validated(table: Table, where: str) -> Table:
     if table.task != "clustering" and (table.y is None or len(table.y) != len(X)):
         raise DataError(f"{where}: y must hold one target per row of X ({len(X)}).")
     if table.task == "classification" and len(np.unique(table.y)) < 2:
-        raise DataError(f"{where}: the target holds one class only ({str(table.y[0])!r}); "
-                        "a classifier needs at least two.")
+        raise DataError(
+            f"{where}: the target holds one class only ({str(table.y[0])!r}); a classifier needs at least two."
+        )
     return Table(list(map(str, table.feature_names)), X, table.y, table.task, table.target_name, table.source)
 
 

@@ -37,8 +37,12 @@ def _run(*argv: str, timeout: float = 20) -> tuple[bool, str]:
 
 def check_python() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
-    return Check("python", sys.version_info >= (3, 11), version,
-                 "install Python 3.11 or newer (https://www.python.org/downloads/)")
+    return Check(
+        "python",
+        sys.version_info >= (3, 11),
+        version,
+        "install Python 3.11 or newer (https://www.python.org/downloads/)",
+    )
 
 
 def check_packages() -> Check:
@@ -49,8 +53,12 @@ def check_packages() -> Check:
         except importlib.metadata.PackageNotFoundError:
             missing.append(name)
     if missing:
-        return Check("dependencies", False, f"missing {', '.join(missing)}",
-                     "run `make setup` from the repository root, then use `pipenv run ...`")
+        return Check(
+            "dependencies",
+            False,
+            f"missing {', '.join(missing)}",
+            "run `make setup` from the repository root, then use `pipenv run ...`",
+        )
     return Check("dependencies", True, ", ".join(found))
 
 
@@ -60,8 +68,12 @@ def check_port(settings: Settings) -> Check:
             probe.bind((settings.host, settings.port))
             return Check("port", True, f"{settings.host}:{settings.port} is free")
         except OSError:
-            return Check("port", False, f"{settings.host}:{settings.port} is in use",
-                         "stop what uses it (`lsof -i :PORT`), or choose another with --port / MLSTEPS_PORT")
+            return Check(
+                "port",
+                False,
+                f"{settings.host}:{settings.port} is in use",
+                "stop what uses it (`lsof -i :PORT`), or choose another with --port / MLSTEPS_PORT",
+            )
 
 
 def check_data_dir(settings: Settings) -> Check:
@@ -81,8 +93,12 @@ def check_compose() -> Check:
     ok, detail = _run("docker", "compose", "version")
     if not ok:
         ok, detail = _run("docker-compose", "version")
-    return Check("docker compose", ok, detail,
-                 "install the Compose plugin (Docker Desktop has it; Debian/Ubuntu: apt install docker-compose-plugin)")
+    return Check(
+        "docker compose",
+        ok,
+        detail,
+        "install the Compose plugin (Docker Desktop has it; Debian/Ubuntu: apt install docker-compose-plugin)",
+    )
 
 
 def checks_for(level: int, settings: Settings) -> list[Callable[[], Check]]:
@@ -91,23 +107,46 @@ def checks_for(level: int, settings: Settings) -> list[Callable[[], Check]]:
         checks += [check_packages, lambda: check_port(settings), lambda: check_data_dir(settings)]
     if level == 2:
         checks += [
-            lambda: check_command("docker", ("docker", "--version"), "install Docker: https://docs.docker.com/get-docker/"),
-            lambda: check_command("docker engine", ("docker", "info", "--format", "{{.ServerVersion}}"),
-                                  "start Docker Desktop, or on Linux: sudo systemctl start docker"),
-            check_compose, lambda: check_port(settings)]
+            lambda: check_command(
+                "docker", ("docker", "--version"), "install Docker: https://docs.docker.com/get-docker/"
+            ),
+            lambda: check_command(
+                "docker engine",
+                ("docker", "info", "--format", "{{.ServerVersion}}"),
+                "start Docker Desktop, or on Linux: sudo systemctl start docker",
+            ),
+            check_compose,
+            lambda: check_port(settings),
+        ]
     if level >= 3:
         checks += [
-            lambda: check_command("minikube", ("minikube", "version", "--short"),
-                                  "install minikube: https://minikube.sigs.k8s.io/docs/start/"),
-            lambda: check_command("minikube status", ("minikube", "status", "--format", "{{.Host}} {{.APIServer}}"),
-                                  "start the cluster: minikube start"),
-            lambda: check_command("kubectl", ("kubectl", "version", "--client"),
-                                  "install kubectl, or use `minikube kubectl --` in its place"),
-            lambda: check_command("kubectl context", ("kubectl", "config", "current-context"),
-                                  "point kubectl at minikube: kubectl config use-context minikube")]
+            lambda: check_command(
+                "minikube",
+                ("minikube", "version", "--short"),
+                "install minikube: https://minikube.sigs.k8s.io/docs/start/",
+            ),
+            lambda: check_command(
+                "minikube status",
+                ("minikube", "status", "--format", "{{.Host}} {{.APIServer}}"),
+                "start the cluster: minikube start",
+            ),
+            lambda: check_command(
+                "kubectl",
+                ("kubectl", "version", "--client"),
+                "install kubectl, or use `minikube kubectl --` in its place",
+            ),
+            lambda: check_command(
+                "kubectl context",
+                ("kubectl", "config", "current-context"),
+                "point kubectl at minikube: kubectl config use-context minikube",
+            ),
+        ]
     if level == 4:
-        checks.append(lambda: check_command("helm", ("helm", "version", "--short"),
-                                            "install Helm 3 or newer: https://helm.sh/docs/intro/install/"))
+        checks.append(
+            lambda: check_command(
+                "helm", ("helm", "version", "--short"), "install Helm 3 or newer: https://helm.sh/docs/intro/install/"
+            )
+        )
     return checks
 
 

@@ -56,8 +56,12 @@ class LinearScorer:
 
 def is_foldable(model) -> bool:
     """True for a Pipeline of exactly a StandardScaler, then a LogisticRegression or a Ridge."""
-    return (isinstance(model, Pipeline) and len(model.steps) == 2 and isinstance(model[0], StandardScaler)
-            and isinstance(model[1], (LogisticRegression, Ridge)))
+    return (
+        isinstance(model, Pipeline)
+        and len(model.steps) == 2
+        and isinstance(model[0], StandardScaler)
+        and isinstance(model[1], (LogisticRegression, Ridge))
+    )
 
 
 def fold(model: Pipeline) -> LinearScorer:
@@ -76,8 +80,9 @@ def probe_difference(scorer: LinearScorer, model: Pipeline, seed: int = 0) -> fl
     """The largest difference between the scorer's answers and the model's own, on random probe rows."""
     scaler = model[0]
     spread = scaler.scale_ if scaler.with_std else np.ones_like(scaler.mean_)
-    probes = np.random.default_rng(seed).normal(scaler.mean_, spread * PROBE_SPREAD_SD,
-                                                size=(PROBE_ROWS, len(scaler.mean_)))
+    probes = np.random.default_rng(seed).normal(
+        scaler.mean_, spread * PROBE_SPREAD_SD, size=(PROBE_ROWS, len(scaler.mean_))
+    )
     if scorer.classes is not None:
         ours, theirs = scorer.predict_proba(probes), model.predict_proba(probes)
     else:
@@ -90,13 +95,21 @@ def probe_difference(scorer: LinearScorer, model: Pipeline, seed: int = 0) -> fl
 def compile_linear(model) -> LinearScorer | None:
     """A LinearScorer that gives `model`'s answers, or None (logged, with the reason) when there is none."""
     if not is_foldable(model):
-        log.info("fast path not used: the model is a %s, not a Pipeline of StandardScaler then "
-                 "LogisticRegression or Ridge; scikit-learn answers every request", type(model).__name__)
+        log.info(
+            "fast path not used: the model is a %s, not a Pipeline of StandardScaler then "
+            "LogisticRegression or Ridge; scikit-learn answers every request",
+            type(model).__name__,
+        )
         return None
     scorer = fold(model)
     difference = probe_difference(scorer, model)
     if not difference <= TOLERANCE:
-        log.warning("fast path not used: on %d probe rows it differed from scikit-learn's answers by up to %.3g "
-                    "(tolerance %g); scikit-learn answers every request", PROBE_ROWS, difference, TOLERANCE)
+        log.warning(
+            "fast path not used: on %d probe rows it differed from scikit-learn's answers by up to %.3g "
+            "(tolerance %g); scikit-learn answers every request",
+            PROBE_ROWS,
+            difference,
+            TOLERANCE,
+        )
         return None
     return scorer

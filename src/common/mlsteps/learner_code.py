@@ -22,11 +22,14 @@ def load_callable(spec: str, variable: str, prefix: str = "") -> Callable:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as missing:
-        raise ConfigError(f"{variable}={value!r}: there is no module {missing.name!r} (is it in src/my_ml/, and "
-                          "was the project installed again after you added it?).") from None
+        raise ConfigError(
+            f"{variable}={value!r}: there is no module {missing.name!r} (is it in src/my_ml/, and "
+            "was the project installed again after you added it?)."
+        ) from None
     except Exception as error:  # the learner's module itself failed: say how, in one line
-        raise ConfigError(f"{variable}={value!r}: importing {module_name} failed "
-                          f"({type(error).__name__}: {error}).") from None
+        raise ConfigError(
+            f"{variable}={value!r}: importing {module_name} failed ({type(error).__name__}: {error})."
+        ) from None
     function = getattr(module, name, None)
     if not callable(function):
         raise ConfigError(f"{variable}={value!r}: {module_name} has no function {name!r}.")

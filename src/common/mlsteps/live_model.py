@@ -13,6 +13,7 @@ from mlsteps.registry import POINTER, LoadedModel, ModelRejected, load_latest
 log = logging.getLogger("mlsteps.serve")
 MISSING = ("missing",)  # the stamp of a pointer that is not there
 
+
 @dataclass(frozen=True)
 class ServedModel:
     """What answers requests: the model as the volume holds it, plus its fast scorer when one fits.
@@ -55,8 +56,11 @@ class LiveModel:
         except FileNotFoundError:
             self.refused = None  # nothing is promoted: nothing was refused either
             if self.current and self._seen != MISSING:  # said once: the folder or the pointer was deleted
-                log.warning("%s is gone from the volume; still serving v%d until a model is promoted again",
-                            self.models_dir / POINTER, self.current.version)
+                log.warning(
+                    "%s is gone from the volume; still serving v%d until a model is promoted again",
+                    self.models_dir / POINTER,
+                    self.current.version,
+                )
             self._seen = MISSING
             return False
         stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
@@ -89,8 +93,9 @@ class LiveModel:
             served = ServedModel(loaded, compile_linear(loaded.model))
             trial(served)
         except Exception as error:  # a loadable pickle is not yet a model that answers: say why, do not crash
-            raise ModelRejected(f"model v{loaded.version} failed its trial on probe rows "
-                                f"({type(error).__name__}: {error})") from None
+            raise ModelRejected(
+                f"model v{loaded.version} failed its trial on probe rows ({type(error).__name__}: {error})"
+            ) from None
         return served
 
     def _refuse(self, reason: str) -> None:
@@ -104,5 +109,11 @@ class LiveModel:
         self.current = served  # one reference assignment: a request sees the old model or the new one
         self.reloads += 1
         metric = served.metadata["primary_metric"]
-        log.info("serving model v%d (%s=%.3f%s)%s", served.version, metric, served.metadata["metrics"][metric],
-                 ", fast path" if served.scorer else "", f", replacing v{previous.version}" if previous else "")
+        log.info(
+            "serving model v%d (%s=%.3f%s)%s",
+            served.version,
+            metric,
+            served.metadata["metrics"][metric],
+            ", fast path" if served.scorer else "",
+            f", replacing v{previous.version}" if previous else "",
+        )

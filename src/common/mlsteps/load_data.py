@@ -22,7 +22,13 @@ def load_data(settings: Settings) -> Path:
         table = fetch(settings, sequence)
         path = write_snapshot(directory, table, sequence)
         removed = prune_snapshots(directory, settings.keep_snapshots)
-    log.info("wrote snapshot %06d: %d rows, %d features, %s (%s)%s", sequence, len(table.X),
-             len(table.feature_names), table.source, table.task,
-             f"; removed {len(removed)} old" if removed else "")
+    log.info(
+        "wrote snapshot %06d: %d rows, %d features, %s (%s)%s",
+        sequence,
+        len(table.X),
+        len(table.feature_names),
+        table.source,
+        table.task,
+        f"; removed {len(removed)} old" if removed else "",
+    )
     return path

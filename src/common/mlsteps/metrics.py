@@ -36,12 +36,17 @@ class LiveModelCollector(Collector):
 
     def collect(self):
         current = self.live.current
-        yield GaugeMetricFamily("mlsteps_model_version", "Version of the model being served (0: none yet).",
-                                value=current.version if current else 0)
+        yield GaugeMetricFamily(
+            "mlsteps_model_version",
+            "Version of the model being served (0: none yet).",
+            value=current.version if current else 0,
+        )
         yield CounterMetricFamily("mlsteps_model_reloads", "Models loaded since start.", value=self.live.reloads)
-        yield CounterMetricFamily("mlsteps_model_rejections",
-                                  "Models refused (checksum, signature, version, unpickling or trial).",
-                                  value=self.live.rejected)
+        yield CounterMetricFamily(
+            "mlsteps_model_rejections",
+            "Models refused (checksum, signature, version, unpickling or trial).",
+            value=self.live.rejected,
+        )
 
 
 class Metrics:
@@ -50,10 +55,19 @@ class Metrics:
     def __init__(self, routes: set[str], live: LiveModel):
         self.routes = frozenset(routes)
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("mlsteps_requests", "HTTP requests by method, path and status.",
-                                ["method", "path", "status"], registry=self.registry)
-        self.latency = Histogram("mlsteps_request_duration_seconds", "Time to answer a request.", ["path"],
-                                 buckets=BUCKETS, registry=self.registry)
+        self.requests = Counter(
+            "mlsteps_requests",
+            "HTTP requests by method, path and status.",
+            ["method", "path", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "mlsteps_request_duration_seconds",
+            "Time to answer a request.",
+            ["path"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(LiveModelCollector(live))
 
     def observe(self, method: str, path: str, status: int, seconds: float) -> None:

@@ -27,10 +27,14 @@ from mlsteps.learner_code import load_callable
 # name -> task -> a new, unfitted model. The first of each task's list is its default.
 BUILTINS = {
     "linear": {"classification": lambda: LogisticRegression(max_iter=1000), "regression": lambda: Ridge(alpha=1.0)},
-    "forest": {"classification": lambda: RandomForestClassifier(n_estimators=100, random_state=0),
-               "regression": lambda: RandomForestRegressor(n_estimators=100, random_state=0)},
-    "boosting": {"classification": lambda: HistGradientBoostingClassifier(random_state=0),
-                 "regression": lambda: HistGradientBoostingRegressor(random_state=0)},
+    "forest": {
+        "classification": lambda: RandomForestClassifier(n_estimators=100, random_state=0),
+        "regression": lambda: RandomForestRegressor(n_estimators=100, random_state=0),
+    },
+    "boosting": {
+        "classification": lambda: HistGradientBoostingClassifier(random_state=0),
+        "regression": lambda: HistGradientBoostingRegressor(random_state=0),
+    },
     "knn": {"classification": KNeighborsClassifier, "regression": KNeighborsRegressor},
     "kmeans": {"clustering": lambda: KMeans(n_clusters=3, n_init=10, random_state=0)},
 }
@@ -41,23 +45,28 @@ ESTIMATOR_TYPE = {"classification": "classifier", "regression": "regressor", "cl
 def _builtin(name: str, task: str) -> Pipeline:
     models = BUILTINS[name]
     if task not in models:
-        raise ConfigError(f"MLSTEPS_PIPELINE={name!r} has no {task} model; for {task} use one of "
-                          f"{', '.join(n for n, m in BUILTINS.items() if task in m)}.")
+        raise ConfigError(
+            f"MLSTEPS_PIPELINE={name!r} has no {task} model; for {task} use one of "
+            f"{', '.join(n for n, m in BUILTINS.items() if task in m)}."
+        )
     return Pipeline([("scale", StandardScaler()), ("model", models[task]())])
 
 
 def _learners(spec: str, task: str) -> BaseEstimator:
     estimator = load_callable(spec, "MLSTEPS_PIPELINE")(task)
     if not (hasattr(estimator, "fit") and hasattr(estimator, "get_params")):
-        raise ConfigError(f"MLSTEPS_PIPELINE={spec!r} returned {type(estimator).__name__}, not a scikit-learn "
-                          "estimator or pipeline.")
+        raise ConfigError(
+            f"MLSTEPS_PIPELINE={spec!r} returned {type(estimator).__name__}, not a scikit-learn estimator or pipeline."
+        )
     try:
         kind = get_tags(estimator).estimator_type
     except Exception:  # not built on scikit-learn's base classes: its kind cannot be read
         kind = None
     if kind != ESTIMATOR_TYPE[task]:
-        raise ConfigError(f"MLSTEPS_PIPELINE={spec!r} returned a {kind or 'model of unknown kind'}; "
-                          f"this dataset is {task}, which needs a {ESTIMATOR_TYPE[task]}.")
+        raise ConfigError(
+            f"MLSTEPS_PIPELINE={spec!r} returned a {kind or 'model of unknown kind'}; "
+            f"this dataset is {task}, which needs a {ESTIMATOR_TYPE[task]}."
+        )
     return estimator
 
 

@@ -24,8 +24,10 @@ class PredictRequest(BaseModel):
     """TF Serving / KServe v1 style: rows as lists of numbers, or as objects keyed by feature name."""
 
     instances: Rows | NamedRows = Field(
-        examples=[[[5.1, 3.5, 1.4, 0.2]], [{"sepal_length_cm": 5.1, "sepal_width_cm": 3.5,
-                                              "petal_length_cm": 1.4, "petal_width_cm": 0.2}]],
+        examples=[
+            [[5.1, 3.5, 1.4, 0.2]],
+            [{"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}],
+        ],
     )
 
 
@@ -47,8 +49,9 @@ def _named_rows(instances: list[dict], feature_names: list[str]) -> list[list[fl
     for i, row in enumerate(instances):
         if row.keys() != expected:
             missing, unknown = sorted(expected - row.keys()), sorted(row.keys() - expected)
-            parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
-                    ([f"unknown {', '.join(unknown)}"] if unknown else [])
+            parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+                [f"unknown {', '.join(unknown)}"] if unknown else []
+            )
             raise _error(i, f"{'; '.join(parts)}; expected the features {', '.join(feature_names)}")
         rows.append([row[name] for name in feature_names])
     return rows
@@ -57,8 +60,14 @@ def _named_rows(instances: list[dict], feature_names: list[str]) -> list[list[fl
 def to_matrix(instances: list, feature_names: list[str], max_batch: int) -> np.ndarray:
     """Check every row against the model's features and stack them into a float matrix."""
     if len(instances) > max_batch:
-        raise InputError([{"loc": ["body", "instances"],
-                           "msg": f"{len(instances)} instances is more than the limit of {max_batch} per request"}])
+        raise InputError(
+            [
+                {
+                    "loc": ["body", "instances"],
+                    "msg": f"{len(instances)} instances is more than the limit of {max_batch} per request",
+                }
+            ]
+        )
     if isinstance(instances[0], dict):
         return np.asarray(_named_rows(instances, feature_names), dtype=float)
     width = len(feature_names)
@@ -77,9 +86,15 @@ def _finite(values: np.ndarray) -> np.ndarray:
     bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)
-        raise InputError([{"loc": ["body", "instances", int(i)],
-                           "msg": "the model cannot score this row with finite numbers (are its values too large?)"}
-                          for i in rows[:10]])
+        raise InputError(
+            [
+                {
+                    "loc": ["body", "instances", int(i)],
+                    "msg": "the model cannot score this row with finite numbers (are its values too large?)",
+                }
+                for i in rows[:10]
+            ]
+        )
     return values
 
 

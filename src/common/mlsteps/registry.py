@@ -154,8 +154,9 @@ def rollback(models_dir: Path, version: int, signing_key: str | None = None) -> 
     with locked(_lock_file(models_dir)):
         kept = list_versions(models_dir)
         if version not in kept:
-            raise ModelRejected(f"there is no model v{version} in {models_dir} "
-                                f"(kept: {', '.join(f'v{v}' for v in kept) or 'none'})")
+            raise ModelRejected(
+                f"there is no model v{version} in {models_dir} (kept: {', '.join(f'v{v}' for v in kept) or 'none'})"
+            )
         model = load_version(models_dir, version, signing_key=signing_key)  # the checks serve will make
         _move_pointer(models_dir, version, model.metadata["sha256"])
     return model
@@ -176,29 +177,39 @@ def _check_record(version: int, metadata: object) -> dict:
     return metadata
 
 
-def _check_blob(version: int, blob: bytes, metadata: dict, expected_sha256: str | None,
-                signing_key: str | None) -> None:
+def _check_blob(
+    version: int, blob: bytes, metadata: dict, expected_sha256: str | None, signing_key: str | None
+) -> None:
     """Checksum (corruption), signature (who wrote it, when a key is set) and scikit-learn version."""
     actual = sha256_bytes(blob)
     for recorded in {metadata["sha256"], expected_sha256} - {None}:
         if actual != recorded:
-            raise ModelRejected(f"model v{version}: {MODEL_FILE} sha256 {actual[:12]}... does not match "
-                                f"the recorded {str(recorded)[:12]}... (corrupt or tampered)")
+            raise ModelRejected(
+                f"model v{version}: {MODEL_FILE} sha256 {actual[:12]}... does not match "
+                f"the recorded {str(recorded)[:12]}... (corrupt or tampered)"
+            )
     if signing_key is not None:
         signature = metadata.get("signature")
         if not signature:
-            raise ModelRejected(f"model v{version} is unsigned, and MLSTEPS_SIGNING_KEY is set: unsigned models "
-                                "are refused (train it again with the key)")
+            raise ModelRejected(
+                f"model v{version} is unsigned, and MLSTEPS_SIGNING_KEY is set: unsigned models "
+                "are refused (train it again with the key)"
+            )
         if not hmac.compare_digest(str(signature), hmac_sha256(blob, signing_key)):
-            raise ModelRejected(f"model v{version}: its signature does not match MLSTEPS_SIGNING_KEY "
-                                "(signed with another key, or tampered)")
+            raise ModelRejected(
+                f"model v{version}: its signature does not match MLSTEPS_SIGNING_KEY "
+                "(signed with another key, or tampered)"
+            )
     if metadata["sklearn_version"] != sklearn.__version__:
-        raise ModelRejected(f"model v{version} was trained with scikit-learn {metadata['sklearn_version']}, "
-                            f"this process has {sklearn.__version__}; retrain it here")
+        raise ModelRejected(
+            f"model v{version} was trained with scikit-learn {metadata['sklearn_version']}, "
+            f"this process has {sklearn.__version__}; retrain it here"
+        )
 
 
-def load_version(models_dir: Path, version: int, expected_sha256: str | None = None,
-                 signing_key: str | None = None) -> LoadedModel:
+def load_version(
+    models_dir: Path, version: int, expected_sha256: str | None = None, signing_key: str | None = None
+) -> LoadedModel:
     """Load one model only after every check passed (see _check_blob); raise ModelRejected if one fails.
 
     The checks come before unpickling because unpickling runs code: a pickle is trusted or not read.

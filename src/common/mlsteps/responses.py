@@ -78,8 +78,10 @@ NOT_READY = {503: {"model": NotReady, "description": "No model to answer with: n
 PREDICT = {
     200: {"model": Prediction, "description": "One answer per row, from one model version"},
     413: {"model": TooLarge, "description": "The body is larger than MLSTEPS_MAX_BODY_BYTES"},
-    422: {"model": InputProblem,
-          "description": "Not JSON, or not sent as application/json; rows that do not fit the live model or "
-                         "cannot be scored"},
+    422: {
+        "model": InputProblem,
+        "description": "Not JSON, or not sent as application/json; rows that do not fit the live model or "
+        "cannot be scored",
+    },
     **NOT_READY,
 }

@@ -28,20 +28,31 @@ router = APIRouter()
 def not_ready(live: LiveModel, models_dir: Path) -> JSONResponse:
     """503, saying why no model answers: none promoted yet, or the promoted one was refused."""
     if live.refused:
-        return JSONResponse({"status": "model refused",
-                             "detail": f"the promoted model was refused: {live.refused}; "
-                                       "the train step must publish one this server can load"}, status_code=503)
-    return JSONResponse({"status": "waiting for a model",
-                         "detail": f"no model promoted yet in {models_dir}; the train step publishes one"},
-                        status_code=503)
+        return JSONResponse(
+            {
+                "status": "model refused",
+                "detail": f"the promoted model was refused: {live.refused}; "
+                "the train step must publish one this server can load",
+            },
+            status_code=503,
+        )
+    return JSONResponse(
+        {
+            "status": "waiting for a model",
+            "detail": f"no model promoted yet in {models_dir}; the train step publishes one",
+        },
+        status_code=503,
+    )
 
 
 class BodyTooLarge(Exception):
     """A /predict body over the limit: answered 413 before (Content-Length) or while (chunked) it is read."""
 
     def __init__(self, size: int, limit: int, declared: bool):
-        super().__init__(f"the body is {'declared as ' if declared else 'more than '}{size} bytes, over the limit of "
-                         f"{limit} (MLSTEPS_MAX_BODY_BYTES); send fewer rows per request")
+        super().__init__(
+            f"the body is {'declared as ' if declared else 'more than '}{size} bytes, over the limit of "
+            f"{limit} (MLSTEPS_MAX_BODY_BYTES); send fewer rows per request"
+        )
 
 
 async def refuse_large_body(request: Request, error: BodyTooLarge) -> JSONResponse:
@@ -72,8 +83,13 @@ async def explain_bad_input(request: Request, error: RequestValidationError) -> 
     """FastAPI's 422, plus what a valid body looks like and, when it is missing, the Content-Type header."""
     errors = [{"loc": e["loc"], "msg": e["msg"]} for e in error.errors()]
     if not is_json(request.headers.get("content-type", "")):
-        errors.insert(0, {"loc": ["header", "content-type"],
-                          "msg": "send the header 'Content-Type: application/json' with a JSON body"})
+        errors.insert(
+            0,
+            {
+                "loc": ["header", "content-type"],
+                "msg": "send the header 'Content-Type: application/json' with a JSON body",
+            },
+        )
     return JSONResponse({"detail": jsonable_encoder(errors), "expected": EXPECTED}, status_code=422)
 
 
@@ -97,13 +113,13 @@ async def read_predict_body(request: Request) -> PredictRequest:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
 
 
-PREDICT_BODY = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": PredictRequest.model_json_schema()}}}}  # what /docs shows for the body read_predict_body reads
+PREDICT_BODY = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": PredictRequest.model_json_schema()}}}
+}  # what /docs shows for the body read_predict_body reads
 
 
 # /predict first: FastAPI matches a request against the routes in order, and this one is the hot path.
-@router.post("/predict", tags=["model"], openapi_extra=PREDICT_BODY, response_class=FastJSONResponse,
-             responses=PREDICT)
+@router.post("/predict", tags=["model"], openapi_extra=PREDICT_BODY, response_class=FastJSONResponse, responses=PREDICT)
 async def predict_route(request: Request) -> Response:
     """Predict one row or a batch with the live model."""
     body = await read_predict_body(request)
@@ -141,9 +157,14 @@ async def model_info(request: Request):
     return FastJSONResponse(current.metadata) if current else not_ready(live, request.app.state.settings.models_dir)
 
 
-@router.get("/metrics", response_class=PlainTextResponse, tags=["health"],
-            responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
-                             "description": "Prometheus text format"}})
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    tags=["health"],
+    responses={
+        200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}, "description": "Prometheus text format"}
+    },
+)
 async def metrics_route(request: Request):
     """Prometheus text format: requests, latency, model version, reloads, refusals."""
     return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
@@ -173,10 +194,12 @@ def model_status(live: LiveModel) -> str:
     meta = current.metadata
     metric = meta["primary_metric"]
     clusters = f", k={meta['metrics']['k']} clusters" if "k" in meta["metrics"] else ""
-    return (f"<p>Serving model <b>v{meta['version']}</b> ({meta['task']}, {metric} "
-            f"{meta['metrics'][metric]:.3f}{clusters}), trained {meta.get('created_at')} on "
-            f"{meta.get('snapshot')}.</p>{refused}"
-            f"<p>Features: {html.escape(', '.join(meta['feature_names']))}</p>")
+    return (
+        f"<p>Serving model <b>v{meta['version']}</b> ({meta['task']}, {metric} "
+        f"{meta['metrics'][metric]:.3f}{clusters}), trained {meta.get('created_at')} on "
+        f"{meta.get('snapshot')}.</p>{refused}"
+        f"<p>Features: {html.escape(', '.join(meta['feature_names']))}</p>"
+    )
 
 
 def curl_example(live: LiveModel, base_url: str) -> str:
@@ -184,13 +207,17 @@ def curl_example(live: LiveModel, base_url: str) -> str:
     if live.current is None:
         return ""
     row = ", ".join("1.0" for _ in live.current.metadata["feature_names"])
-    return (f"<pre>curl -s -X POST {html.escape(base_url)}/predict "
-            f"-H 'Content-Type: application/json' -d '{{\"instances\": [[{row}]]}}'</pre>")
+    return (
+        f"<pre>curl -s -X POST {html.escape(base_url)}/predict "
+        f"-H 'Content-Type: application/json' -d '{{\"instances\": [[{row}]]}}'</pre>"
+    )
 
 
 def home_page(live: LiveModel, base_url: str) -> str:
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>mlsteps</title></head>"
-            f"<body style='font-family: sans-serif; max-width: 48rem; margin: 2rem auto'>"
-            f"<h1>mlsteps</h1>{model_status(live)}{curl_example(live, base_url)}<p><a href='/docs'>/docs</a> "
-            f"(try it) · <a href='/model'>/model</a> · <a href='/metrics'>/metrics</a> · "
-            f"<a href='/readyz'>/readyz</a></p></body></html>")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>mlsteps</title></head>"
+        f"<body style='font-family: sans-serif; max-width: 48rem; margin: 2rem auto'>"
+        f"<h1>mlsteps</h1>{model_status(live)}{curl_example(live, base_url)}<p><a href='/docs'>/docs</a> "
+        f"(try it) · <a href='/model'>/model</a> · <a href='/metrics'>/metrics</a> · "
+        f"<a href='/readyz'>/readyz</a></p></body></html>"
+    )

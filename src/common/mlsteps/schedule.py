@@ -31,8 +31,7 @@ def run_guarded(step: Callable[[], object], name: str) -> int:
     return EXIT_FAILED
 
 
-def run_on_schedule(step: Callable[[], object], name: str, every: float, cron: str,
-                    run_first: bool = True) -> None:
+def run_on_schedule(step: Callable[[], object], name: str, every: float, cron: str, run_first: bool = True) -> None:
     """Block, running `step` every `every` seconds and/or at `cron` times, until SIGTERM or Ctrl-C."""
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.combining import OrTrigger
@@ -47,8 +46,16 @@ def run_on_schedule(step: Callable[[], object], name: str, every: float, cron: s
     trigger = triggers[0] if len(triggers) == 1 else OrTrigger(triggers)
     scheduler = BlockingScheduler(timezone=UTC)
     first = {"next_run_time": datetime.now(UTC)} if run_first else {}
-    scheduler.add_job(run_guarded, trigger, args=[step, name], id=name, max_instances=1, coalesce=True,
-                      misfire_grace_time=None, **first)
+    scheduler.add_job(
+        run_guarded,
+        trigger,
+        args=[step, name],
+        id=name,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        **first,
+    )
 
     def stop(signum, frame):
         log.info("%s: stopping (%s)", name, signal.Signals(signum).name)

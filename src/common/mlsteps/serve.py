@@ -66,15 +66,20 @@ async def lifespan(app: FastAPI):
     """Load the model before the first request, then watch for a new one until shutdown."""
     live, settings = app.state.live, app.state.settings
     if settings.signing_key is None:
-        log.warning("models are not signed (MLSTEPS_SIGNING_KEY is unset): their sha256 catches corruption, not "
-                    "tampering, so whoever can write %s can run code here", settings.models_dir)
+        log.warning(
+            "models are not signed (MLSTEPS_SIGNING_KEY is unset): their sha256 catches corruption, not "
+            "tampering, so whoever can write %s can run code here",
+            settings.models_dir,
+        )
     try:
         live.refresh()
     except Exception:  # serve always starts: alive, not ready, and the log says why
         log.exception("loading the first model failed; /readyz answers 503 until a model loads")
     if live.current is None:
-        log.info("no model served from %s yet: /readyz answers 503 until train publishes one it can load",
-                 settings.models_dir)
+        log.info(
+            "no model served from %s yet: /readyz answers 503 until train publishes one it can load",
+            settings.models_dir,
+        )
     watcher = asyncio.create_task(watch_pointer(live, settings.reload_seconds))
     yield
     watcher.cancel()
@@ -84,8 +89,12 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the app; the model is loaded in the lifespan and polled for changes, never per request."""
     # FastAPIOffline is FastAPI whose /docs loads Swagger UI from the installed package, not from a CDN:
     # the page works on a machine with no internet access.
-    app = FastAPIOffline(title="mlsteps", version=__version__, lifespan=lifespan,
-                         description="Predictions from the newest promoted scikit-learn model on the shared volume.")
+    app = FastAPIOffline(
+        title="mlsteps",
+        version=__version__,
+        lifespan=lifespan,
+        description="Predictions from the newest promoted scikit-learn model on the shared volume.",
+    )
     app.state.settings = settings
     app.state.live = LiveModel(settings.models_dir, settings.signing_secret)
     app.include_router(router)
@@ -93,7 +102,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(BodyTooLarge, refuse_large_body)
     # The metrics' path labels: every route's path, so their number stays bounded. iter_route_contexts
     # (FastAPI's public helper) sees into the included router, which app.routes holds as one opaque entry.
-    app.state.metrics = Metrics(routes={context.path for context in iter_route_contexts(app.routes)} - {None},
-                                live=app.state.live)
+    app.state.metrics = Metrics(
+        routes={context.path for context in iter_route_contexts(app.routes)} - {None}, live=app.state.live
+    )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

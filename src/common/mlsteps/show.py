@@ -25,11 +25,15 @@ def _snapshot_lines(settings: Settings) -> list[str]:
         table, meta = read_snapshot(snapshots[-1])
     except SnapshotRejected as reason:
         return [f"newest snapshot refused: {reason}"]
-    lines = [f"newest snapshot: {meta['file']} ({len(table.X)} rows x {len(table.feature_names)} features, "
-             f"{table.task}, from {table.source}, {meta['created_at']}); {len(snapshots)} kept"]
+    lines = [
+        f"newest snapshot: {meta['file']} ({len(table.X)} rows x {len(table.feature_names)} features, "
+        f"{table.task}, from {table.source}, {meta['created_at']}); {len(snapshots)} kept"
+    ]
     columns = [*table.feature_names, *([] if table.y is None else [table.target_name])]
-    rows = [[f"{v:g}" for v in table.X[i]] + ([] if table.y is None else [str(table.y[i])])
-            for i in range(min(FIRST_ROWS, len(table.X)))]
+    rows = [
+        [f"{v:g}" for v in table.X[i]] + ([] if table.y is None else [str(table.y[i])])
+        for i in range(min(FIRST_ROWS, len(table.X)))
+    ]
     widths = [max(len(c), *(len(r[j]) for r in rows)) for j, c in enumerate(columns)]
     lines += ["  " + "  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  " + "  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
@@ -58,8 +62,9 @@ def _model_lines(settings: Settings) -> list[str]:
     else:
         versions_note = ""
     live = pointer["version"] if pointer else None
-    return [f"models ({len(versions)} kept, live: {f'v{live}' if live else 'none'}){versions_note}:"] + \
-        [_model_line(settings, version, live) for version in reversed(versions)]
+    return [f"models ({len(versions)} kept, live: {f'v{live}' if live else 'none'}){versions_note}:"] + [
+        _model_line(settings, version, live) for version in reversed(versions)
+    ]
 
 
 def show(settings: Settings) -> int:

@@ -21,10 +21,15 @@ from mlsteps.datasets import Table
 STEM = re.compile(r"^snapshot-(\d{6,})$")
 DATA_SUFFIX = ".pkl"
 # What a snapshot's pickle may name: numpy arrays and their dtypes, nothing that runs code.
-SAFE_GLOBALS = {(module, name) for module in ("numpy._core.multiarray", "numpy.core.multiarray")
-                for name in ("_reconstruct", "scalar")} | \
-               {(module, "_frombuffer") for module in ("numpy._core.numeric", "numpy.core.numeric")} | \
-               {("numpy", "ndarray"), ("numpy", "dtype")}
+SAFE_GLOBALS = (
+    {
+        (module, name)
+        for module in ("numpy._core.multiarray", "numpy.core.multiarray")
+        for name in ("_reconstruct", "scalar")
+    }
+    | {(module, "_frombuffer") for module in ("numpy._core.numeric", "numpy.core.numeric")}
+    | {("numpy", "ndarray"), ("numpy", "dtype")}
+)
 
 
 class SnapshotRejected(ValueError):

@@ -20,8 +20,11 @@ def _from_loader(spec: str, target_column: str) -> Table:
     result = load_callable(spec, "MLSTEPS_DATASET", prefix="python:")()
     if not hasattr(result, "get"):
         raise DataError(f"{where} returned {type(result).__name__}; return a dict with X, y and feature_names.")
-    X, y, names = result.get("X", result.get("data")), result.get("y", result.get("target")), \
-        result.get("feature_names")
+    X, y, names = (
+        result.get("X", result.get("data")),
+        result.get("y", result.get("target")),
+        result.get("feature_names"),
+    )
     if X is None or names is None:
         raise DataError(f"{where} returned no X or no feature_names; return a dict with X, y and feature_names.")
     if y is None:

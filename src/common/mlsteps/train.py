@@ -39,10 +39,11 @@ def evaluate(estimator: BaseEstimator, X: np.ndarray, y: np.ndarray | None, task
         return {"silhouette": round(silhouette(estimator, X), 4), "k": number_of_clusters(estimator)}
     predicted = estimator.predict(X)
     if task == "classification":
-        return {"accuracy": round(float(accuracy_score(y, predicted)), 4),
-                "f1_macro": round(float(f1_score(y, predicted, average="macro")), 4)}
-    return {"r2": round(float(r2_score(y, predicted)), 4),
-            "mae": round(float(mean_absolute_error(y, predicted)), 4)}
+        return {
+            "accuracy": round(float(accuracy_score(y, predicted)), 4),
+            "f1_macro": round(float(f1_score(y, predicted, average="macro")), 4),
+        }
+    return {"r2": round(float(r2_score(y, predicted)), 4), "mae": round(float(mean_absolute_error(y, predicted)), 4)}
 
 
 def number_of_clusters(estimator: BaseEstimator) -> int:
@@ -99,8 +100,14 @@ def train(settings: Settings) -> TrainResult | None:
     tuning = None
     if grid:
         estimator, tuning = tune(estimator, grid, X_train, y_train, table.task, settings.seed)
-        log.info("tuned %s: best %s (cross-validated %s %.3f over %d candidates)", describe(estimator),
-                 tuning["best_params"], tuning["scoring"], tuning["best_cv_score"], len(tuning["candidates"]))
+        log.info(
+            "tuned %s: best %s (cross-validated %s %.3f over %d candidates)",
+            describe(estimator),
+            tuning["best_params"],
+            tuning["scoring"],
+            tuning["best_cv_score"],
+            len(tuning["candidates"]),
+        )
     pipeline = estimator.fit(X_train, y_train)
     metrics = evaluate(pipeline, X_test, y_test, table.task)
     metric = PRIMARY_METRIC[table.task]
@@ -131,9 +138,23 @@ def train(settings: Settings) -> TrainResult | None:
     versus = f", live v{current[0]} had {current[1]:.3f}" if current else ""
     signed = "signed" if settings.signing_key else "unsigned: set MLSTEPS_SIGNING_KEY to sign models"
     if promoted:
-        log.info("published model v%d (%s=%.3f%s) from %s: promoted (%s)", version, metric, metrics[metric],
-                 versus, snapshot["file"], signed)
+        log.info(
+            "published model v%d (%s=%.3f%s) from %s: promoted (%s)",
+            version,
+            metric,
+            metrics[metric],
+            versus,
+            snapshot["file"],
+            signed,
+        )
     else:
-        log.warning("published model v%d (%s=%.3f%s) from %s: NOT promoted, it scores clearly worse (%s)",
-                    version, metric, metrics[metric], versus, snapshot["file"], signed)
+        log.warning(
+            "published model v%d (%s=%.3f%s) from %s: NOT promoted, it scores clearly worse (%s)",
+            version,
+            metric,
+            metrics[metric],
+            versus,
+            snapshot["file"],
+            signed,
+        )
     return TrainResult(version, promoted, metrics)

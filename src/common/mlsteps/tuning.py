@@ -43,8 +43,10 @@ def _check_names(estimator: BaseEstimator, grid: dict[str, list]) -> None:
     unknown = [name for name in grid if name not in known]
     if unknown:
         valid = ", ".join(name for name in known if "__" in name and not name.endswith("__memory"))[:300]
-        raise ConfigError(f"MLSTEPS_PARAM_GRID names {', '.join(unknown)}, not a parameter of {describe(estimator)}; "
-                          f"valid names include: {valid}.")
+        raise ConfigError(
+            f"MLSTEPS_PARAM_GRID names {', '.join(unknown)}, not a parameter of {describe(estimator)}; "
+            f"valid names include: {valid}."
+        )
 
 
 def _folds(task: str, y: np.ndarray | None, seed: int):
@@ -56,12 +58,19 @@ def _folds(task: str, y: np.ndarray | None, seed: int):
     return KFold(MAX_FOLDS if task != "clustering" else 3, shuffle=True, random_state=seed)
 
 
-def tune(estimator: BaseEstimator, grid: dict[str, list], X: np.ndarray, y: np.ndarray | None, task: str,
-         seed: int) -> tuple[BaseEstimator, dict]:
+def tune(
+    estimator: BaseEstimator, grid: dict[str, list], X: np.ndarray, y: np.ndarray | None, task: str, seed: int
+) -> tuple[BaseEstimator, dict]:
     """(the estimator with the best parameters, unfitted; the search's report for the metadata)."""
     _check_names(estimator, grid)
-    search = GridSearchCV(clone(estimator), grid, scoring=SCORING.get(task, silhouette), cv=_folds(task, y, seed),
-                          refit=False, error_score="raise")
+    search = GridSearchCV(
+        clone(estimator),
+        grid,
+        scoring=SCORING.get(task, silhouette),
+        cv=_folds(task, y, seed),
+        refit=False,
+        error_score="raise",
+    )
     try:
         search.fit(X, y)
     except (ValueError, TypeError) as error:  # e.g. a value the model refuses: C=-1
@@ -72,8 +81,11 @@ def tune(estimator: BaseEstimator, grid: dict[str, list], X: np.ndarray, y: np.n
         "best_cv_score": round(float(search.best_score_), 4),
         "scoring": SCORING.get(task, "silhouette"),
         "folds": search.n_splits_,
-        "candidates": [{"params": params, "cv_score": round(float(mean), 4), "cv_std": round(float(std), 4)}
-                       for params, mean, std in zip(results["params"], results["mean_test_score"],
-                                                    results["std_test_score"], strict=True)],
+        "candidates": [
+            {"params": params, "cv_score": round(float(mean), 4), "cv_std": round(float(std), 4)}
+            for params, mean, std in zip(
+                results["params"], results["mean_test_score"], results["std_test_score"], strict=True
+            )
+        ],
     }
     return clone(estimator).set_params(**search.best_params_), report
