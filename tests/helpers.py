@@ -33,6 +33,25 @@ REQUIRE_E2E = os.environ.get("MLSTEPS_REQUIRE_E2E") == "1"
 LAUNCHER = REPO_ROOT / "src" / "single_function" / "single_function_all_ml_steps.py"
 VENV_BIN = Path(sys.executable).parent  # where the dev dependencies' programs are (checkov, ...)
 SAMPLE = {"instances": [[5.1, 3.5, 1.4, 0.2]]}  # one iris flower: a setosa
+# The example of src/my_ml/example.py, as docs/your-own-model.md runs it at every level.
+LEARNERS_CODE = {
+    "MLSTEPS_DATASET": "python:my_ml.example:load_table",
+    "MLSTEPS_PIPELINE": "my_ml.example:make_pipeline",
+}
+LEARNERS_ESTIMATOR = "StandardScaler -> PolynomialFeatures -> LogisticRegression"
+WINE_ROW = {
+    "instances": [[14.23, 1.71, 2.43, 15.6, 127.0, 2.8, 3.06, 0.28, 2.29, 5.64, 1.04, 3.92, 1065.0, 43.5438, 6.9717]]
+}  # wine #0 (class_0), with the example loader's two engineered features
+
+
+def check_learners_code_answers(base_url: str) -> dict:
+    """serve answers with the example pipeline, trained on the example loader's data; returns /model."""
+    status, model = http_json(f"{base_url}/model")
+    assert status == 200 and model["estimator"] == LEARNERS_ESTIMATOR, model
+    assert model["pipeline"] == LEARNERS_CODE["MLSTEPS_PIPELINE"] and model["source"].startswith("python:my_ml")
+    status, answer = http_json(f"{base_url}/predict", WINE_ROW)
+    assert status == 200 and answer["model_version"] == model["version"] and answer["predictions"] == ["class_0"]
+    return model
 
 
 # -- runtimes ------------------------------------------------------------------------------------

@@ -17,7 +17,19 @@ import uuid
 import pytest
 import yaml
 
-from helpers import REPO_ROOT, SAMPLE, VENV_BIN, compose_command, free_port, http_json, need, need_compose, wait_for
+from helpers import (
+    LEARNERS_CODE,
+    REPO_ROOT,
+    SAMPLE,
+    VENV_BIN,
+    check_learners_code_answers,
+    compose_command,
+    free_port,
+    http_json,
+    need,
+    need_compose,
+    wait_for,
+)
 from images import IMAGE_TAG, python_image
 from mlsteps.config import ENV_DEFAULTS
 
@@ -134,7 +146,7 @@ def test_compose_accepts_the_file():
 class Stack:
     """One compose project of compose.yaml, under a unique name and port so it never meets a learner's."""
 
-    def __init__(self, compose: list[str]):
+    def __init__(self, compose: list[str], env: dict[str, str] | None = None):
         self.project = f"mlsteps-e2e-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -148,6 +160,7 @@ class Stack:
             MLSTEPS_TRAIN_EVERY="4",
             MLSTEPS_PROMOTION_TOLERANCE="1",
         )
+        self.env.update(env or {})
         base = python_image()
         if base:
             self.env["PYTHON_IMAGE"] = base
@@ -252,3 +265,26 @@ def test_compose_stack_end_to_end():
         timeout=30,
     ).stdout.split()
     assert leftovers == [], f"`down -v` left volumes behind: {leftovers}"
+
+
+@pytest.mark.e2e
+def test_compose_runs_the_learners_own_code_and_serve_only_reads_the_volume():
+    """src/my_ml is in the image: the example loader and pipeline, named from the shell, answer at level 2."""
+    stack = Stack(need_compose(), env=LEARNERS_CODE)
+    try:
+        stack.run("up", "--build", "--detach", timeout=900)
+        wait_for(
+            "serve to become healthy",
+            lambda: stack.inspect("serve", "{{.State.Health.Status}}") == "healthy",
+            timeout=120,
+            every=0.5,
+        )
+        check_learners_code_answers(stack.base_url)
+        assert stack.run("exec", "-T", "serve", "touch", "/data/models/x", check=False).returncode != 0
+        shown = stack.run("exec", "-T", "serve", "mlsteps", "show").stdout
+        assert "from python:my_ml.example:load_table" in shown and "LIVE" in shown
+    except BaseException:
+        print(f"--- last lines of the stack's logs ---\n{stack.logs()}")
+        raise
+    finally:
+        stack.down()

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 
-from helpers import REPO_ROOT, command_works, free_port, headings, need
+from helpers import LEARNERS_CODE, REPO_ROOT, check_learners_code_answers, command_works, free_port, headings, need
 from images import IMAGE_TAG, podman_image
 from kube_harness import (
     COMPONENT,
@@ -368,3 +368,15 @@ def test_manifests_run_as_real_pods_on_podman():
         predict_then_newer_model(stack, timings)
     assert not leftovers(stack.prefix), "the harness left pods or volumes"
     print("level 3 on podman, seconds:", {k: round(v, 1) for k, v in timings.items()})
+
+
+@pytest.mark.e2e
+def test_the_learners_own_code_runs_as_pods(settings):
+    """The same image with `kubectl set env`'s variables (docs/your-own-model.md): the example answers."""
+    need(command_works("podman", "info"), "podman is missing or broken (bash scripts/runtimes/podman.sh)")
+    stack = PodmanStack(
+        objects(), image=podman_image(), host_port=free_port(), project="mlsteps-l3my", env=LEARNERS_CODE
+    )
+    with stack:
+        check_learners_code_answers(bootstrap_then_serve(stack, {}))
+    assert not leftovers(stack.prefix), "the harness left pods or volumes"

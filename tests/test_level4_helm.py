@@ -24,7 +24,16 @@ import pytest
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 
-from helpers import REPO_ROOT, command_works, deep_merge, free_port, headings, need
+from helpers import (
+    LEARNERS_CODE,
+    REPO_ROOT,
+    check_learners_code_answers,
+    command_works,
+    deep_merge,
+    free_port,
+    headings,
+    need,
+)
 from images import podman_image
 from kube_harness import (
     COMPONENT,
@@ -570,3 +579,14 @@ def test_helm_fetcher_is_valid_bash_and_commits_no_address():
     text = script.read_text()
     assert not re.search(r"\b\d{1,3}(\.\d{1,3}){3}\b", text), "no IP addresses in committed scripts"
     assert "helm version" in text, "it must reuse a helm that already works"
+
+
+@pytest.mark.e2e
+def test_the_chart_values_run_the_learners_own_code_as_pods():
+    """--set dataset=python:... --set pipeline=...: the chart passes them on, and the example answers."""
+    need(command_works("podman", "info"), "podman is missing or broken (bash scripts/runtimes/podman.sh)")
+    values = {"dataset": LEARNERS_CODE["MLSTEPS_DATASET"], "pipeline": LEARNERS_CODE["MLSTEPS_PIPELINE"]}
+    stack = PodmanStack(objects_of(render(values)), image=podman_image(), host_port=free_port(), project="mlsteps-l4my")
+    with stack:
+        check_learners_code_answers(bootstrap_then_serve(stack, {}))
+    assert not leftovers(stack.prefix), "the harness left pods or volumes"

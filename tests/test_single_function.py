@@ -15,7 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from helpers import LAUNCHER, SAMPLE, free_port, http_json, load_launcher, port_in_use, wait_for
+from helpers import (
+    LAUNCHER,
+    LEARNERS_CODE,
+    SAMPLE,
+    check_learners_code_answers,
+    free_port,
+    http_json,
+    load_launcher,
+    port_in_use,
+    wait_for,
+)
 
 
 def alive(pid: int) -> bool:
@@ -118,3 +128,43 @@ def test_help_shows_each_option_with_its_variable(capsys):
         ("--train-every", "MLSTEPS_TRAIN_EVERY"),
     ):
         assert option in out and variable in out
+
+
+def run_level1(tmp_path, extra_env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(LAUNCHER), "--port", str(port), "--data-dir", str(tmp_path / "volume")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **extra_env},
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.e2e
+def test_level1_runs_the_learners_own_loader_and_pipeline(tmp_path, settings):
+    """The example of src/my_ml, named by two settings, as real processes (docs/your-own-model.md)."""
+    process, base = run_level1(tmp_path, LEARNERS_CODE)
+    try:
+        wait_for("/readyz", lambda: http_json(f"{base}/readyz")[1].get("status") == "ready", 60)
+        check_learners_code_answers(base)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+
+
+@pytest.mark.e2e
+def test_level1_runs_a_clustering_task_end_to_end(tmp_path, settings):
+    process, base = run_level1(tmp_path, {"MLSTEPS_DATASET": "blobs"})
+    try:
+        wait_for("/readyz", lambda: http_json(f"{base}/readyz")[1].get("status") == "ready", 60)
+        model = http_json(f"{base}/model")[1]
+        assert (
+            model["task"] == "clustering" and model["metrics"]["k"] == 4 and model["tuning"]["scoring"] == "silhouette"
+        )
+        status, answer = http_json(f"{base}/predict", {"instances": [[-5, -5], [5, 5], [-5.1, -4.8]]})
+        assert status == 200 and answer["predictions"][0] == answer["predictions"][2] != answer["predictions"][1]
+        assert len(answer["distances"]) == 3
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
