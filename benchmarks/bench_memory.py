@@ -1,9 +1,10 @@
-"""Memory benchmark: peak RSS of `mlsteps load-data` on a learner's CSV, per MB of CSV.
+"""Memory benchmark: each step's peak RSS against its level-3/4 limit, and load-data's per MB of CSV.
 
-Prints figures; asserts nothing. The baseline, measured in the same run, is the same command on the
-bundled iris dataset (imports and a 300-row snapshot): what a CSV adds on top of it is the cost of
-reading it. Each run is a fresh process on a fresh temporary volume; the level-3/4 limit of the
-load-data container is printed beside the figures.
+Prints figures; asserts nothing. First each step once on the bundled iris data (load-data, train,
+and serve idle after its first model), beside the memory limit its container has in src/kubectl.
+Then load-data on generated CSV files: the baseline, measured in the same run, is load-data on a
+1 kB CSV (the imports, nearly no data); what a larger CSV adds on top of it is the cost of reading it. Each run is
+a fresh process on a fresh temporary volume.
 
     .venv/bin/python benchmarks/bench_memory.py              # 5, 20 and 50 MB CSVs
     .venv/bin/python benchmarks/bench_memory.py --sizes 10
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -39,27 +39,84 @@ def write_csv(path: Path, megabytes: float) -> None:
 def peak_of_load_data(dataset: str) -> tuple[float, float]:
     """(peak RSS in MiB, seconds) of one `mlsteps load-data` run in a fresh process."""
     with tempfile.TemporaryDirectory() as volume:
-        env = {**os.environ, "MLSTEPS_DATASET": dataset, "MLSTEPS_DATA_DIR": volume}
         started = time.monotonic()
-        subprocess.run([sys.executable, "-m", "mlsteps", "load-data"], env=env, check=True, capture_output=True)
-        seconds = time.monotonic() - started
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, seconds
+        peak = peak_of([sys.executable, "-m", "mlsteps", "load-data"], volume, {"MLSTEPS_DATASET": dataset})
+        return peak, time.monotonic() - started
 
 
-def load_data_limit() -> str:
-    cronjob = yaml.safe_load((REPO_ROOT / "src/kubectl/03-load-data-cronjob.yaml").read_text())
-    container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-    return container["resources"]["limits"]["memory"]
+def memory_limits() -> dict[str, str]:
+    """component -> the memory limit of its container in the level-3 manifests."""
+    limits = {}
+    for path in sorted((REPO_ROOT / "src/kubectl").glob("[0-9]*.yaml")):
+        for obj in yaml.safe_load_all(path.read_text()):
+            spec = (obj or {}).get("spec", {})
+            template = spec.get("jobTemplate", {}).get("spec", spec).get("template")
+            if template:
+                for container in template["spec"].get("initContainers", []) + template["spec"]["containers"]:
+                    limits[container["name"]] = container["resources"]["limits"]["memory"]
+    return limits
+
+
+def peak_of(argv: list[str], volume: str, env: dict[str, str] | None = None) -> float:
+    """Peak RSS in MiB of one command, measured by a fresh wrapper process whose only child it is."""
+    code = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)"
+    )
+    env = {**os.environ, "MLSTEPS_DATA_DIR": volume, **(env or {})}
+    result = subprocess.run([sys.executable, "-c", code, *argv], env=env, check=True, capture_output=True, text=True)
+    return float(result.stdout)
+
+
+def serve_idle_rss(volume: str) -> float:
+    """serve's resident memory once it answers /readyz with the volume's model."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "MLSTEPS_DATA_DIR": volume, "MLSTEPS_PORT": str(port)}
+    server = subprocess.Popen([sys.executable, "-m", "mlsteps", "serve"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        status = Path(f"/proc/{server.pid}/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def steps_against_limits() -> None:
+    limits = memory_limits()
+    with tempfile.TemporaryDirectory() as volume:
+        figures = {
+            "load-data": peak_of([sys.executable, "-m", "mlsteps", "load-data"], volume),
+            "train": peak_of([sys.executable, "-m", "mlsteps", "train"], volume),
+            "serve": serve_idle_rss(volume),
+        }
+    print("each step on iris (MiB), against its container's memory limit at levels 3 and 4:")
+    for step, mib in figures.items():
+        kind = "idle RSS" if step == "serve" else "peak RSS"
+        print(f"  {step:10s} {kind} {mib:6.0f}   limit {limits.get(step, '?')}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[5, 20, 50], help="CSV sizes in MB")
     args = parser.parse_args()
-    # ru_maxrss of children is the largest child so far: measure from the smallest run to the largest.
-    baseline, _ = peak_of_load_data("iris")
-    print(f"load-data on iris (baseline: imports and a 300-row snapshot): peak {baseline:.0f} MiB")
-    print(f"level 3/4 load-data memory limit: {load_data_limit()}")
+    steps_against_limits()
+    with tempfile.TemporaryDirectory() as scratch:
+        tiny = Path(scratch) / "tiny.csv"
+        write_csv(tiny, 0.001)  # a dozen rows: the imports and the step itself, nearly no data
+        baseline, _ = peak_of_load_data(f"csv:{tiny}")
+    print(f"\nload-data on a 1 kB CSV (the baseline: what reading any CSV costs): peak {baseline:.0f} MiB")
+    print(f"level 3/4 load-data memory limit: {memory_limits().get('load-data')}")
     print(f"{'CSV MB':>7} {'rows':>9} {'peak MiB':>9} {'over baseline':>14} {'MiB per MB':>11} {'seconds':>8}")
     with tempfile.TemporaryDirectory() as scratch:
         for megabytes in sorted(args.sizes):
