@@ -1,0 +1,572 @@
+"""Peer comparison: mlsteps serve against a bare endpoint, a tutorial endpoint, MLServer, LitServe and BentoML.
+
+Every server answers the same model (the iris pipeline, StandardScaler then LogisticRegression, trained
+here by `mlsteps bootstrap`) on 127.0.0.1 with one worker, pinned to one core with taskset; wrk, on the
+other core, sends single rows and 1,000-row batches, in alternating rounds. Figures are printed, never
+asserted: each is also given as a ratio to a bare FastAPI endpoint that answers constant JSON, measured
+in the same run, because only such ratios carry over from one machine to another.
+
+What the figures mean: the cost of one HTTP request around one tiny model on one core, which is most of
+what a small tabular model costs to serve. What they do not mean: which server is better. The peers do
+more by design, and that work shows here as overhead: MLServer and LitServe hand every request to an
+inference worker process (isolation, parallelism on more cores), MLServer speaks the V2 inference
+protocol with typed tensors and has a gRPC server and a model registry, BentoML runs a process
+supervisor, and all three can batch requests together (off here, as in their defaults). A bigger
+model, more cores or more workers would change every ratio. Each peer runs with its defaults, except
+that access logs are off everywhere and each answers predict_proba, as mlsteps does.
+
+The peers are not project dependencies: each is installed with pinned versions into its own virtual
+environment under benchmarks/.peers-venv/ (made once, reused; the folder ignores itself for git),
+with the project's scikit-learn version so the pickle loads. mlsteps, the bare and the tutorial
+endpoints run from the project's .venv, so the bare endpoint shares mlsteps' FastAPI and uvicorn.
+Needs wrk and taskset (`apt-get install -y wrk`) and PyPI for the first run:
+
+    .venv/bin/python benchmarks/bench_peers.py                      # 2 rounds of 10 s per server and size
+    .venv/bin/python benchmarks/bench_peers.py --seconds 3 --only bare mlsteps litserve
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+CACHE = REPO_ROOT / "benchmarks" / ".peers-venv"
+# Pinned so that a rerun measures the same code; bentoml 1.4.40 needs a certifi newer than PyPI had here.
+PEER_PINS = {
+    "mlserver": ["mlserver==1.7.1", "mlserver-sklearn==1.7.1"],
+    "litserve": ["litserve==0.2.19"],
+    "bentoml": ["bentoml==1.4.39"],
+}
+ROW = [5.1, 3.5, 1.4, 0.2]
+SIZES = {"1 row": 1, "1,000 rows": 1000}
+CONNECTIONS = 4  # wrk's keep-alive connections: enough to keep one worker busy, few enough for fair latency
+CORES = sorted(os.sched_getaffinity(0))
+SERVER_CORE, CLIENT_CORE = CORES[0], CORES[-1]  # with one core, both share it (and the ratios suffer)
+START_SECONDS = 120  # a server not ready by then is reported and left out
+
+# wrk's script: POST the file named after `--`, then print one JSON line of figures.
+WRK_LUA = """
+function init(args)
+  local file = assert(io.open(args[1], "rb"))
+  wrk.method = "POST"
+  wrk.body = file:read("*a")
+  wrk.headers["Content-Type"] = "application/json"
+  file:close()
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "non_2xx": %d, "socket_errors": %d, "p50_us": %d, "p99_us": %d}\\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+# The baseline every ratio divides by: FastAPI and uvicorn as mlsteps runs them, constant JSON, no model.
+BARE_APP = """
+import os
+
+import uvicorn
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.post("/predict")
+async def constant():
+    return {"predictions": ["setosa"], "model_version": 1}
+
+
+@app.get("/readyz")
+async def ready():
+    return {"status": "ready"}
+
+
+uvicorn.run(app, host="127.0.0.1", port=int(os.environ["BENCH_PORT"]), log_level="warning", access_log=False)
+"""
+
+# What most tutorials write: the model loaded at import, a sync route with a pydantic body (FastAPI runs
+# it in a thread), predict_proba on the rows with scikit-learn's input checks on every call.
+TUTORIAL_APP = """
+import os
+import pickle
+
+import numpy as np
+import uvicorn
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+with open(os.environ["BENCH_MODEL"], "rb") as file:
+    model = pickle.load(file)
+app = FastAPI()
+
+
+class Body(BaseModel):
+    instances: list[list[float]]
+
+
+@app.post("/predict")
+def predict(body: Body):
+    probabilities = model.predict_proba(np.array(body.instances))
+    return {
+        "predictions": model.classes_[probabilities.argmax(axis=1)].tolist(),
+        "probabilities": probabilities.tolist(),
+    }
+
+
+@app.get("/readyz")
+def ready():
+    return {"status": "ready"}
+
+
+uvicorn.run(app, host="127.0.0.1", port=int(os.environ["BENCH_PORT"]), log_level="warning", access_log=False)
+"""
+
+# LitServe: its uvicorn process puts each decoded request on a queue; one inference worker process
+# (workers_per_device=1) runs predict and sends the answer back. Batching is off (max_batch_size unset).
+LITSERVE_APP = """
+import os
+import pickle
+
+import litserve as ls
+import numpy as np
+
+
+class Iris(ls.LitAPI):
+    def setup(self, device):
+        with open(os.environ["BENCH_MODEL"], "rb") as file:
+            self.model = pickle.load(file)
+
+    def decode_request(self, request):
+        return np.asarray(request["instances"], dtype=float)
+
+    def predict(self, x):
+        return self.model.predict_proba(x)
+
+    def encode_response(self, output):
+        return {
+            "predictions": self.model.classes_[output.argmax(axis=1)].tolist(),
+            "probabilities": output.tolist(),
+        }
+
+
+if __name__ == "__main__":
+    server = ls.LitServer(Iris(), accelerator="cpu", workers_per_device=1)
+    server.run(
+        host="127.0.0.1",
+        port=int(os.environ["BENCH_PORT"]),
+        num_api_servers=1,
+        log_level="warning",
+        generate_client_file=False,
+        access_log=False,
+    )
+"""
+
+# BentoML: a service class that `bentoml serve` runs with one worker under its supervisor; the sync
+# API method runs in a thread, its JSON body validated against the signature. Batching is off
+# (batchable defaults to False).
+BENTOML_APP = """
+import os
+import pickle
+
+import bentoml
+import numpy as np
+
+
+@bentoml.service(workers=1, logging={"access": {"enabled": False}})
+class Iris:
+    def __init__(self):
+        with open(os.environ["BENCH_MODEL"], "rb") as file:
+            self.model = pickle.load(file)
+
+    @bentoml.api
+    def predict(self, instances: list[list[float]]) -> dict:
+        probabilities = self.model.predict_proba(np.asarray(instances))
+        return {
+            "predictions": self.model.classes_[probabilities.argmax(axis=1)].tolist(),
+            "probabilities": probabilities.tolist(),
+        }
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def instances_body(rows: list[list[float]]) -> dict:
+    return {"instances": rows}
+
+
+def v2_body(rows: list[list[float]]) -> dict:
+    """MLServer's V2 inference protocol: one typed, flattened tensor, asking for predict_proba."""
+    flat = [value for row in rows for value in row]
+    tensor = {"name": "input-0", "shape": [len(rows), len(rows[0])], "datatype": "FP64", "data": flat}
+    return {"inputs": [tensor], "outputs": [{"name": "predict_proba"}]}
+
+
+@dataclass(frozen=True)
+class Peer:
+    """How to start one server and talk to it; `start` writes its app into a folder and gives the argv."""
+
+    name: str
+    venv: str | None  # its folder under the venvs folder (--venvs), or None for the project's .venv
+    packages: tuple[str, ...]  # whose versions the report prints
+    start: Callable[[Path, Path, int, str], list[str]]  # (python, folder, port, model path) -> argv
+    ready_path: str
+    predict_path: str
+    body: Callable[[list[list[float]]], dict] = instances_body
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def write_app(folder: Path, name: str, text: str) -> Path:
+    (folder / name).write_text(text.lstrip())
+    return folder / name
+
+
+def start_mlsteps(python: Path, folder: Path, port: int, model: str) -> list[str]:
+    return [str(python), "-m", "mlsteps", "serve"]  # its settings come from the MLSTEPS_* variables
+
+
+def start_bare(python: Path, folder: Path, port: int, model: str) -> list[str]:
+    return [str(python), str(write_app(folder, "bare.py", BARE_APP))]
+
+
+def start_tutorial(python: Path, folder: Path, port: int, model: str) -> list[str]:
+    return [str(python), str(write_app(folder, "tutorial.py", TUTORIAL_APP))]
+
+
+def start_mlserver(python: Path, folder: Path, port: int, model: str) -> list[str]:
+    """MLServer's own files: server settings (ports, no access log) and the model's (its sklearn runtime)."""
+    settings = {
+        "host": "127.0.0.1",
+        "http_port": port,
+        "grpc_port": free_port(),
+        "metrics_port": free_port(),
+        "debug": False,  # debug is MLServer's switch for access logs
+    }
+    runtime = {"name": "iris", "implementation": "mlserver_sklearn.SKLearnModel", "parameters": {"uri": model}}
+    write_app(folder, "settings.json", json.dumps(settings))
+    write_app(folder, "model-settings.json", json.dumps(runtime))
+    return [str(python.parent / "mlserver"), "start", str(folder)]
+
+
+def start_litserve(python: Path, folder: Path, port: int, model: str) -> list[str]:
+    return [str(python), str(write_app(folder, "litserve_app.py", LITSERVE_APP))]
+
+
+def start_bentoml(python: Path, folder: Path, port: int, model: str) -> list[str]:
+    write_app(folder, "service.py", BENTOML_APP)
+    return [str(python.parent / "bentoml"), "serve", "service:Iris", "--host", "127.0.0.1", "--port", str(port)]
+
+
+PEERS = [
+    Peer("bare", None, ("fastapi", "uvicorn"), start_bare, "/readyz", "/predict"),
+    Peer("mlsteps", None, ("mlsteps", "fastapi", "uvicorn", "scikit-learn"), start_mlsteps, "/readyz", "/predict"),
+    Peer("tutorial", None, ("fastapi", "uvicorn", "scikit-learn"), start_tutorial, "/readyz", "/predict"),
+    Peer(
+        "mlserver",
+        "mlserver",
+        ("mlserver", "mlserver-sklearn", "fastapi", "uvicorn", "scikit-learn"),
+        start_mlserver,
+        "/v2/models/iris/ready",
+        "/v2/models/iris/infer",
+        body=v2_body,
+    ),
+    Peer(
+        "litserve",
+        "litserve",
+        ("litserve", "fastapi", "uvicorn", "scikit-learn"),
+        start_litserve,
+        "/health",
+        "/predict",
+    ),
+    Peer(
+        "bentoml",
+        "bentoml",
+        ("bentoml", "starlette", "uvicorn", "scikit-learn"),
+        start_bentoml,
+        "/readyz",
+        "/predict",
+        env={"BENTOML_DO_NOT_TRACK": "True"},
+    ),
+]
+
+
+def project_sklearn() -> str:
+    """The project's scikit-learn version: the peers need the same one to load its pickle."""
+    argv = [str(PROJECT_PYTHON), "-c", "import sklearn; print(sklearn.__version__)"]
+    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "(no output)"
+
+
+def ensure_venv(cache: Path, name: str, requirements: list[str], skip_install: bool) -> Path:
+    """The venv's python, made and filled once; a changed pin list makes it again. Raises on failure."""
+    venv, python = cache / name, cache / name / "bin" / "python"
+    stamp = venv / "bench-requirements.txt"  # what was installed, to notice a changed pin
+    wanted = "\n".join(requirements) + "\n"
+    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return python
+    if skip_install:
+        raise RuntimeError(f"no up-to-date venv at {venv} (run once without --skip-install)")
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / ".gitignore").write_text("*\n")  # the cache ignores itself, as venvs made by Python 3.13 do
+    print(f"{name}: installing {' '.join(requirements)} into {venv} (a minute or two)", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    argv = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=1200)
+    if done.returncode != 0:
+        raise RuntimeError(f"pip install failed: {last_line(done.stderr)}")
+    stamp.write_text(wanted)
+    return python
+
+
+def python_for(peer: Peer, sklearn: str, args: argparse.Namespace) -> Path:
+    if peer.venv is None:
+        return PROJECT_PYTHON
+    return ensure_venv(args.venvs, peer.venv, [*PEER_PINS[peer.venv], f"scikit-learn=={sklearn}"], args.skip_install)
+
+
+def versions(python: Path, packages: tuple[str, ...]) -> str:
+    code = "import sys, importlib.metadata as m; print(', '.join(f'{p} {m.version(p)}' for p in sys.argv[1:]))"
+    done = subprocess.run([str(python), "-c", code, *packages], capture_output=True, text=True)
+    return done.stdout.strip() or f"unknown ({last_line(done.stderr)})"
+
+
+def get_status(port: int, path: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def wait_ready(process: subprocess.Popen, port: int, path: str, log: Path) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"exited with code {process.returncode}: {last_line(log.read_text())}")
+        try:
+            if get_status(port, path) == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"not ready on {path} after {START_SECONDS} s: {last_line(log.read_text())}")
+
+
+@dataclass
+class Running:
+    peer: Peer
+    process: subprocess.Popen
+    port: int
+    bodies: dict[str, Path]  # size name -> the JSON body file wrk posts
+
+
+def launch(peer: Peer, python: Path, work: Path, env: dict[str, str]) -> Running:
+    """Start `peer` on the server core, in its own process group so that stop() reaches its children."""
+    folder = work / peer.name
+    folder.mkdir()
+    port = free_port()
+    env = {**os.environ, **env, **peer.env, "BENCH_PORT": str(port), "MLSTEPS_PORT": str(port)}
+    argv = ["taskset", "-c", str(SERVER_CORE), *peer.start(python, folder, port, env["BENCH_MODEL"])]
+    log = folder / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            argv, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    running = Running(peer, process, port, {})
+    try:
+        wait_ready(process, port, peer.ready_path, log)
+    except BaseException:
+        stop(running)
+        raise
+    for size, rows in SIZES.items():
+        running.bodies[size] = folder / f"body-{rows}.json"
+        running.bodies[size].write_text(json.dumps(peer.body([ROW] * rows)))
+    return running
+
+
+def stop(running: Running) -> None:
+    """SIGTERM to the server's process group, SIGKILL to whatever is left of it 15 s later."""
+    group = running.process.pid
+    try:
+        os.killpg(group, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        running.process.poll()
+        try:
+            os.killpg(group, 0)  # signal 0: is any process of the group still there?
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    running.process.wait(5)
+
+
+def load(running: Running, size: str, seconds: float, lua: Path) -> dict:
+    """One wrk run on the client core; figures from the Lua script's JSON line."""
+    url = f"http://127.0.0.1:{running.port}{running.peer.predict_path}"
+    argv = ["taskset", "-c", str(CLIENT_CORE), "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "10s"]
+    done = subprocess.run(
+        [*argv, "-s", str(lua), url, "--", str(running.bodies[size])],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    )
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    requests_per_s = figures["requests"] / (figures["duration_us"] / 1e6)
+    return {
+        "requests_per_s": requests_per_s,
+        "rows_per_s": requests_per_s * SIZES[size],
+        "p50_ms": figures["p50_us"] / 1000,
+        "p99_ms": figures["p99_us"] / 1000,
+        "failed": figures["non_2xx"] + figures["socket_errors"],
+    }
+
+
+def measure(servers: list[Running], args: argparse.Namespace, lua: Path) -> dict[tuple[str, str], list[dict]]:
+    """Warm each server up, then alternate: every round runs every server once per size, order rotated."""
+    for running in servers:
+        for size in SIZES:
+            load(running, size, min(2.0, args.seconds), lua)
+    runs: dict[tuple[str, str], list[dict]] = {}
+    for round_index in range(args.rounds):
+        order = servers[round_index % len(servers) :] + servers[: round_index % len(servers)]
+        for size in SIZES:
+            for running in order:
+                runs.setdefault((running.peer.name, size), []).append(load(running, size, args.seconds, lua))
+        print(f"round {round_index + 1} of {args.rounds} done", flush=True)
+    return runs
+
+
+def ratio_to_bare(runs: dict[tuple[str, str], list[dict]], name: str, size: str) -> str:
+    """Median over rounds of this server's req/s divided by the bare endpoint's in the same round."""
+    bare = runs.get(("bare", size))
+    if not bare:
+        return "n/a"
+    ratios = [
+        mine["requests_per_s"] / base["requests_per_s"] for mine, base in zip(runs[(name, size)], bare, strict=True)
+    ]
+    return f"{statistics.median(ratios):.2f}"
+
+
+def table(runs: dict[tuple[str, str], list[dict]], names: list[str]) -> str:
+    """Medians over the rounds, as a markdown table."""
+    lines = [
+        "| server | rows per request | requests/s | rows/s | p50 ms | p99 ms | ratio to bare | failed |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for size in SIZES:
+        for name in names:
+            measured = runs[(name, size)]
+            median = {key: statistics.median(run[key] for run in measured) for key in measured[0]}
+            lines.append(
+                f"| {name} | {SIZES[size]:,} | {median['requests_per_s']:,.0f} | {median['rows_per_s']:,.0f} | "
+                f"{median['p50_ms']:.2f} | {median['p99_ms']:.2f} | {ratio_to_bare(runs, name, size)} | "
+                f"{sum(run['failed'] for run in measured)} |"
+            )
+    return "\n".join(lines)
+
+
+def bootstrap_model(work: Path) -> dict[str, str]:
+    """Train the iris model with mlsteps into `work`; the environment every server gets."""
+    env = {
+        "MLSTEPS_DATA_DIR": str(work / "mlsteps-data"),
+        "MLSTEPS_HOST": "127.0.0.1",
+        "MLSTEPS_ACCESS_LOG": "false",
+        "MLSTEPS_LOG_LEVEL": "WARNING",
+    }
+    argv = [str(PROJECT_PYTHON), "-m", "mlsteps", "bootstrap"]
+    subprocess.run(argv, env={**os.environ, **env}, check=True, capture_output=True)
+    return {**env, "BENCH_MODEL": str(work / "mlsteps-data" / "models" / "v000001" / "model.pkl")}
+
+
+def start_all(peers: list[Peer], args: argparse.Namespace, work: Path, servers: list[Running]) -> list[str]:
+    """Install and start each peer, appending to `servers` as they come up; one line for each that fails."""
+    env, sklearn = bootstrap_model(work), project_sklearn()
+    lines = []
+    for peer in peers:
+        try:
+            python = python_for(peer, sklearn, args)
+            servers.append(launch(peer, python, work, env))
+            lines.append(f"- {peer.name}: {versions(python, peer.packages)}")
+        except Exception as error:  # one peer that fails is reported, the others still run
+            print(f"{peer.name}: not measured: {error}", flush=True)
+    return lines
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each wrk run (default 10)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (default 2)")
+    names = [peer.name for peer in PEERS]
+    parser.add_argument(
+        "--only", nargs="+", choices=names, metavar="NAME", help=f"some of: {' '.join(names)} (bare always runs)"
+    )
+    parser.add_argument("--skip-install", action="store_true", help="use the peers' venvs as they are")
+    parser.add_argument("--venvs", type=Path, default=CACHE, help=f"the peers' venvs (default {CACHE})")
+    return parser.parse_args()
+
+
+def stop_on_sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt  # the same clean-up as Ctrl-C
+
+
+def main() -> None:
+    args = parse_args()
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is missing: apt-get install -y wrk (taskset is in util-linux)")
+    peers = [peer for peer in PEERS if not args.only or peer.name in args.only or peer.name == "bare"]
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    servers: list[Running] = []
+    with tempfile.TemporaryDirectory(prefix="mlsteps-peers-") as scratch:
+        work = Path(scratch)
+        lua = write_app(work, "post.lua", WRK_LUA)
+        try:
+            found = start_all(peers, args, work, servers)
+            runs = measure(servers, args, lua)
+        finally:
+            for running in servers:
+                stop(running)
+    print(
+        f"\n{args.rounds} rounds of {args.seconds:g} s per server and size; servers on core {SERVER_CORE}, "
+        f"wrk ({CONNECTIONS} connections) on core {CLIENT_CORE}; medians over rounds\n"
+    )
+    print(table(runs, [running.peer.name for running in servers]))
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    wrk_version = (wrk_version.stdout + wrk_version.stderr).split(" [")[0]
+    print(f"\nVersions (Python {sys.version.split()[0]}, {wrk_version}):", *found, sep="\n")
+
+
+if __name__ == "__main__":
+    main()
