@@ -20,3 +20,25 @@ def settings(tmp_path, monkeypatch):
             monkeypatch.delenv(name)
     monkeypatch.setenv("MLSTEPS_DATA_DIR", str(tmp_path / "volume"))
     return load_settings()
+
+
+@pytest.fixture
+def trained(settings):
+    """`settings` with one snapshot and one promoted model (v1) on its volume."""
+    from mlsteps.load_data import load_data
+    from mlsteps.train import train
+
+    load_data(settings)
+    train(settings)
+    return settings
+
+
+@pytest.fixture
+def client(trained):
+    """A TestClient of serve's app on the `trained` volume, its lifespan (model loading) run."""
+    from fastapi.testclient import TestClient
+
+    from mlsteps.serve import create_app
+
+    with TestClient(create_app(trained)) as client:
+        yield client

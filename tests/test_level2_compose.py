@@ -198,6 +198,15 @@ class Stack:
         status, body = http_json(f"{self.base_url}/predict", SAMPLE)
         return body if status == 200 else None
 
+    def wait_healthy(self) -> None:
+        """Until serve's healthcheck (it calls /readyz) says healthy."""
+        wait_for(
+            "serve to become healthy (its healthcheck calls /readyz)",
+            lambda: self.inspect("serve", "{{.State.Health.Status}}") == "healthy",
+            timeout=120,
+            every=0.5,
+        )
+
     def down(self) -> None:
         self.run("down", "-v", "--remove-orphans", "--timeout", "10", timeout=180, check=False)
 
@@ -208,12 +217,7 @@ def test_compose_stack_end_to_end():
     try:
         # The learner's command, detached: build the one image, then start in dependency order.
         stack.run("up", "--build", "--detach", timeout=900)
-        wait_for(
-            "serve to become healthy (its healthcheck calls /readyz)",
-            lambda: stack.inspect("serve", "{{.State.Health.Status}}") == "healthy",
-            timeout=120,
-            every=0.5,
-        )
+        stack.wait_healthy()
 
         prediction = stack.predict()
         assert prediction and len(prediction["predictions"]) == 1 and prediction["model_version"] >= 1
@@ -273,12 +277,7 @@ def test_compose_runs_the_learners_own_code_and_serve_only_reads_the_volume():
     stack = Stack(need_compose(), env=LEARNERS_CODE)
     try:
         stack.run("up", "--build", "--detach", timeout=900)
-        wait_for(
-            "serve to become healthy",
-            lambda: stack.inspect("serve", "{{.State.Health.Status}}") == "healthy",
-            timeout=120,
-            every=0.5,
-        )
+        stack.wait_healthy()
         check_learners_code_answers(stack.base_url)
         assert stack.run("exec", "-T", "serve", "touch", "/data/models/x", check=False).returncode != 0
         shown = stack.run("exec", "-T", "serve", "mlsteps", "show").stdout

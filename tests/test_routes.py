@@ -22,19 +22,6 @@ from mlsteps.train import train
 ROW = [5.1, 3.5, 1.4, 0.2]
 
 
-@pytest.fixture
-def trained(settings):
-    load_data(settings)
-    train(settings)
-    return settings
-
-
-@pytest.fixture
-def client(trained):
-    with TestClient(create_app(trained)) as client:
-        yield client
-
-
 def replace_model(models_dir, version, model, **metadata_changes):
     """Write a model folder as a writer of the volume could: a loadable pickle with matching checksums."""
     folder = models_dir / f"v{version:06d}"

@@ -16,19 +16,6 @@ from mlsteps.train import train
 ROW = [5.1, 3.5, 1.4, 0.2]
 
 
-@pytest.fixture
-def trained(settings):
-    load_data(settings)
-    train(settings)
-    return settings
-
-
-@pytest.fixture
-def client(trained):
-    with TestClient(create_app(trained)) as client:
-        yield client
-
-
 def test_not_ready_until_a_model_exists(settings):
     with TestClient(create_app(settings)) as client:
         assert client.get("/healthz").json() == {"status": "ok"}

@@ -137,24 +137,10 @@ def train(settings: Settings) -> TrainResult | None:
     prune_models(settings.models_dir, settings.keep_models)
     versus = f", live v{current[0]} had {current[1]:.3f}" if current else ""
     signed = "signed" if settings.signing_key else "unsigned: set MLSTEPS_SIGNING_KEY to sign models"
-    if promoted:
-        log.info(
-            "published model v%d (%s=%.3f%s) from %s: promoted (%s)",
-            version,
-            metric,
-            metrics[metric],
-            versus,
-            snapshot["file"],
-            signed,
-        )
-    else:
-        log.warning(
-            "published model v%d (%s=%.3f%s) from %s: NOT promoted, it scores clearly worse (%s)",
-            version,
-            metric,
-            metrics[metric],
-            versus,
-            snapshot["file"],
-            signed,
-        )
+    verdict = "promoted" if promoted else "NOT promoted, it scores clearly worse"
+    log.log(
+        logging.INFO if promoted else logging.WARNING,
+        "published model v%d (%s=%.3f%s) from %s: %s (%s)",
+        *(version, metric, metrics[metric], versus, snapshot["file"], verdict, signed),
+    )
     return TrainResult(version, promoted, metrics)
