@@ -46,9 +46,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROJECT_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 CACHE = REPO_ROOT / "benchmarks" / ".peers-venv"
-# Pinned so that a rerun measures the same code; bentoml 1.4.40 needs a certifi newer than PyPI had here.
+# Pinned so that a rerun measures the same code. mlserver 1.7.1 needs uvloop < 0.22: with 0.22 its inference
+# worker dies at start (SeldonIO/MLServer#2286). bentoml 1.4.40 needs a certifi newer than PyPI had here.
 PEER_PINS = {
-    "mlserver": ["mlserver==1.7.1", "mlserver-sklearn==1.7.1"],
+    "mlserver": ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop==0.21.0"],
     "litserve": ["litserve==0.2.19"],
     "bentoml": ["bentoml==1.4.39"],
 }
@@ -348,9 +349,26 @@ def python_for(peer: Peer, sklearn: str, args: argparse.Namespace) -> Path:
     return ensure_venv(args.venvs, peer.venv, [*PEER_PINS[peer.venv], f"scikit-learn=={sklearn}"], args.skip_install)
 
 
+# Printed with each server's versions: uvicorn uses uvloop and httptools when they are installed.
+VERSIONS_CODE = """
+import sys
+from importlib import metadata
+
+
+def version(name):
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+print(", ".join(f"{name} {version(name)}" for name in sys.argv[1:]))
+"""
+
+
 def versions(python: Path, packages: tuple[str, ...]) -> str:
-    code = "import sys, importlib.metadata as m; print(', '.join(f'{p} {m.version(p)}' for p in sys.argv[1:]))"
-    done = subprocess.run([str(python), "-c", code, *packages], capture_output=True, text=True)
+    argv = [str(python), "-c", VERSIONS_CODE, *packages, "uvloop", "httptools"]
+    done = subprocess.run(argv, capture_output=True, text=True)
     return done.stdout.strip() or f"unknown ({last_line(done.stderr)})"
 
 
@@ -469,20 +487,20 @@ def measure(servers: list[Running], args: argparse.Namespace, lua: Path) -> dict
 
 
 def ratio_to_bare(runs: dict[tuple[str, str], list[dict]], name: str, size: str) -> str:
-    """Median over rounds of this server's req/s divided by the bare endpoint's in the same round."""
+    """This server's req/s over the bare endpoint's in the same round: the median, and the range over rounds."""
     bare = runs.get(("bare", size))
     if not bare:
         return "n/a"
-    ratios = [
-        mine["requests_per_s"] / base["requests_per_s"] for mine, base in zip(runs[(name, size)], bare, strict=True)
-    ]
-    return f"{statistics.median(ratios):.2f}"
+    mine = runs[(name, size)]
+    ratios = [run["requests_per_s"] / base["requests_per_s"] for run, base in zip(mine, bare, strict=True)]
+    spread = f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 and name != "bare" else ""
+    return f"{statistics.median(ratios):.2f}{spread}"
 
 
 def table(runs: dict[tuple[str, str], list[dict]], names: list[str]) -> str:
     """Medians over the rounds, as a markdown table."""
     lines = [
-        "| server | rows per request | requests/s | rows/s | p50 ms | p99 ms | ratio to bare | failed |",
+        "| server | rows per request | requests/s | rows/s | p50 ms | p99 ms | ratio to bare (range) | failed |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for size in SIZES:
