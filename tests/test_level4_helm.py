@@ -620,11 +620,23 @@ def test_docs_follow_the_fixed_order_and_commands_are_copyable():
     assert "docs/level-4-helm.md" in readme.read_text()
     for path in (guide, readme):
         text = path.read_text()
-        assert "helm install mlsteps src/helm_chart" in text
+        assert "helm upgrade --install mlsteps src/helm_chart" in text  # the same command works again
         blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
         assert blocks and not [line for block in blocks for line in block.splitlines() if line.startswith("$ ")], (
             f"{path.name}: no prompt characters in commands"
         )
+
+
+def test_every_rejection_the_guide_lists_is_refused_with_its_message():
+    """The table of refused `--set` values in docs/level-4-helm.md: each fails, with the words shown."""
+    guide = (REPO_ROOT / "docs" / "level-4-helm.md").read_text()
+    rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)`", guide, re.M)
+    assert len(rows) >= 8, rows
+    for set_flag, message in rows:
+        with pytest.raises(helm_python.HelmError) as error:
+            render(helm_python.parse_set_string(set_flag.replace('"', "")))
+        shown = message.split(" ...")[0]
+        assert shown in str(error.value), (set_flag, str(error.value))
 
 
 def test_helm_fetcher_is_valid_bash_and_commits_no_address():
