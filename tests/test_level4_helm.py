@@ -466,7 +466,7 @@ def helm_binaries() -> dict[str, str]:
     found: dict[str, str] = {}
     for name in ("helm", "helm3"):
         for candidate in (shutil.which(name), REPO_ROOT / ".tools" / "bin" / name):
-            if not candidate:
+            if not candidate or not Path(candidate).is_file():
                 continue
             result = subprocess.run([str(candidate), "version", "--short"], capture_output=True, text=True)
             match = re.match(r"v(\d+)\.", result.stdout.strip())
