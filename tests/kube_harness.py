@@ -13,8 +13,9 @@ does, so this harness bridges the gaps, always in its own copies of the objects 
   pods would otherwise share, unlike on a cluster);
 - Jobs and CronJobs are ignored by Podman: their pod template becomes a one-shot Pod
   (restartPolicy Never), played when the test asks, as the Job controller would on schedule;
-- the serve Deployment's pod template becomes one Pod, and its container port gets `hostPort` with
-  `hostIP: 127.0.0.1`, standing in for the NodePort Service (Podman ignores Services);
+- the serve Deployment's pod template becomes one Pod per replica the test starts, init containers
+  included (Podman runs them first, in order, as a kubelet does), and its container port gets
+  `hostPort` with `hostIP: 127.0.0.1`, standing in for the NodePort Service (Podman ignores Services);
 - probes are dropped (Podman turns them into healthchecks that need curl in the image): the harness
   polls /readyz itself instead, as a kubelet would;
 - every container runs `image`, the tag the test built; ConfigMaps travel with each pod so that
@@ -23,8 +24,8 @@ does, so this harness bridges the gaps, always in its own copies of the objects 
 Used by level 3 (objects from src/kubectl) and level 4 (objects from `helm template`):
 
     with PodmanStack(objects, image="mlsteps:0.1.0", host_port=free_port(), project="mlsteps-l3") as stack:
-        assert stack.run_job("bootstrap").exit_code == 0
-        base_url = stack.start_serve()
+        base_url = stack.start_serve()  # its init container trains the first model
+        assert stack.run_job("train").exit_code == 0
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 import secrets
 import subprocess
 import tempfile
@@ -40,6 +42,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from unittest import mock
 
@@ -54,12 +57,14 @@ JOB_KINDS = ("Job", "CronJob")
 
 @dataclass(frozen=True)
 class JobRun:
-    """How one run of a Job's pod template ended: its exit code, its logs and how long it took."""
+    """How one run of a Job's pod template ended: its exit code, its logs, how long it took, and the
+    labels the pod carried (from the template: what `kubectl get pods -l ...` would select on)."""
 
     pod: str
     exit_code: int
     logs: str
     seconds: float
+    labels: dict[str, str]
 
 
 def yaml_objects(text: str) -> list[dict]:
@@ -298,18 +303,32 @@ class PodmanStack:
         seconds = time.monotonic() - started
         codes = [int(self._podman("inspect", "--format", "{{.State.ExitCode}}", c).stdout.strip()) for c in containers]
         logs = self._logs(containers)
+        inspected = self._podman("pod", "inspect", "--format", "{{json .Labels}}", pod_name, check=False).stdout
+        labels = json.loads(inspected or "{}") or {}
         self._podman("kube", "down", str(path), check=False)
         self._played.remove(path)
-        return JobRun(pod=pod_name, exit_code=max(codes, key=abs), logs=logs, seconds=seconds)
+        return JobRun(pod=pod_name, exit_code=max(codes, key=abs), logs=logs, seconds=seconds, labels=labels)
 
-    def start_serve(self, name_or_component: str = "serve", timeout: float = 120, ready_path: str = "/readyz") -> str:
-        """Play the serve Deployment's pod template, published on 127.0.0.1:host_port.
+    def start_serve(
+        self,
+        name_or_component: str = "serve",
+        timeout: float = 120,
+        ready_path: str = "/readyz",
+        *,
+        replica: int = 0,
+        host_port: int | None = None,
+    ) -> str:
+        """Play the serve Deployment's pod template (init containers first), published on 127.0.0.1:host_port.
 
         Waits until `ready_path` answers 200 (what the readiness probe would wait for; pass
-        ready_path="/healthz" to wait only for the process) and returns the base URL.
+        ready_path="/healthz" to wait only for the process) and returns the base URL. Another
+        `replica` (with its own `host_port`) is one more pod of the same Deployment on the same
+        volume; from then on base_url, wait_for and serve_logs follow it.
         """
         obj = self.find("Deployment", name_or_component)
-        pod_name = self.prefix + obj["metadata"]["name"]
+        pod_name = self.prefix + obj["metadata"]["name"] + (f"-{replica}" if replica else "")
+        if host_port is not None:
+            self.host_port = host_port
         pod = self._pod(obj, pod_name, restart_policy=None)
         container = pod["spec"]["containers"][0]
         ports = container.get("ports") or []
@@ -394,7 +413,7 @@ class PodmanStack:
             "metadata": {
                 "name": pod_name,
                 "labels": metadata.get("labels", {}),
-                "annotations": metadata.get("annotations", {}),
+                "annotations": _pod_annotations(metadata, spec),
             },
             "spec": spec,
         }
@@ -420,16 +439,45 @@ class PodmanStack:
         return result
 
 
-def bootstrap_then_serve(stack: PodmanStack, timings: dict[str, float]) -> str:
-    """What levels 3 and 4 both do first: the bootstrap Job to completion, then serve until ready.
+def _pod_annotations(metadata: dict, spec: dict) -> dict:
+    """The template's annotations; with init containers, Podman's "always" type: Podman 4.3 removes a
+    "once" init container while it still runs and fails the play, and "always" keeps it, which a pod
+    started once cannot tell apart (a kubelet keeps finished init containers too)."""
+    annotations = dict(metadata.get("annotations", {}))
+    if spec.get("initContainers"):
+        annotations["io.podman.annotations.init.container.type"] = "always"
+    return annotations
+
+
+def serve_bootstraps_itself(stack: PodmanStack, timings: dict[str, float]) -> str:
+    """What levels 3 and 4 both do first: play serve's pod on an empty claim, with no Job run at all.
+    Its init container (`mlsteps bootstrap --if-missing`) publishes a first model before serve's process
+    starts, so serve turns ready on its own, as `kubectl rollout status` and `helm install --wait` need.
     Returns serve's base URL."""
-    run = stack.run_job("bootstrap")
-    assert run.exit_code == 0, run.logs
-    timings["bootstrap Job"] = run.seconds
+    assert not [o for o in stack.objects if o["kind"] == "Job"], "no bootstrap Job: serve's init container does it"
+    (init,) = pod_template(stack.find("Deployment", "serve"))["spec"]["initContainers"]
+    assert init["command"] == ["mlsteps", "bootstrap", "--if-missing"]
     started = time.monotonic()
-    base_url = stack.start_serve(timeout=120)
-    timings["serve ready"] = time.monotonic() - started
+    base_url = stack.start_serve(timeout=300)
+    timings["serve ready (init container trained first)"] = time.monotonic() - started
+    model = httpx.get(f"{base_url}/model", timeout=10).json()
+    state = json.loads(stack._podman("inspect", "--format", "{{json .State}}", stack.serve_container).stdout)
+    serve_started = datetime.fromisoformat(
+        re.sub(r"\.(\d{6})\d*", r".\1", state["StartedAt"]).replace(" +0000 UTC", "+00:00")
+    )
+    published = datetime.fromisoformat(model["created_at"])
+    assert model["version"] == 1 and published <= serve_started, (model, state["StartedAt"])
     return base_url
+
+
+def second_replica_reuses_the_model(stack: PodmanStack, timings: dict[str, float], host_port: int) -> None:
+    """Another serve pod on the same claim (a second replica, or a restart): its init container finds a
+    model this image can load and exits at once, so the new pod serves the same version, untrained."""
+    version = httpx.get(f"{stack.base_url}/model", timeout=10).json()["version"]
+    started = time.monotonic()
+    base_url = stack.start_serve(replica=1, host_port=host_port, timeout=120)
+    timings["second serve pod ready"] = time.monotonic() - started
+    assert httpx.get(f"{base_url}/model", timeout=10).json()["version"] == version
 
 
 def predict_then_newer_model(stack: PodmanStack, timings: dict[str, float]) -> int:
@@ -445,6 +493,9 @@ def predict_then_newer_model(stack: PodmanStack, timings: dict[str, float]) -> i
         for step in ("load-data", "train"):  # one scheduled run of each CronJob
             run = stack.run_job(step)
             assert run.exit_code == 0, f"{step}:\n{run.logs}"
+            wanted = stack.find("CronJob", step)["metadata"]["labels"]
+            wanted = {k: v for k, v in wanted.items() if k.startswith("app.kubernetes.io/")}
+            assert wanted.items() <= run.labels.items(), (wanted, run.labels)  # the docs' one selector finds it
             timings[f"{step} CronJob run"] = run.seconds
 
         deadline = time.monotonic() + 30
@@ -468,7 +519,6 @@ __all__ = [
     "COMPONENT",
     "JobRun",
     "PodmanStack",
-    "bootstrap_then_serve",
     "checkov_scan",
     "containers",
     "leftovers",
@@ -478,6 +528,8 @@ __all__ = [
     "pod_template",
     "predict_then_newer_model",
     "schema_minors",
+    "second_replica_reuses_the_model",
+    "serve_bootstraps_itself",
     "strict_schema_errors",
     "validate_with_the_cli",
     "yaml_objects",

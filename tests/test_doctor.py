@@ -37,7 +37,8 @@ def test_a_port_in_use_fails_with_a_fix(doctor):
     assert "FAIL  port" in out and "fix: stop what uses it" in out
 
 
-def test_missing_tools_are_named_with_how_to_install_them(doctor, tmp_path):
+def test_missing_tools_are_named_with_how_to_install_them(doctor, tmp_path, monkeypatch):
+    monkeypatch.setattr("mlsteps.doctor.local_helms", lambda: [])  # nor one from scripts/runtimes/helm.sh
     code, out = doctor("--level", "4", env={"PATH": str(tmp_path)})  # a PATH with no program on it
     assert code == 1
     for tool, fix in (("minikube", "minikube.sigs.k8s.io"), ("kubectl", "kubectl"), ("helm", "helm.sh")):
@@ -49,3 +50,18 @@ def test_level_2_checks_docker_and_compose(doctor, tmp_path):
     _, out = doctor("--level", "2", env={"PATH": str(tmp_path)})
     assert "FAIL  docker " in out and "FAIL  docker compose" in out
     assert "docs.docker.com" in out
+
+
+def test_a_helm_from_the_runtimes_script_is_found_with_how_to_put_it_on_path(doctor, tmp_path, monkeypatch):
+    """scripts/runtimes/helm.sh puts helm in .tools/bin: doctor names it and the PATH line the docs give."""
+    local = tmp_path / ".tools" / "bin" / "helm"
+    local.parent.mkdir(parents=True)
+    local.write_text("#!/bin/sh\necho v4.1.4+g05fa379\n")
+    local.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out = doctor("--level", "4", env={"PATH": str(empty)})
+    assert code == 1
+    assert f"FAIL  helm             {local} (v4.1.4+g05fa379) is not on PATH" in out
+    assert f'export PATH="$PATH:{local.parent}"' in out

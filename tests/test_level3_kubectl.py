@@ -10,6 +10,7 @@ CLI's own parser, the settings contract, level 2's volume and port. The e2e tier
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -23,7 +24,6 @@ from images import IMAGE_TAG, podman_image
 from kube_harness import (
     COMPONENT,
     PodmanStack,
-    bootstrap_then_serve,
     checkov_scan,
     containers,
     leftovers,
@@ -32,6 +32,8 @@ from kube_harness import (
     pod_template,
     predict_then_newer_model,
     schema_minors,
+    second_replica_reuses_the_model,
+    serve_bootstraps_itself,
     strict_schema_errors,
     validate_with_the_cli,
     yaml_objects,
@@ -47,6 +49,12 @@ PORT = 8000
 STABLE_LABELS = {"app.kubernetes.io/name": "mlsteps", "app.kubernetes.io/instance": "mlsteps"}
 RECOMMENDED = {**STABLE_LABELS, "app.kubernetes.io/part-of": "mlsteps"}
 WORKLOADS = ("Job", "CronJob", "Deployment")
+COMMANDS = {
+    "bootstrap": ["bootstrap", "--if-missing"],
+    "load-data": ["load-data"],
+    "train": ["train"],
+    "serve": ["serve"],
+}
 
 
 def kustomization() -> dict:
@@ -87,7 +95,13 @@ def test_one_object_per_file_with_the_expected_kinds():
         docs = yaml_objects(path.read_text())
         assert len(docs) == 1, f"{path.name} holds {len(docs)} objects; one per file"
         kinds.append(docs[0]["kind"])
-    assert kinds == ["PersistentVolumeClaim", "Job", "CronJob", "CronJob", "Deployment", "Service"]
+    assert kinds == [
+        "PersistentVolumeClaim",
+        "CronJob",
+        "CronJob",
+        "Deployment",
+        "Service",
+    ]  # bootstrap: an init container
 
 
 def test_manifests_pass_strict_schema_validation():
@@ -113,6 +127,7 @@ def test_cronjobs_have_valid_schedules_and_safe_policies():
         spec = obj["spec"]
         CronTrigger.from_crontab(spec["schedule"])  # raises ValueError on a bad expression
         assert spec["concurrencyPolicy"] == "Forbid"
+        assert spec["timeZone"] == "Etc/UTC" and spec["suspend"] is False
         assert spec["startingDeadlineSeconds"] > 0
         assert spec["successfulJobsHistoryLimit"] >= 1 and spec["failedJobsHistoryLimit"] >= 1
         assert "backoffLimit" in spec["jobTemplate"]["spec"]
@@ -121,14 +136,12 @@ def test_cronjobs_have_valid_schedules_and_safe_policies():
 def test_every_container_runs_a_real_mlsteps_command():
     """The CLI's own parser accepts each command; the CronJob steps run once (no --every/--cron)."""
     parser = build_parser()
-    expected = {"bootstrap": "bootstrap", "load-data": "load-data", "train": "train", "serve": "serve"}
     for obj in workloads():
-        component = obj["metadata"]["labels"][COMPONENT]
         for container in containers(obj):
             command = container["command"] + container.get("args", [])
-            assert command[0] == "mlsteps", command
+            assert command == ["mlsteps", *COMMANDS[container["name"]]], command
             args = parser.parse_args(command[1:])  # exits (fails the test) on an unknown command/flag
-            assert args.command == expected[component]
+            assert args.command == container["name"]
             assert getattr(args, "every", None) is None and getattr(args, "cron", None) is None, (
                 f"{obj['metadata']['name']}: the CronJob is the schedule; the step must run once"
             )
@@ -152,8 +165,9 @@ def test_datasets_agree_between_bootstrap_and_load_data():
         obj["metadata"]["name"]: env_of(c).get("MLSTEPS_DATASET")
         for obj in workloads()
         for c in containers(obj)
-        if obj["metadata"]["labels"][COMPONENT] in ("bootstrap", "load-data")
+        if c["name"] in ("bootstrap", "load-data")
     }
+    assert len(datasets) == 2, datasets
     assert len(set(datasets.values())) == 1, datasets
 
 
@@ -183,14 +197,14 @@ def test_same_volume_path_and_port_as_level2():
         assert service["environment"]["MLSTEPS_DATA_DIR"] == DATA_DIR
     published = [str(p).rsplit(":", 1)[-1] for p in compose["services"]["serve"]["ports"]]
     assert published == [str(PORT)]
-    serve = next(o for o in objects() if o["kind"] == "Deployment")
-    assert [p["containerPort"] for p in containers(serve)[0]["ports"]] == [PORT]
-    assert env_of(containers(serve)[0])["MLSTEPS_PORT"] == str(PORT)
+    serve = pod_template(next(o for o in objects() if o["kind"] == "Deployment"))["spec"]["containers"][0]
+    assert [p["containerPort"] for p in serve["ports"]] == [PORT]
+    assert env_of(serve)["MLSTEPS_PORT"] == str(PORT)
     commands = {name: s["command"][:2] for name, s in compose["services"].items()}
     for obj in workloads():
-        component = obj["metadata"]["labels"][COMPONENT]
-        if component in commands:
-            assert containers(obj)[0]["command"][:2] == commands[component]
+        for container in containers(obj):
+            if container["name"] in commands:
+                assert container["command"][:2] == commands[container["name"]]
 
 
 # -- how the objects are labelled, pinned and hardened ----------------------------------------------
@@ -200,9 +214,11 @@ def test_recommended_labels_everywhere_and_stable_selectors():
     for obj in objects():
         labels = obj["metadata"]["labels"]
         assert RECOMMENDED.items() <= labels.items(), obj["metadata"]["name"]
-        assert labels[COMPONENT] in ("data", "bootstrap", "load-data", "train", "serve")
+        assert labels[COMPONENT] in ("data", "load-data", "train", "serve")
         if obj["kind"] in WORKLOADS:
             assert pod_template(obj)["metadata"]["labels"] == labels
+        if obj["kind"] == "CronJob":  # the Jobs it creates, and so `-l app.kubernetes.io/part-of=mlsteps` lists them
+            assert obj["spec"]["jobTemplate"]["metadata"]["labels"] == labels
     deployment = next(o for o in objects() if o["kind"] == "Deployment")
     service = next(o for o in objects() if o["kind"] == "Service")
     selector = deployment["spec"]["selector"]["matchLabels"]
@@ -227,6 +243,7 @@ def test_pods_are_hardened_and_bounded():
         assert pod_security["runAsNonRoot"] is True
         assert pod_security["runAsUser"] == pod_security["runAsGroup"] == pod_security["fsGroup"] == 10001
         assert pod_security["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod_security["fsGroupChangePolicy"] == "OnRootMismatch"
         assert spec["automountServiceAccountToken"] is False
         tmp_volumes = {v["name"] for v in spec["volumes"] if "emptyDir" in v}
         for container in containers(obj):
@@ -241,12 +258,38 @@ def test_pods_are_hardened_and_bounded():
             assert spec["restartPolicy"] in ("Never", "OnFailure")
 
 
-def test_serve_has_liveness_and_readiness_probes():
+def test_serve_has_startup_liveness_and_readiness_probes_with_timeouts():
     deployment = next(o for o in objects() if o["kind"] == "Deployment")
-    container = containers(deployment)[0]
+    spec = pod_template(deployment)["spec"]
+    assert spec["enableServiceLinks"] is False
+    container = spec["containers"][0]
     assert container["ports"] == [{"name": "http", "containerPort": PORT}]
+    assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["timeoutSeconds"] >= 2, probe  # explicit: the 1 s default is tight
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 60, "room to import and load a model"
+
+
+def test_serve_bootstraps_in_an_init_container_that_may_write_the_claim():
+    """No bootstrap Job: serve's init container publishes a first model when none is loadable, so the
+    pod turns ready on its own (rollout status, helm --wait); serve itself only reads the claim."""
+    assert not [o for o in objects() if o["kind"] == "Job"]
+    deployment = next(o for o in objects() if o["kind"] == "Deployment")
+    spec = pod_template(deployment)["spec"]
+    (init,) = spec["initContainers"]
+    serve = spec["containers"][0]
+    assert init["name"] == "bootstrap" and init["command"] == ["mlsteps", "bootstrap", "--if-missing"]
+    mounts = {c["name"]: next(m for m in c["volumeMounts"] if m["mountPath"] == DATA_DIR) for c in (init, serve)}
+    assert "readOnly" not in mounts["bootstrap"] and mounts["serve"]["readOnly"] is True
+    train = next(o for o in objects() if o["kind"] == "CronJob" and o["metadata"]["name"] == "mlsteps-train")
+    load_data = next(o for o in objects() if o["kind"] == "CronJob" and o["metadata"]["name"] == "mlsteps-load-data")
+    names = lambda c: [e["name"] for e in c["env"]]  # noqa: E731
+    # the same settings the steps get: what load-data and train would each read
+    assert set(names(init)) == set(names(containers(train)[0])) | set(names(containers(load_data)[0]))
+    assert init["resources"] == containers(train)[0]["resources"]
 
 
 @pytest.mark.e2e
@@ -302,7 +345,7 @@ def test_doc_commands_are_copyable_and_apply_every_file():
     for needed in (
         "minikube image build -t mlsteps:0.1.0 -f src/docker_compose/Dockerfile .",
         "kubectl apply -k src/kubectl",
-        "kubectl get cronjobs,jobs,pods -w",
+        "kubectl get pods -w",
         "minikube service mlsteps-serve --url",
         "kubectl delete -k src/kubectl",
     ):
@@ -310,6 +353,8 @@ def test_doc_commands_are_copyable_and_apply_every_file():
     cronjobs = {o["metadata"]["name"] for o in objects() if o["kind"] == "CronJob"}
     triggered = {line.split("cronjob/")[1].split()[0] for line in lines if "--from=cronjob/" in line}
     assert triggered and triggered <= cronjobs
+    watched = [line for line in lines if re.search(r" -w\b| --watch\b", line)]
+    assert not [line for line in watched if re.search(r"kubectl get \S*,", line)], "-w takes one resource type"
 
 
 # -- with real tools outside .venv ----------------------------------------------------------------
@@ -336,7 +381,7 @@ def test_kustomize_renders_exactly_the_files_plus_its_label():
 
 @pytest.mark.e2e
 def test_manifests_run_as_real_pods_on_podman():
-    """Podman stands in for a cluster: the claim, the Job, one run of each CronJob and serve, as pods.
+    """Podman stands in for a cluster: the claim, serve with its init container, one run of each CronJob, as pods.
 
     What a cluster would do and Podman does not is done by the harness, and only there: job templates
     played as one-shot pods (the CronJob controller's part), serve published on 127.0.0.1 with
@@ -351,7 +396,7 @@ def test_manifests_run_as_real_pods_on_podman():
         objects(), image=image, host_port=free_port(), project="mlsteps-l3", env={"MLSTEPS_PROMOTION_TOLERANCE": "1"}
     )
     with stack:
-        base_url = bootstrap_then_serve(stack, timings)
+        base_url = serve_bootstraps_itself(stack, timings)
         container = json.loads(
             subprocess.run(
                 ["podman", "inspect", stack.serve_container], check=True, capture_output=True, text=True
@@ -361,11 +406,14 @@ def test_manifests_run_as_real_pods_on_podman():
         host = container["HostConfig"]
         assert host["ReadonlyRootfs"] is True
         assert "no-new-privileges" in host["SecurityOpt"] and "CAP_NET_RAW" in host["CapDrop"]
-        limit = containers(stack.find("Deployment", "serve"))[0]["resources"]["limits"]["memory"]
+        limit = pod_template(stack.find("Deployment", "serve"))["spec"]["containers"][0]["resources"]["limits"][
+            "memory"
+        ]
         assert limit.endswith("Mi") and host["Memory"] == int(limit[:-2]) * 2**20  # enforced
 
         assert httpx.get(f"{base_url}/healthz", timeout=10).status_code == 200
         predict_then_newer_model(stack, timings)
+        second_replica_reuses_the_model(stack, timings, free_port())
     assert not leftovers(stack.prefix), "the harness left pods or volumes"
     print("level 3 on podman, seconds:", {k: round(v, 1) for k, v in timings.items()})
 
@@ -378,5 +426,5 @@ def test_the_learners_own_code_runs_as_pods(settings):
         objects(), image=podman_image(), host_port=free_port(), project="mlsteps-l3my", env=LEARNERS_CODE
     )
     with stack:
-        check_learners_code_answers(bootstrap_then_serve(stack, {}))
+        check_learners_code_answers(serve_bootstraps_itself(stack, {}))
     assert not leftovers(stack.prefix), "the harness left pods or volumes"

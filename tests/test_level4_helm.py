@@ -4,13 +4,15 @@ The fast tests need only Python from .venv: a real Helm (the helm-python-sdk whe
 as a shared library) renders the chart offline, and the output must be level 3's objects and pass strict
 schemas for the newest Kubernetes; the values schema must reject typos. The e2e tier adds the slow
 scans (strict schemas for the oldest and newest Kubernetes, the checkov policy scan), the helm binary
-(`helm lint --strict`, the CLI's own `helm template`) and Podman (the rendered chart as real pods).
+(`helm lint --strict`, the CLI's own `helm template`, with Helm 3 and Helm 4 alike) and Podman (the
+rendered chart as real pods).
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import json
 import re
 import shutil
@@ -38,7 +40,6 @@ from images import podman_image
 from kube_harness import (
     COMPONENT,
     PodmanStack,
-    bootstrap_then_serve,
     checkov_scan,
     containers,
     leftovers,
@@ -48,6 +49,8 @@ from kube_harness import (
     pod_template,
     predict_then_newer_model,
     schema_minors,
+    second_replica_reuses_the_model,
+    serve_bootstraps_itself,
     strict_schema_errors,
     validate_with_the_cli,
     yaml_objects,
@@ -147,7 +150,7 @@ def test_schema_describes_every_key_and_allows_no_others():
 
 def comparable(obj: dict) -> dict:
     """`obj` with what may differ between the levels taken out: Helm's own labels, Helm's annotations
-    (hooks, resource policy), the wording of checkov skip reasons (their check IDs must match), and
+    (the claim's resource policy), the wording of checkov skip reasons (their check IDs must match), and
     spelled-out Kubernetes defaults (a Deployment's replicas: 1)."""
     obj = copy.deepcopy(obj)
 
@@ -201,10 +204,9 @@ def test_default_render_equals_level3(key):
 
 
 def test_helm_only_differences_are_the_documented_ones():
+    """No hook: the release's objects are level 3's, bootstrap included (serve's init container)."""
     chart = by_key(chart_objects())
-    bootstrap = chart[("Job", "mlsteps-bootstrap")]["metadata"]["annotations"]
-    assert bootstrap["helm.sh/hook"] == "post-install,post-upgrade"
-    assert bootstrap["helm.sh/hook-delete-policy"] == "before-hook-creation"
+    assert not [key for key, obj in chart.items() if "helm.sh/hook" in obj["metadata"].get("annotations", {})]
     claim = chart[("PersistentVolumeClaim", "mlsteps-data")]["metadata"]["annotations"]
     assert claim == {"helm.sh/resource-policy": "keep"}
     for obj in chart.values():
@@ -217,7 +219,6 @@ def test_release_name_prefixes_every_object_and_references_follow():
     names = {o["metadata"]["name"] for o in objects}
     assert names == {
         "demo-mlsteps-data",
-        "demo-mlsteps-bootstrap",
         "demo-mlsteps-load-data",
         "demo-mlsteps-train",
         "demo-mlsteps-serve",
@@ -250,7 +251,27 @@ def test_release_name_prefixes_every_object_and_references_follow():
         ("serve.replicas=three", "/serve/replicas"),
         ("service.type=Nodeport", "/service/type"),
         ("image.pullPolicy=always", "/image/pullPolicy"),
-        ("image.tag=latest", "/image/tag"),
+        ("image.tag=latest", 'image.tag "latest" is refused: pin a version'),
+        ("image.tag=v1 beta", "image"),  # a space is no OCI tag
+        ("image.repository=MLSteps", "image"),  # OCI repository names are lower case
+        ("serve.resources.requests.cpu=-1", "cpu"),
+        ("serve.resources.limits.memory=-512Mi", "memory"),
+        ("persistence.size=-1Gi", "size"),
+        ("persistence.accessModes[0]=ReadWriteOncePod", "ReadWriteOnce"),  # the enum it offers instead
+        ("securityContext.readOnlyRootFilesytem=true", "readOnlyRootFilesytem"),  # a typo in a closed context
+        ("podSecurityContext.runAsUser=-5", "runAsUser"),
+        ("podSecurityContext.fsGroupChangePolicy=Sometimes", "fsGroupChangePolicy"),
+        ("train.suspend=yes", "suspend"),
+        ("train.schedule=61 * * * *", 'the minute field "61" is out of range: minute must be 0-59'),
+        ("loadData.schedule=0 24 * * *", 'the hour field "24" is out of range: hour must be 0-23'),
+        ("train.schedule=0 0 32 * *", "day-of-month must be 1-31"),
+        ("train.schedule=0 0 * 13 *", "month must be 1-12"),
+        ("train.schedule=0 0 * * 8", "day-of-week must be 0-7"),
+        ("train.schedule=*/0 * * * *", "has a bad step"),
+        (
+            "serve.autoscaling.enabled=true,serve.autoscaling.minReplicas=5",
+            "serve.autoscaling.minReplicas (5) is larger than serve.autoscaling.maxReplicas (3)",
+        ),
         ("dataset=mnist", "/dataset"),
         ("persistence.keep=yes", "/persistence/keep"),
         ("serve.autoscaling.targetCPUUtilizationPercentage=150", "/serve/autoscaling/targetCPUUtilizationPercentage"),
@@ -259,8 +280,9 @@ def test_release_name_prefixes_every_object_and_references_follow():
     ],
 )
 def test_schema_rejects_bad_set_values(set_flag, message):
-    """What `helm install --set <flag>` would do: Helm parses the flag, the schema refuses it."""
-    with pytest.raises(helm_python.HelmValuesError) as error:
+    """What `helm install --set <flag>` would do: Helm parses the flag, the schema (or a check in the
+    templates, with a sentence) refuses it."""
+    with pytest.raises(helm_python.HelmError) as error:
         render(helm_python.parse_set_string(set_flag))
     assert message in str(error.value), str(error.value)
 
@@ -276,6 +298,12 @@ def test_schema_rejects_bad_set_values(set_flag, message):
         "service.type=ClusterIP",
         "extraEnv.MLSTEPS_LOG_LEVEL=DEBUG",
         "persistence.storageClass=standard",
+        "train.schedule=0 0 * jan-mar mon-fri",
+        "train.schedule=0 8-18/2 1-15 * *",
+        "image.repository=registry.example.com:5000/team/mlsteps",
+        "image.tag=2026.11-rc_1",
+        "train.suspend=true",
+        "serve.autoscaling.enabled=true,serve.autoscaling.minReplicas=3,serve.autoscaling.maxReplicas=3",
     ],
 )
 def test_schema_accepts_good_set_values(set_flag):
@@ -426,27 +454,41 @@ def test_policy_scan_finds_nothing_unexplained(tmp_path):
     checkov_scan(tmp_path, load_objects(write_renders(tmp_path)))
 
 
-# -- the helm binary (e2e: needs helm, e.g. from scripts/runtimes/helm.sh) --------------------------
+# -- the helm binaries, Helm 3 and Helm 4 (e2e: scripts/runtimes/helm.sh installs both) -------------
+
+HELM_MAJORS = ("3", "4")
 
 
-def helm_binary() -> str | None:
-    """helm on PATH, or the one scripts/runtimes/helm.sh put in .tools/bin."""
-    for candidate in (shutil.which("helm"), REPO_ROOT / ".tools" / "bin" / "helm"):
-        if candidate and command_works(str(candidate), "version"):
-            return str(candidate)
-    return None
+@functools.cache
+def helm_binaries() -> dict[str, str]:
+    """Major version -> a helm that answers: on PATH, or where scripts/runtimes/helm.sh puts them side by
+    side (.tools/bin/helm is Helm 4, .tools/bin/helm3 is Helm 3)."""
+    found: dict[str, str] = {}
+    for name in ("helm", "helm3"):
+        for candidate in (shutil.which(name), REPO_ROOT / ".tools" / "bin" / name):
+            if not candidate or not Path(candidate).is_file():
+                continue
+            result = subprocess.run([str(candidate), "version", "--short"], capture_output=True, text=True)
+            match = re.match(r"v(\d+)\.", result.stdout.strip())
+            if result.returncode == 0 and match:
+                found.setdefault(match.group(1), str(candidate))
+    return found
 
 
-def need_helm() -> str:
-    helm = helm_binary()
-    need(helm is not None, "helm is missing (bash scripts/runtimes/helm.sh puts one in .tools/bin)")
+def need_helm(major: str) -> str:
+    helm = helm_binaries().get(major)
+    need(
+        helm is not None,
+        f"Helm {major} is missing (bash scripts/runtimes/helm.sh: Helm 4 in .tools/bin/helm, Helm 3 in .../helm3)",
+    )
     return helm
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("major", HELM_MAJORS)
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_helm_lint_strict(environment):
-    helm = need_helm()
+def test_helm_lint_strict(environment, major):
+    helm = need_helm(major)
     argv = [helm, "lint", "--strict", str(CHART_DIR)]
     if ENVIRONMENTS[environment]:
         argv += ["-f", str(ENVIRONMENTS[environment])]
@@ -456,9 +498,10 @@ def test_helm_lint_strict(environment):
 
 
 @pytest.mark.e2e
-def test_helm_cli_renders_what_the_sdk_renders():
-    """The learner's `helm template` and the fast tests' SDK agree, object for object."""
-    helm = need_helm()
+@pytest.mark.parametrize("major", HELM_MAJORS)
+def test_helm_cli_renders_what_the_sdk_renders(major):
+    """The learner's `helm template`, Helm 3 or 4, and the fast tests' SDK agree, object for object."""
+    helm = need_helm(major)
     for environment, path in ENVIRONMENTS.items():
         argv = [helm, "template", RELEASE, str(CHART_DIR)] + (["-f", str(path)] if path else [])
         result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
@@ -469,16 +512,25 @@ def test_helm_cli_renders_what_the_sdk_renders():
 
 
 @pytest.mark.e2e
-def test_helm_cli_rejects_a_typo_with_a_clear_message():
-    helm = need_helm()
+@pytest.mark.parametrize("major", HELM_MAJORS)
+@pytest.mark.parametrize(
+    ("set_flag", "words"),
+    [
+        ("serve.replica=3", ["replica", "not allowed"]),  # Helm 4: additional properties 'replica' not allowed
+        ("securityContext.privileged=yes", ["privileged"]),  # Helm 3: "Additional property ... is not allowed"
+        ("serve.resources.requests.cpu=-1", ["cpu"]),
+        ("train.schedule=61 * * * *", ['the minute field "61" is out of range: minute must be 0-59']),
+        ("image.tag=latest", ['image.tag "latest" is refused']),
+    ],
+)
+def test_helm_cli_rejects_bad_values_with_a_clear_message(set_flag, words, major):
+    """The messages the docs show hold on both majors: the schema's name the key, the chart's own are sentences."""
+    helm = need_helm(major)
     result = subprocess.run(
-        [helm, "template", RELEASE, str(CHART_DIR), "--set", "serve.replica=3"],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [helm, "template", RELEASE, str(CHART_DIR), "--set", set_flag], capture_output=True, text=True, timeout=120
     )
     assert result.returncode != 0
-    assert "additional properties 'replica' not allowed" in result.stderr, result.stderr
+    assert all(word.lower() in result.stderr.lower() for word in words), result.stderr
 
 
 # -- end to end: the rendered chart as real pods on Podman ------------------------------------------
@@ -515,8 +567,9 @@ def run_helm_test_pod(test_pod: dict, image: str, serve_pod: str) -> subprocess.
 @pytest.mark.e2e
 def test_rendered_chart_runs_as_real_pods_on_podman():
     """Podman stands in for a cluster (tests/kube_harness.py says what it does in a cluster's place):
-    the claim, the bootstrap hook Job, one run of each CronJob, serve on 127.0.0.1, and the `helm test`
-    pod's own script against serve. The objects are the chart's, rendered by Helm."""
+    the claim, serve whose init container trains the first model (no Job, no hook), one run of each
+    CronJob, a second serve pod that reuses the model, and the `helm test` pod's own script against
+    serve. The objects are the chart's, rendered by Helm."""
     need(command_works("podman", "info"), "podman is missing or broken (bash scripts/runtimes/podman.sh)")
     image = podman_image()
     rendered = render()
@@ -529,7 +582,7 @@ def test_rendered_chart_runs_as_real_pods_on_podman():
         objects, image=image, host_port=free_port(), project="mlsteps-l4", env={"MLSTEPS_PROMOTION_TOLERANCE": "1"}
     )
     with stack:
-        bootstrap_then_serve(stack, timings)
+        serve_bootstraps_itself(stack, timings)
 
         started = time.monotonic()
         result = run_helm_test_pod(test_pod, image, stack.serve_pod)
@@ -540,6 +593,7 @@ def test_rendered_chart_runs_as_real_pods_on_podman():
         for step in ("load-data", "train"):
             assert stack.find("CronJob", step)["metadata"]["labels"][COMPONENT] == step
         predict_then_newer_model(stack, timings)
+        second_replica_reuses_the_model(stack, timings, free_port())
     assert not leftovers(stack.prefix), "the harness left pods or volumes"
     print("level 4 on podman, seconds:", {k: round(v, 1) for k, v in timings.items()})
 
@@ -566,11 +620,23 @@ def test_docs_follow_the_fixed_order_and_commands_are_copyable():
     assert "docs/level-4-helm.md" in readme.read_text()
     for path in (guide, readme):
         text = path.read_text()
-        assert "helm install mlsteps src/helm_chart" in text
+        assert "helm upgrade --install mlsteps src/helm_chart" in text  # the same command works again
         blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
         assert blocks and not [line for block in blocks for line in block.splitlines() if line.startswith("$ ")], (
             f"{path.name}: no prompt characters in commands"
         )
+
+
+def test_every_rejection_the_guide_lists_is_refused_with_its_message():
+    """The table of refused `--set` values in docs/level-4-helm.md: each fails, with the words shown."""
+    guide = (REPO_ROOT / "docs" / "level-4-helm.md").read_text()
+    rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)`", guide, re.M)
+    assert len(rows) >= 8, rows
+    for set_flag, message in rows:
+        with pytest.raises(helm_python.HelmError) as error:
+            render(helm_python.parse_set_string(set_flag.replace('"', "")))
+        shown = message.split(" ...")[0]
+        assert shown in str(error.value), (set_flag, str(error.value))
 
 
 def test_helm_fetcher_is_valid_bash_and_commits_no_address():
@@ -588,5 +654,5 @@ def test_the_chart_values_run_the_learners_own_code_as_pods():
     values = {"dataset": LEARNERS_CODE["MLSTEPS_DATASET"], "pipeline": LEARNERS_CODE["MLSTEPS_PIPELINE"]}
     stack = PodmanStack(objects_of(render(values)), image=podman_image(), host_port=free_port(), project="mlsteps-l4my")
     with stack:
-        check_learners_code_answers(bootstrap_then_serve(stack, {}))
+        check_learners_code_answers(serve_bootstraps_itself(stack, {}))
     assert not leftovers(stack.prefix), "the harness left pods or volumes"

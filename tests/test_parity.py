@@ -10,7 +10,9 @@ import tomllib
 import yaml
 
 from helpers import REPO_ROOT, load_launcher
-from kube_harness import level3_objects, pod_template
+from kube_harness import containers as containers_of
+from kube_harness import level3_objects
+from kube_harness import pod_template as pod_template_of
 from mlsteps.config import Settings
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "src/docker_compose/compose.yaml").read_text())
@@ -22,8 +24,9 @@ VERSION = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["
 
 
 def containers():
+    """Every container of level 3, serve's bootstrap init container included."""
     for obj in WORKLOADS:
-        yield from pod_template(obj)["spec"]["containers"]
+        yield from containers_of(obj)
 
 
 def test_one_image_tag_is_the_package_version_everywhere():
@@ -51,7 +54,7 @@ def test_one_data_path_and_one_user():
         assert [m["mountPath"] for m in container["volumeMounts"] if m["name"] == "data"] == ["/data"]
         assert {"name": "MLSTEPS_DATA_DIR", "value": "/data"} in container["env"]
     for obj in WORKLOADS:
-        assert pod_template(obj)["spec"]["securityContext"]["runAsUser"] == 10001
+        assert pod_template_of(obj)["spec"]["securityContext"]["runAsUser"] == 10001
 
 
 def test_compose_intervals_are_level_1s():
@@ -67,6 +70,7 @@ def test_serve_mounts_the_volume_read_only_and_only_serve_does():
         assert service["volumes"][0].endswith(":ro") == (name == "serve"), name
     for container in containers():
         data = next(m for m in container["volumeMounts"] if m["name"] == "data")
+        # serve only reads; its bootstrap init container may publish the first model
         assert data.get("readOnly", False) == (container["name"] == "serve"), container["name"]
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from mlsteps.config import ConfigError, Settings, ensure_writable_dir
 
@@ -142,12 +143,34 @@ def checks_for(level: int, settings: Settings) -> list[Callable[[], Check]]:
             ),
         ]
     if level == 4:
-        checks.append(
-            lambda: check_command(
-                "helm", ("helm", "version", "--short"), "install Helm 3 or newer: https://helm.sh/docs/intro/install/"
-            )
-        )
+        checks.append(check_helm)
     return checks
+
+
+def local_helms() -> list[Path]:
+    """Where scripts/runtimes/helm.sh puts helm: .tools/bin of the folder doctor runs in (the repository
+    root, as `make doctor` does) and of the source tree this package comes from."""
+    roots = [Path.cwd(), Path(__file__).resolve().parents[3]]
+    return [root / ".tools" / "bin" / "helm" for root in dict.fromkeys(roots)]
+
+
+def check_helm() -> Check:
+    """helm on PATH, as the docs type it; else name the one scripts/runtimes/helm.sh installed and how to
+    put it on PATH."""
+    install = "install Helm 3 or newer: https://helm.sh/docs/intro/install/ (or: bash scripts/runtimes/helm.sh)"
+    ok, detail = _run("helm", "version", "--short")
+    if ok or shutil.which("helm"):
+        return Check("helm", ok, detail, install)
+    for local in local_helms():
+        if local.is_file() and _run(str(local), "version", "--short")[0]:
+            version = _run(str(local), "version", "--short")[1]
+            return Check(
+                "helm",
+                False,
+                f"{local} ({version}) is not on PATH",
+                f'put it on PATH, from the repository root: export PATH="$PATH:{local.parent}"',
+            )
+    return Check("helm", False, detail, install)
 
 
 def run_doctor(level: int, settings: Settings) -> int:

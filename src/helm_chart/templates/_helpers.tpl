@@ -85,12 +85,12 @@ checkov.io/skip2: CKV_K8S_15=IfNotPresent on purpose, Always would try to pull a
 checkov.io/skip3: CKV_K8S_21=Helm installs into the namespace the learner chose (helm install -n), not a hard-coded one.
 {{- end }}
 
-{{/* For the objects that hold a Pod (Deployment, Job): checkov reads the graph check's skip from there. */}}
+{{/* For the Deployment: checkov reads the graph check's skip from the object that holds the Pod. */}}
 {{- define "mlsteps.networkPolicySkip" -}}
-checkov.io/skip4: CKV2_K8S_6=No NetworkPolicy on purpose, minikube's default network does not enforce one; serve must take traffic from any pod and the job pods listen on nothing.
+checkov.io/skip4: CKV2_K8S_6=No NetworkPolicy on purpose, minikube's default network does not enforce one; serve must take traffic from any pod.
 {{- end }}
 
-{{/* For the objects whose pods get the signing key (bootstrap, train, serve). */}}
+{{/* For the objects whose pods get the signing key (train, and serve with its bootstrap init container). */}}
 {{- define "mlsteps.secretEnvSkip" -}}
 checkov.io/skip5: CKV_K8S_35=The signing key is one setting among the MLSTEPS_* variables, from an optional Secret; the container runs nothing else that could read its environment.
 {{- end }}
@@ -104,13 +104,65 @@ checkov.io/skip5: CKV_K8S_35=The signing key is one setting among the MLSTEPS_* 
   emptyDir: {}
 {{- end }}
 
-{{/* Where those volumes appear in each container; serve ("readOnly" true) only reads the claim. */}}
+{{/* Where those volumes appear in each container; serve ("readOnly" true) only reads the claim, its bootstrap init container ("bootstrap" true) may write it. */}}
 {{- define "mlsteps.volumeMounts" -}}
 - name: data
   mountPath: /data
 {{- if .readOnly }}
   readOnly: true  # serve never writes the volume
+{{- else if .bootstrap }}
+  # read-write: it may publish the first model
 {{- end }}
 - name: tmp
   mountPath: /tmp
+{{- end }}
+
+{{/* Checks the values schema cannot say in a sentence: each cron field in its range, min <= max replicas, no "latest" tag. */}}
+{{- define "mlsteps.validate" -}}
+{{- include "mlsteps.checkSchedule" (dict "key" "loadData.schedule" "schedule" .Values.loadData.schedule) }}
+{{- include "mlsteps.checkSchedule" (dict "key" "train.schedule" "schedule" .Values.train.schedule) }}
+{{- $autoscaling := .Values.serve.autoscaling }}
+{{- if and $autoscaling.enabled (gt (int $autoscaling.minReplicas) (int $autoscaling.maxReplicas)) }}
+{{- fail (printf "serve.autoscaling.minReplicas (%d) is larger than serve.autoscaling.maxReplicas (%d): the autoscaler needs min <= max." (int $autoscaling.minReplicas) (int $autoscaling.maxReplicas)) }}
+{{- end }}
+{{- if eq .Values.image.tag "latest" }}
+{{- fail "image.tag \"latest\" is refused: pin a version (e.g. 0.1.0), so every pod runs the same, known image." }}
+{{- end }}
+{{- end }}
+
+{{/* One cron schedule, field by field (the schema has checked there are five): a sentence names the field out of range. */}}
+{{- define "mlsteps.checkSchedule" -}}
+{{- $key := .key }}
+{{- $schedule := .schedule }}
+{{- if not (hasPrefix "@" $schedule) }}
+{{- $months := list "JAN" "FEB" "MAR" "APR" "MAY" "JUN" "JUL" "AUG" "SEP" "OCT" "NOV" "DEC" }}
+{{- $days := list "SUN" "MON" "TUE" "WED" "THU" "FRI" "SAT" }}
+{{- $fields := list (dict "name" "minute" "min" 0 "max" 59 "names" (list)) (dict "name" "hour" "min" 0 "max" 23 "names" (list)) (dict "name" "day-of-month" "min" 1 "max" 31 "names" (list)) (dict "name" "month" "min" 1 "max" 12 "names" $months) (dict "name" "day-of-week" "min" 0 "max" 7 "names" $days) }}
+{{- range $i, $text := regexSplit " +" (trim $schedule) -1 }}
+{{- $field := index $fields $i }}
+{{- $where := printf "%s %q: the %s field %q" $key $schedule $field.name $text }}
+{{- range $item := splitList "," $text }}
+{{- $parts := splitList "/" $item }}
+{{- if or (gt (len $parts) 2) (and (eq (len $parts) 2) (not (regexMatch "^[1-9][0-9]*$" (index $parts 1)))) }}
+{{- fail (printf "%s has a bad step in %q: write */N or a-b/N with N a whole number from 1." $where $item) }}
+{{- end }}
+{{- $base := index $parts 0 }}
+{{- if not (has $base (list "*" "?")) }}
+{{- $bounds := splitList "-" $base }}
+{{- if gt (len $bounds) 2 }}
+{{- fail (printf "%s has a bad range %q: write a-b." $where $base) }}
+{{- end }}
+{{- range $value := $bounds }}
+{{- if regexMatch "^[0-9]+$" $value }}
+{{- if or (lt (atoi $value) $field.min) (gt (atoi $value) $field.max) }}
+{{- fail (printf "%s is out of range: %s must be %d-%d." $where $field.name $field.min $field.max) }}
+{{- end }}
+{{- else if not (has (upper $value) $field.names) }}
+{{- fail (printf "%s has %q, which is not a %s (%d-%d%s)." $where $value $field.name $field.min $field.max (ternary (printf " or %s-%s" (first $field.names | default "") (last $field.names | default "")) "" (gt (len $field.names) 0))) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
