@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import signal
 import sys
+import threading
 import time
 import urllib.request
 
@@ -45,6 +46,7 @@ log = logging.getLogger("mlsteps.launcher")
 
 STEPS = ("load-data", "train", "serve")
 STOP_SECONDS = 4.0
+DRAIN_SECONDS = 0.5  # the steps have exited: their last records are already in the queue
 BACKOFF_MAX_SECONDS = 30.0
 HEALTHY_AFTER_SECONDS = 60.0  # a step that ran this long is healthy again: its backoff starts over
 
@@ -163,10 +165,17 @@ def wait_until_ready(settings: Settings, supervisor: Supervisor, seconds: float 
 
 
 def drain_child_logs() -> None:
-    """Print every record the steps sent before they stopped, then log directly again."""
+    """Print every record the steps sent before they stopped, then log directly again.
+
+    The handler's close() waits until the queue's count reaches zero, for up to 5 s. A step that was
+    killed (SIGKILL, the OOM killer) can leave that count above what the queue holds, and the stop
+    would then always take 5 s more: so wait at most DRAIN_SECONDS, in a helper thread.
+    """
     for handler in logging.getLogger().handlers:
         if isinstance(handler, multiprocessing_logging.MultiProcessingHandler):
-            handler.close()  # waits until its queue is empty
+            closing = threading.Thread(target=handler.close, daemon=True)
+            closing.start()
+            closing.join(DRAIN_SECONDS)
     multiprocessing_logging.uninstall_mp_handler()
 
 
