@@ -4,7 +4,7 @@ Every server answers the same model (the iris pipeline, StandardScaler then Logi
 here by `mlsteps bootstrap`) on 127.0.0.1 with one worker, pinned to one core with taskset; wrk, on the
 other core, sends single rows and 1,000-row batches, in alternating rounds. Figures are printed, never
 asserted: each is also given as a ratio to a bare FastAPI endpoint that answers constant JSON, measured
-in the same run, because only such ratios carry over from one machine to another.
+in the same run just before it, because only such ratios carry over from one machine to another.
 
 What the figures mean: the cost of one HTTP request around one tiny model on one core, which is most of
 what a small tabular model costs to serve. What they do not mean: which server is better. The peers do
@@ -12,8 +12,10 @@ more by design, and that work shows here as overhead: MLServer and LitServe hand
 inference worker process (isolation, parallelism on more cores), MLServer speaks the V2 inference
 protocol with typed tensors and has a gRPC server and a model registry, BentoML runs a process
 supervisor, and all three can batch requests together (off here, as in their defaults). A bigger
-model, more cores or more workers would change every ratio. Each peer runs with its defaults, except
-that access logs are off everywhere and each answers predict_proba, as mlsteps does.
+model, more cores or more workers would change every ratio, and every process of a server (MLServer's
+and LitServe's inference worker, BentoML's supervisor) shares its one core. Each peer runs with its
+defaults, except that access logs are off everywhere and each answers predict_proba, as mlsteps does.
+The range beside each ratio is its spread over the rounds: on a busy machine, read it before the median.
 
 The peers are not project dependencies: each is installed with pinned versions into its own virtual
 environment under benchmarks/.peers-venv/ (made once, reused; the folder ignores itself for git),
@@ -28,6 +30,7 @@ Needs wrk and taskset (`apt-get install -y wrk`) and PyPI for the first run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -234,7 +237,7 @@ class Peer:
     ready_path: str
     predict_path: str
     body: Callable[[list[list[float]]], dict] = instances_body
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # "{folder}" in a value becomes its scratch folder
 
 
 def write_app(folder: Path, name: str, text: str) -> Path:
@@ -306,7 +309,7 @@ PEERS = [
         start_bentoml,
         "/readyz",
         "/predict",
-        env={"BENTOML_DO_NOT_TRACK": "True"},
+        env={"BENTOML_DO_NOT_TRACK": "True", "BENTOML_HOME": "{folder}/bentoml-home"},  # not ~/bentoml
     ),
 ]
 
@@ -314,7 +317,7 @@ PEERS = [
 def project_sklearn() -> str:
     """The project's scikit-learn version: the peers need the same one to load its pickle."""
     argv = [str(PROJECT_PYTHON), "-c", "import sklearn; print(sklearn.__version__)"]
-    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=60).stdout.strip()
 
 
 def last_line(text: str) -> str:
@@ -334,7 +337,7 @@ def ensure_venv(cache: Path, name: str, requirements: list[str], skip_install: b
     cache.mkdir(parents=True, exist_ok=True)
     (cache / ".gitignore").write_text("*\n")  # the cache ignores itself, as venvs made by Python 3.13 do
     print(f"{name}: installing {' '.join(requirements)} into {venv} (a minute or two)", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=300)
     argv = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=1200)
     if done.returncode != 0:
@@ -368,7 +371,7 @@ print(", ".join(f"{name} {version(name)}" for name in sys.argv[1:]))
 
 def versions(python: Path, packages: tuple[str, ...]) -> str:
     argv = [str(python), "-c", VERSIONS_CODE, *packages, "uvloop", "httptools"]
-    done = subprocess.run(argv, capture_output=True, text=True)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     return done.stdout.strip() or f"unknown ({last_line(done.stderr)})"
 
 
@@ -408,7 +411,8 @@ def launch(peer: Peer, python: Path, work: Path, env: dict[str, str]) -> Running
     folder = work / peer.name
     folder.mkdir()
     port = free_port()
-    env = {**os.environ, **env, **peer.env, "BENCH_PORT": str(port), "MLSTEPS_PORT": str(port)}
+    own = {name: value.format(folder=folder) for name, value in peer.env.items()}
+    env = {**os.environ, **env, **own, "BENCH_PORT": str(port), "MLSTEPS_PORT": str(port)}
     argv = ["taskset", "-c", str(SERVER_CORE), *peer.start(python, folder, port, env["BENCH_MODEL"])]
     log = folder / "server.log"
     with log.open("w") as out:
@@ -427,26 +431,49 @@ def launch(peer: Peer, python: Path, work: Path, env: dict[str, str]) -> Running
     return running
 
 
-def stop(running: Running) -> None:
-    """SIGTERM to the server's process group, SIGKILL to whatever is left of it 15 s later."""
-    group = running.process.pid
-    try:
-        os.killpg(group, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        running.process.poll()
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, read from /proc: BentoML puts its worker in a process group of its own."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            os.killpg(group, 0)  # signal 0: is any process of the group still there?
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])  # the field after the command name
+        except (OSError, IndexError, ValueError):
+            continue  # a process that ended while we read
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+def alive(pids: list[int]) -> list[int]:
+    left = []
+    for pid in pids:
+        try:
+            os.kill(pid, 0)  # signal 0 only asks whether the process is there
+            left.append(pid)
         except ProcessLookupError:
+            pass
+    return left
+
+
+def stop(running: Running) -> None:
+    """SIGTERM to the server's process group, then SIGKILL to whatever of its process tree is left 15 s later."""
+    leader = running.process
+    tree = [leader.pid, *descendants(leader.pid)]
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(leader.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while leader.poll() is None or alive(tree):  # poll() reaps the leader, which would otherwise stay a zombie
+        if time.monotonic() > deadline:
+            for pid in alive(tree):
+                with contextlib.suppress(ProcessLookupError):  # it may have ended since alive() looked
+                    os.kill(pid, signal.SIGKILL)
+            leader.wait(5)
             return
         time.sleep(0.1)
-    try:
-        os.killpg(group, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    running.process.wait(5)
 
 
 def load(running: Running, size: str, seconds: float, lua: Path) -> dict:
@@ -471,34 +498,50 @@ def load(running: Running, size: str, seconds: float, lua: Path) -> dict:
     }
 
 
+def paired_run(
+    bare: Running | None, running: Running, size: str, seconds: float, lua: Path
+) -> tuple[dict | None, dict]:
+    """A bare run right before this server's, so both meet the same noise; the ratio is kept with the run."""
+    if bare is None or bare is running:
+        return None, load(running, size, seconds, lua)
+    base, mine = load(bare, size, seconds, lua), load(running, size, seconds, lua)
+    return base, {**mine, "ratio": mine["requests_per_s"] / base["requests_per_s"]}
+
+
 def measure(servers: list[Running], args: argparse.Namespace, lua: Path) -> dict[tuple[str, str], list[dict]]:
-    """Warm each server up, then alternate: every round runs every server once per size, order rotated."""
+    """Warm each server up, then alternate: every round runs each server once per size, each after a bare run."""
     for running in servers:
         for size in SIZES:
             load(running, size, min(2.0, args.seconds), lua)
+    bare = next((running for running in servers if running.peer.name == "bare"), None)
+    others = [running for running in servers if running is not bare] or servers  # bare alone: measure it
     runs: dict[tuple[str, str], list[dict]] = {}
     for round_index in range(args.rounds):
-        order = servers[round_index % len(servers) :] + servers[: round_index % len(servers)]
+        shift = round_index % len(others)  # rotated, so that no server is always the first after a pause
         for size in SIZES:
-            for running in order:
-                runs.setdefault((running.peer.name, size), []).append(load(running, size, args.seconds, lua))
+            for running in others[shift:] + others[:shift]:
+                base, mine = paired_run(bare, running, size, args.seconds, lua)
+                if base is not None:
+                    runs.setdefault(("bare", size), []).append(base)
+                runs.setdefault((running.peer.name, size), []).append(mine)
         print(f"round {round_index + 1} of {args.rounds} done", flush=True)
     return runs
 
 
-def ratio_to_bare(runs: dict[tuple[str, str], list[dict]], name: str, size: str) -> str:
-    """This server's req/s over the bare endpoint's in the same round: the median, and the range over rounds."""
-    bare = runs.get(("bare", size))
-    if not bare:
+def ratio_to_bare(measured: list[dict]) -> str:
+    """Each run's req/s over the bare run just before it: the median, and the range over rounds."""
+    ratios = [run["ratio"] for run in measured if "ratio" in run]
+    if not ratios:
         return "n/a"
-    mine = runs[(name, size)]
-    ratios = [run["requests_per_s"] / base["requests_per_s"] for run, base in zip(mine, bare, strict=True)]
-    spread = f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 and name != "bare" else ""
+    spread = f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
     return f"{statistics.median(ratios):.2f}{spread}"
 
 
+FIGURES = ("requests_per_s", "rows_per_s", "p50_ms", "p99_ms")
+
+
 def table(runs: dict[tuple[str, str], list[dict]], names: list[str]) -> str:
-    """Medians over the rounds, as a markdown table."""
+    """Medians over the runs, as a markdown table; the bare endpoint ran once before each other run."""
     lines = [
         "| server | rows per request | requests/s | rows/s | p50 ms | p99 ms | ratio to bare (range) | failed |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -506,10 +549,11 @@ def table(runs: dict[tuple[str, str], list[dict]], names: list[str]) -> str:
     for size in SIZES:
         for name in names:
             measured = runs[(name, size)]
-            median = {key: statistics.median(run[key] for run in measured) for key in measured[0]}
+            median = {key: statistics.median(run[key] for run in measured) for key in FIGURES}
+            ratio = "1.00" if name == "bare" else ratio_to_bare(measured)
             lines.append(
                 f"| {name} | {SIZES[size]:,} | {median['requests_per_s']:,.0f} | {median['rows_per_s']:,.0f} | "
-                f"{median['p50_ms']:.2f} | {median['p99_ms']:.2f} | {ratio_to_bare(runs, name, size)} | "
+                f"{median['p50_ms']:.2f} | {median['p99_ms']:.2f} | {ratio} | "
                 f"{sum(run['failed'] for run in measured)} |"
             )
     return "\n".join(lines)
@@ -524,7 +568,7 @@ def bootstrap_model(work: Path) -> dict[str, str]:
         "MLSTEPS_LOG_LEVEL": "WARNING",
     }
     argv = [str(PROJECT_PYTHON), "-m", "mlsteps", "bootstrap"]
-    subprocess.run(argv, env={**os.environ, **env}, check=True, capture_output=True)
+    subprocess.run(argv, env={**os.environ, **env}, check=True, capture_output=True, timeout=300)
     return {**env, "BENCH_MODEL": str(work / "mlsteps-data" / "models" / "v000001" / "model.pkl")}
 
 
@@ -559,6 +603,20 @@ def stop_on_sigterm(signum, frame) -> None:
     raise KeyboardInterrupt  # the same clean-up as Ctrl-C
 
 
+def run(peers: list[Peer], args: argparse.Namespace) -> tuple[list[str], dict, list[str]]:
+    """Start the servers, measure them, and stop every one of them whatever happens."""
+    servers: list[Running] = []
+    with tempfile.TemporaryDirectory(prefix="mlsteps-peers-") as scratch:
+        work = Path(scratch)
+        lua = write_app(work, "post.lua", WRK_LUA)
+        try:
+            found = start_all(peers, args, work, servers)
+            return found, measure(servers, args, lua), [running.peer.name for running in servers]
+        finally:
+            for running in servers:
+                stop(running)
+
+
 def main() -> None:
     args = parse_args()
     for tool in ("wrk", "taskset"):
@@ -566,22 +624,16 @@ def main() -> None:
             sys.exit(f"{tool} is missing: apt-get install -y wrk (taskset is in util-linux)")
     peers = [peer for peer in PEERS if not args.only or peer.name in args.only or peer.name == "bare"]
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    servers: list[Running] = []
-    with tempfile.TemporaryDirectory(prefix="mlsteps-peers-") as scratch:
-        work = Path(scratch)
-        lua = write_app(work, "post.lua", WRK_LUA)
-        try:
-            found = start_all(peers, args, work, servers)
-            runs = measure(servers, args, lua)
-        finally:
-            for running in servers:
-                stop(running)
+    try:
+        found, runs, names = run(peers, args)
+    except KeyboardInterrupt:
+        sys.exit("interrupted; every server was stopped")
     print(
         f"\n{args.rounds} rounds of {args.seconds:g} s per server and size; servers on core {SERVER_CORE}, "
-        f"wrk ({CONNECTIONS} connections) on core {CLIENT_CORE}; medians over rounds\n"
+        f"wrk ({CONNECTIONS} connections) on core {CLIENT_CORE}; a bare run before each other run; medians\n"
     )
-    print(table(runs, [running.peer.name for running in servers]))
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    print(table(runs, names))
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=10)
     wrk_version = (wrk_version.stdout + wrk_version.stderr).split(" [")[0]
     print(f"\nVersions (Python {sys.version.split()[0]}, {wrk_version}):", *found, sep="\n")
 
