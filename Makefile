@@ -60,8 +60,10 @@ runtimes: $(PIPENV) ## Debian, as root: Docker engine, Podman, helm and a local 
 doctor: .venv/.synced-run ## Check what a level needs, with a fix for each failure: make doctor LEVEL=2
 	$(RUN) python -m mlsteps doctor --level $(LEVEL)
 
-bench: .venv/.synced-run ## Benchmarks: print figures (see docs/benchmarks.md); level 2 needs Docker
+bench: .venv/.synced-run ## Benchmarks: print figures (see docs/benchmarks.md); needs wrk, and Docker for level 2
 	$(RUN) python benchmarks/bench_level1.py
+	$(RUN) python benchmarks/bench_serve.py --pipelines linear forest boosting knn
+	$(RUN) python benchmarks/bench_memory.py
 	$(RUN) python benchmarks/bench_level2.py --no-cold
 
 clean: ## Remove generated data, models and virtual environments

@@ -206,3 +206,16 @@ def test_a_clustering_model_answers_each_rows_cluster_and_distance(settings):
         assert answer["predictions"][0] == answer["predictions"][2] != answer["predictions"][1]
         assert all(isinstance(p, int) for p in answer["predictions"]) and all(d < 1.0 for d in answer["distances"])
         assert client.get("/model").json()["metrics"]["k"] == 4 and "k=4 clusters" in client.get("/").text
+
+
+@pytest.mark.parametrize("pipeline", ["linear", "forest", "boosting", "knn"])
+def test_every_builtin_pipeline_answers_one_row_and_a_batch(settings, pipeline):
+    """Each model's own output layout reaches the JSON encoder (boosting answers a transposed array)."""
+    settings = settings.model_copy(update={"pipeline": pipeline})
+    load_data(settings)
+    train(settings)
+    with TestClient(create_app(settings)) as client:
+        for rows in (1, 200):
+            answer = client.post("/predict", json={"instances": [ROW] * rows})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["predictions"] == ["setosa"] * rows

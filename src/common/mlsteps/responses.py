@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import orjson
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
@@ -23,7 +24,14 @@ class FastJSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY, default=_contiguous)
+
+
+def _contiguous(value):
+    """orjson writes only C-ordered arrays; some models answer others (a transposed view): copy those."""
+    if isinstance(value, np.ndarray):
+        return np.ascontiguousarray(value)
+    raise TypeError(f"{type(value).__name__} cannot be written as JSON")
 
 
 class Prediction(BaseModel):
