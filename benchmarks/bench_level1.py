@@ -133,33 +133,12 @@ def serve(command: list[str], env: dict) -> tuple[subprocess.Popen, int]:
     return process, port
 
 
-def bare_server(port: int) -> None:
-    """The baseline: FastAPI + uvicorn with the same settings, answering constant JSON."""
-    import uvicorn
-    from fastapi import FastAPI
-
-    app = FastAPI()
-
-    @app.post("/predict")
-    async def constant():
-        return {"predictions": ["setosa"], "model_version": 1}
-
-    @app.get("/readyz")
-    async def ready():
-        return {"status": "ready"}
-
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each load run")
     parser.add_argument("--clients", type=int, default=2, help="client processes per load run")
     parser.add_argument("--rounds", type=int, default=5, help="alternating bare/real rounds for the ratio")
-    parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.bare_server:
-        return bare_server(args.bare_server)
 
     work = Path(tempfile.mkdtemp(prefix="mlsteps-bench-"))
     print(
@@ -175,7 +154,7 @@ def main() -> None:
     env = {"MLSTEPS_DATA_DIR": str(work / "serve"), "MLSTEPS_ACCESS_LOG": "false", "MLSTEPS_LOG_LEVEL": "WARNING"}
     subprocess.run([sys.executable, "-m", "mlsteps", "bootstrap"], env={**os.environ, **env}, check=True)
     real, real_port = serve([sys.executable, "-m", "mlsteps", "serve", "--port"], env)
-    bare, bare_port = serve([sys.executable, __file__, "--bare-server"], {})
+    bare, bare_port = serve([sys.executable, str(Path(__file__).with_name("bare_app.py"))], {})
     try:
         wait_ready(real_port)
         wait_ready(bare_port)

@@ -82,28 +82,7 @@ function done(summary, latency, requests)
 end
 """
 
-# The baseline every ratio divides by: FastAPI and uvicorn as mlsteps runs them, constant JSON, no model.
-BARE_APP = """
-import os
-
-import uvicorn
-from fastapi import FastAPI
-
-app = FastAPI()
-
-
-@app.post("/predict")
-async def constant():
-    return {"predictions": ["setosa"], "model_version": 1}
-
-
-@app.get("/readyz")
-async def ready():
-    return {"status": "ready"}
-
-
-uvicorn.run(app, host="127.0.0.1", port=int(os.environ["BENCH_PORT"]), log_level="warning", access_log=False)
-"""
+BARE_APP = Path(__file__).with_name("bare_app.py")  # the baseline every ratio divides by, shared
 
 # What most tutorials write: the model loaded at import, a sync route with a pydantic body (FastAPI runs
 # it in a thread), predict_proba on the rows with scikit-learn's input checks on every call.
@@ -250,7 +229,7 @@ def start_mlsteps(python: Path, folder: Path, port: int, model: str) -> list[str
 
 
 def start_bare(python: Path, folder: Path, port: int, model: str) -> list[str]:
-    return [str(python), str(write_app(folder, "bare.py", BARE_APP))]
+    return [str(python), str(BARE_APP)]  # its port from BENCH_PORT
 
 
 def start_tutorial(python: Path, folder: Path, port: int, model: str) -> list[str]:

@@ -48,24 +48,7 @@ done = function(summary, latency, requests)
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, errors, summary.errors.status))
 end
 """
-BARE_APP = """
-import sys
-import uvicorn
-from fastapi import FastAPI
-
-app = FastAPI()
-
-@app.post("/predict")
-async def constant():
-    return {"model_version": 1, "predictions": ["setosa"]}
-
-@app.get("/readyz")
-async def ready():
-    return {"status": "ready"}
-
-loop, http = sys.argv[2].split("+")
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), loop=loop, http=http, log_level="warning", access_log=False)
-"""
+BARE_APP = Path(__file__).with_name("bare_app.py")  # the baseline, shared with the other benchmarks
 
 
 def free_port() -> int:
@@ -148,13 +131,12 @@ class Bench:
         for name, rows in (("single", 1), ("batch", 1000)):
             self.bodies[name] = work / f"{name}.json"
             self.bodies[name].write_text(json.dumps({"instances": [ROW] * rows}))
-        (work / "bare.py").write_text(BARE_APP)
         self.servers: dict[str, tuple[subprocess.Popen, int]] = {}
         self.idle: dict[str, float] = {}
 
     def add_bare(self, name: str, stack: str) -> None:
         port = free_port()
-        self.servers[name] = (start([sys.executable, str(self.work / "bare.py"), str(port), stack], {}, port), port)
+        self.servers[name] = (start([sys.executable, str(BARE_APP), str(port), stack], {}, port), port)
         self.idle[name] = rss_mib(self.servers[name][0])
 
     def add_mlsteps(self, pipeline: str) -> None:
