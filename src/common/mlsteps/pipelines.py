@@ -7,16 +7,9 @@ Every built-in scales the features, then fits one model, in a Pipeline whose ste
 
 from __future__ import annotations
 
+import importlib
+
 from sklearn.base import BaseEstimator
-from sklearn.cluster import KMeans
-from sklearn.ensemble import (
-    HistGradientBoostingClassifier,
-    HistGradientBoostingRegressor,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
@@ -24,19 +17,26 @@ from sklearn.utils import get_tags
 from mlsteps.config import ConfigError
 from mlsteps.learner_code import load_callable
 
-# name -> task -> a new, unfitted model. The first of each task's list is its default.
+# name -> task -> (scikit-learn class, its arguments): a new, unfitted model. Classes are imported
+# only when chosen: the ensemble, neighbors and cluster modules cost start-up time to all who do not.
 BUILTINS = {
-    "linear": {"classification": lambda: LogisticRegression(max_iter=1000), "regression": lambda: Ridge(alpha=1.0)},
+    "linear": {
+        "classification": ("sklearn.linear_model.LogisticRegression", {"max_iter": 1000}),
+        "regression": ("sklearn.linear_model.Ridge", {"alpha": 1.0}),
+    },
     "forest": {
-        "classification": lambda: RandomForestClassifier(n_estimators=100, random_state=0),
-        "regression": lambda: RandomForestRegressor(n_estimators=100, random_state=0),
+        "classification": ("sklearn.ensemble.RandomForestClassifier", {"n_estimators": 100, "random_state": 0}),
+        "regression": ("sklearn.ensemble.RandomForestRegressor", {"n_estimators": 100, "random_state": 0}),
     },
     "boosting": {
-        "classification": lambda: HistGradientBoostingClassifier(random_state=0),
-        "regression": lambda: HistGradientBoostingRegressor(random_state=0),
+        "classification": ("sklearn.ensemble.HistGradientBoostingClassifier", {"random_state": 0}),
+        "regression": ("sklearn.ensemble.HistGradientBoostingRegressor", {"random_state": 0}),
     },
-    "knn": {"classification": KNeighborsClassifier, "regression": KNeighborsRegressor},
-    "kmeans": {"clustering": lambda: KMeans(n_clusters=3, n_init=10, random_state=0)},
+    "knn": {
+        "classification": ("sklearn.neighbors.KNeighborsClassifier", {}),
+        "regression": ("sklearn.neighbors.KNeighborsRegressor", {}),
+    },
+    "kmeans": {"clustering": ("sklearn.cluster.KMeans", {"n_clusters": 3, "n_init": 10, "random_state": 0})},
 }
 DEFAULTS = {"classification": "linear", "regression": "linear", "clustering": "kmeans"}
 ESTIMATOR_TYPE = {"classification": "classifier", "regression": "regressor", "clustering": "clusterer"}
@@ -49,7 +49,10 @@ def _builtin(name: str, task: str) -> Pipeline:
             f"MLSTEPS_PIPELINE={name!r} has no {task} model; for {task} use one of "
             f"{', '.join(n for n, m in BUILTINS.items() if task in m)}."
         )
-    return Pipeline([("scale", StandardScaler()), ("model", models[task]())])
+    path, arguments = models[task]
+    module, _, name = path.rpartition(".")
+    model = getattr(importlib.import_module(module), name)(**arguments)
+    return Pipeline([("scale", StandardScaler()), ("model", model)])
 
 
 def _learners(spec: str, task: str) -> BaseEstimator:
