@@ -70,15 +70,18 @@ def read_pointer(models_dir: Path) -> dict | None:
     return pointer
 
 
+def read_metadata(models_dir: Path, version: int) -> dict:
+    """One model's metadata.json, without loading its pickle; ModelRejected when it cannot be read."""
+    try:
+        return json.loads((models_dir / folder_name(version) / METADATA_FILE).read_text())
+    except (OSError, ValueError) as error:
+        raise ModelRejected(f"model v{version} has no readable {METADATA_FILE} ({error})") from None
+
+
 def read_live_metadata(models_dir: Path) -> dict | None:
     """The promoted model's metadata (without loading its pickle), or None when nothing was promoted yet."""
     pointer = read_pointer(models_dir)
-    if pointer is None:
-        return None
-    try:
-        return json.loads((models_dir / folder_name(pointer["version"]) / METADATA_FILE).read_text())
-    except (OSError, ValueError) as error:
-        raise ModelRejected(f"model v{pointer['version']} has no readable {METADATA_FILE} ({error})") from None
+    return None if pointer is None else read_metadata(models_dir, pointer["version"])
 
 
 def _lock_file(models_dir: Path) -> Path:
@@ -123,10 +126,11 @@ def _write_folder(models_dir: Path, version: int, blob: bytes, record: dict) -> 
 def _move_pointer(models_dir: Path, version: int, checksum: str) -> None:
     pointer = {"version": version, "folder": folder_name(version), "sha256": checksum}
     write_text_atomic(models_dir / POINTER, json.dumps(pointer) + "\n")
-    metadata_file = models_dir / folder_name(version) / METADATA_FILE
-    record = json.loads(metadata_file.read_text())
+    record = read_metadata(models_dir, version)
     if not record.get("promoted"):  # recorded only now that the pointer really moved
-        write_text_atomic(metadata_file, json.dumps({**record, "promoted": True}, indent=2) + "\n")
+        write_text_atomic(
+            models_dir / folder_name(version) / METADATA_FILE, json.dumps({**record, "promoted": True}, indent=2) + "\n"
+        )
 
 
 def publish(models_dir: Path, model: object, metadata: dict, promote: bool, signing_key: str | None = None) -> int:

@@ -6,12 +6,10 @@ reads, so it also works in the serve container, whose volume is read-only.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from mlsteps.config import Settings
-from mlsteps.registry import METADATA_FILE, ModelRejected, folder_name, list_versions, read_pointer
+from mlsteps.registry import ModelRejected, list_versions, read_metadata, read_pointer
 from mlsteps.snapshots import SnapshotRejected, list_snapshots, read_snapshot
 
 FIRST_ROWS = 5
@@ -42,12 +40,12 @@ def _snapshot_lines(settings: Settings) -> list[str]:
 
 def _model_line(settings: Settings, version: int, live: int | None) -> str:
     try:
-        meta = json.loads((settings.models_dir / folder_name(version) / METADATA_FILE).read_text())
+        meta = read_metadata(settings.models_dir, version)
         metrics = ", ".join(f"{name}={value}" for name, value in meta["metrics"].items())
         what = f"{meta['estimator']}" if "estimator" in meta else ""
         state = "LIVE" if version == live else ("promoted before" if meta.get("promoted") else "not promoted")
         return f"  v{version:<6d} {state:15s} {metrics}  {what}  trained {meta['created_at']}"
-    except (OSError, ValueError, KeyError) as error:
+    except (ModelRejected, KeyError) as error:
         return f"  v{version:<6d} unreadable ({error})"
 
 
