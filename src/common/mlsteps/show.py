@@ -6,8 +6,6 @@ reads, so it also works in the serve container, whose volume is read-only.
 
 from __future__ import annotations
 
-import numpy as np
-
 from mlsteps.config import Settings
 from mlsteps.registry import ModelRejected, list_versions, read_metadata, read_pointer
 from mlsteps.snapshots import SnapshotRejected, list_snapshots, read_snapshot
@@ -67,7 +65,6 @@ def _model_lines(settings: Settings) -> list[str]:
 
 def show(settings: Settings) -> int:
     """Print the volume's snapshots and models; 0 always: an empty volume is an answer too."""
-    np.set_printoptions(precision=4)
     print(f"volume: {settings.data_dir.resolve()}")
     for line in _snapshot_lines(settings) + _model_lines(settings):
         print(line)
