@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+
+import numpy as np
 
 from mlsteps.fast_path import LinearScorer, compile_linear
 from mlsteps.registry import POINTER, LoadedModel, ModelRejected, load_latest
@@ -31,6 +34,15 @@ class ServedModel:
     @property
     def metadata(self) -> dict:
         return self.loaded.metadata
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        """A classifier's classes as Python objects, for picking each row's label by index.
+
+        numpy keeps text in fixed-width cells: picking 1,000 labels from those and turning them into
+        Python strings took about 70 µs, from an object array about 15 µs (a 1,000-row batch of iris).
+        """
+        return np.asarray(self.loaded.model.classes_).astype(object)
 
 
 class LiveModel:

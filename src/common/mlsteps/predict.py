@@ -6,6 +6,7 @@ without a Python float per value.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
@@ -57,6 +58,17 @@ def _named_rows(instances: list[dict], feature_names: list[str]) -> list[list[fl
     return rows
 
 
+def _stack(rows: list[list[float]], width: int) -> np.ndarray:
+    """Rows of `width` numbers as one float matrix.
+
+    np.fromiter over the flattened values, not np.asarray(rows): numpy then need not discover the
+    nesting and the shape of the lists first. For a 1,000-row request of 4 features that is about
+    130 µs instead of about 390 µs (benchmarks/bench_serve.py, batches).
+    """
+    values = np.fromiter(itertools.chain.from_iterable(rows), dtype=float, count=len(rows) * width)
+    return values.reshape(len(rows), width)
+
+
 def to_matrix(instances: list, feature_names: list[str], max_batch: int) -> np.ndarray:
     """Check every row against the model's features and stack them into a float matrix."""
     if len(instances) > max_batch:
@@ -68,13 +80,14 @@ def to_matrix(instances: list, feature_names: list[str], max_batch: int) -> np.n
                 }
             ]
         )
-    if isinstance(instances[0], dict):
-        return np.asarray(_named_rows(instances, feature_names), dtype=float)
     width = len(feature_names)
-    for i, row in enumerate(instances):
-        if len(row) != width:
-            raise _error(i, f"has {len(row)} values; the model expects {width}: {', '.join(feature_names)}")
-    return np.asarray(instances, dtype=float)
+    if isinstance(instances[0], dict):
+        return _stack(_named_rows(instances, feature_names), width)
+    if set(map(len, instances)) != {width}:  # one pass in C; the loop below only finds the row to name
+        for i, row in enumerate(instances):
+            if len(row) != width:
+                raise _error(i, f"has {len(row)} values; the model expects {width}: {', '.join(feature_names)}")
+    return _stack(instances, width)
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
@@ -83,6 +96,8 @@ def _finite(values: np.ndarray) -> np.ndarray:
     Huge but finite inputs (1e308) overflow inside the model; JSON has no infinity, so such rows get
     a 422 that says so, never a 500.
     """
+    if np.isfinite(values).all():  # the usual case, in one pass
+        return values
     bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)
@@ -106,9 +121,9 @@ def predict(served: ServedModel, X: np.ndarray) -> dict:
     with np.errstate(all="ignore"):  # overflow shows up as inf/nan, which _finite turns into a 422
         if task == "classification":
             probabilities = _finite(engine.predict_proba(X))
-            classes = served.loaded.model.classes_
-            answer["predictions"] = classes[probabilities.argmax(axis=1)].tolist()  # labels: text, not numbers
-            answer["classes"] = classes.tolist()
+            labels = served.labels
+            answer["predictions"] = labels[probabilities.argmax(axis=1)].tolist()  # labels: text, not numbers
+            answer["classes"] = labels.tolist()
             answer["probabilities"] = probabilities.round(DECIMALS)
         elif task == "clustering":
             answer["predictions"] = engine.predict(X).astype(int)

@@ -1,7 +1,8 @@
 """The serve step: a FastAPI app answering predictions from the newest promoted model.
 
 `create_app` builds the app from parts: the routes (`routes.py`), the model watched on the volume
-(`live_model.py`), the metrics middleware (`metrics.py`). `run_server` is the step itself.
+(`live_model.py`), the metrics middleware (`metrics.py`) and the shortcut to /predict (`shortcut.py`).
+`run_server` is the step itself.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mlsteps.config import Settings
 from mlsteps.live_model import LiveModel
 from mlsteps.metrics import Metrics, MetricsMiddleware
 from mlsteps.routes import BodyTooLarge, explain_bad_input, refuse_large_body, router
+from mlsteps.shortcut import PredictShortcut
 
 log = logging.getLogger("mlsteps.serve")
 
@@ -105,5 +107,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = Metrics(
         routes={context.path for context in iter_route_contexts(app.routes)} - {None}, live=app.state.live
     )
+    app.add_middleware(PredictShortcut)  # added first, so it runs inside the metrics: /predict is counted
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
