@@ -2,25 +2,30 @@
 
 Prints figures; asserts nothing. Every server runs pinned to core 0 and wrk to core 1 (taskset), one
 wrk thread, keep-alive connections; rounds alternate between the servers, so a burst of noise on the
-machine hits all of them alike, and each figure is the median of the rounds. Baselines, measured in
-the same run:
+machine hits all of them alike. Each figure is the median of the rounds, and each ratio the median
+of per-round ratios between runs made back to back. Baselines, measured in the same run:
 
 - bare (same stack): FastAPI answering constant JSON on uvicorn with uvloop and httptools, the stack
   `mlsteps serve` runs on;
 - bare (stock uvicorn): the same app on uvicorn's pure-Python defaults (asyncio, h11), what a
-  tutorial endpoint usually runs on.
+  tutorial endpoint usually runs on;
+- before: `mlsteps serve` as it was at commit BEFORE (default: main when the serving-speed issue was
+  written), its source taken from git and run in this same environment, for the batch speed-up.
 
 Then `mlsteps serve` with each built-in pipeline (trained on iris by `mlsteps bootstrap`): single
-rows at 1 and 8 connections, 1,000-row batches, p50/p99, and the resident memory of each server when
+rows at 1 and 8 connections, 1,000-row batches, p50/p99, the server's CPU time per request (from
+/proc, so the load generator's own noise is left out), and the resident memory of each server when
 idle and after the load. Needs wrk (Debian: apt-get install wrk).
 
-    .venv/bin/python benchmarks/bench_serve.py                       # linear only, 3 rounds of 5 s
-    .venv/bin/python benchmarks/bench_serve.py --pipelines linear forest boosting knn --seconds 3
+    .venv/bin/python benchmarks/bench_serve.py                       # linear only, 5 rounds of 3 s
+    .venv/bin/python benchmarks/bench_serve.py --pipelines linear forest boosting knn --seconds 2
+    .venv/bin/python benchmarks/bench_serve.py --before none         # no baseline from git
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
@@ -28,6 +33,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.request
@@ -49,6 +55,9 @@ done = function(summary, latency, requests)
 end
 """
 BARE_APP = Path(__file__).with_name("bare_app.py")  # the baseline, shared with the other benchmarks
+REPO = Path(__file__).resolve().parents[1]
+BEFORE = "16dd8bb"  # main when the serving-speed issue was written: the "today" its batch target doubles
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -86,7 +95,14 @@ def rss_mib(process: subprocess.Popen) -> float:
     return 0.0
 
 
-def wrk(port: int, body: Path, connections: int, seconds: float, script: Path) -> dict:
+def cpu_seconds(process: subprocess.Popen) -> float:
+    """User plus system CPU time the server has used so far, all its threads included."""
+    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def wrk(server: subprocess.Popen, port: int, body: Path, connections: int, seconds: float, script: Path) -> dict:
+    cpu_before = cpu_seconds(server)
     result = subprocess.run(
         [
             "taskset",
@@ -109,15 +125,29 @@ def wrk(port: int, body: Path, connections: int, seconds: float, script: Path) -
     line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
     figures = json.loads(line.removeprefix("RESULT "))
     figures["per_s"] = figures["requests"] / figures["seconds"]
+    figures["cpu_us"] = (cpu_seconds(server) - cpu_before) / max(figures["requests"], 1) * 1e6
     return figures
 
 
 def median_figures(runs: list[dict]) -> dict:
-    keys = ("per_s", "p50_ms", "p99_ms")
+    keys = ("per_s", "p50_ms", "p99_ms", "cpu_us")
     return {
         **{key: statistics.median(run[key] for run in runs) for key in keys},
         "failed": sum(run["errors"] + run["non2xx"] for run in runs),
     }
+
+
+def source_at(revision: str, into: Path) -> Path | None:
+    """The package source (src/) as it was at `revision`, from this clone's git history; None without it."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", revision, "src"], capture_output=True, check=False
+    )
+    if archive.returncode != 0:
+        print(f"(no 'before' baseline: git cannot read {revision}: {archive.stderr.decode().strip()})\n")
+        return None
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src"
 
 
 class Bench:
@@ -139,56 +169,76 @@ class Bench:
         self.servers[name] = (start([sys.executable, str(BARE_APP), str(port), stack], {}, port), port)
         self.idle[name] = rss_mib(self.servers[name][0])
 
-    def add_mlsteps(self, pipeline: str) -> None:
-        volume = self.work / f"volume-{pipeline}"
+    def add_mlsteps(self, name: str, pipeline: str, source: Path | None = None) -> None:
+        """`mlsteps serve` on a fresh volume trained by `mlsteps bootstrap`; `source`: another src/ to run."""
+        volume = self.work / f"volume-{name.replace(' ', '-')}"
         env = {
             "MLSTEPS_DATA_DIR": str(volume),
             "MLSTEPS_PIPELINE": pipeline,
             "MLSTEPS_ACCESS_LOG": "false",
             "MLSTEPS_LOG_LEVEL": "WARNING",
         }
+        if source is not None:  # imported first, ahead of the installed package
+            env["PYTHONPATH"] = os.pathsep.join([str(source / "common"), str(source)])
         subprocess.run(
             [sys.executable, "-m", "mlsteps", "bootstrap"], env={**os.environ, **env}, check=True, capture_output=True
         )
         port = free_port()
         process = start([sys.executable, "-m", "mlsteps", "serve", "--port", str(port)], env, port)
-        self.servers[f"mlsteps {pipeline}"] = (process, port)
-        self.idle[f"mlsteps {pipeline}"] = rss_mib(process)
+        self.servers[name] = (process, port)
+        self.idle[name] = rss_mib(process)
 
-    def measure(self, loads: list[tuple[str, str, int]]) -> dict[tuple[str, str, int], dict]:
-        """(server, body, connections) -> median figures over alternating rounds."""
-        runs: dict[tuple[str, str, int], list[dict]] = {load: [] for load in loads}
+    def measure(self, loads: list[tuple[str, str, int]]) -> list[dict[tuple[str, str, int], dict]]:
+        """One {(server, body, connections): figures} per round; the loads run in order in every round."""
+        rounds = []
         for _ in range(self.args.rounds):
-            for load in loads:
-                server, body, connections = load
-                port = self.servers[server][1]
-                runs[load].append(wrk(port, self.bodies[body], connections, self.args.seconds, self.script))
-        return {load: median_figures(found) for load, found in runs.items()}
-
-    def stop(self) -> None:
-        for process, _ in self.servers.values():
-            process.terminate()
-            process.wait(10)
+            found = {}
+            for server, body, connections in loads:
+                process, port = self.servers[server]
+                found[(server, body, connections)] = wrk(
+                    process, port, self.bodies[body], connections, self.args.seconds, self.script
+                )
+            rounds.append(found)
+        return rounds
 
 
-def report(bench: Bench, figures: dict, pipelines: list[str]) -> None:
-    print(f"{'server':22s} {'load':18s} {'req/s':>9s} {'rows/s':>11s} {'p50 ms':>7s} {'p99 ms':>7s} {'failed':>6s}")
+def paired(rounds: list[dict], mine: tuple, baseline: tuple, key: str = "per_s") -> str:
+    """Median of the per-round ratios mine/baseline (for cpu_us, baseline/mine: higher is faster), and their range."""
+    ratios = sorted(
+        found[baseline][key] / found[mine][key] if key == "cpu_us" else found[mine][key] / found[baseline][key]
+        for found in rounds
+    )
+    return f"{statistics.median(ratios):.2f} ({ratios[0]:.2f}-{ratios[-1]:.2f})"
+
+
+def report(bench: Bench, rounds: list[dict], pipelines: list[str], before: str | None) -> None:
+    loads = list(rounds[0])
+    figures = {load: median_figures([found[load] for found in rounds]) for load in loads}
+    print(
+        f"{'server':22s} {'load':15s} {'req/s':>7s} {'rows/s':>9s} {'p50 ms':>7s} {'p99 ms':>7s} "
+        f"{'CPU µs/req':>10s} {'failed':>6s}"
+    )
     for (server, body, connections), found in figures.items():
         rows = found["per_s"] * (1000 if body == "batch" else 1)
         print(
-            f"{server:22s} {body + f', c={connections}':18s} {found['per_s']:9.0f} {rows:11,.0f} "
-            f"{found['p50_ms']:7.2f} {found['p99_ms']:7.2f} {found['failed']:6d}"
+            f"{server:22s} {body + f', c={connections}':15s} {found['per_s']:7.0f} {rows:9,.0f} "
+            f"{found['p50_ms']:7.2f} {found['p99_ms']:7.2f} {found['cpu_us']:10.0f} {found['failed']:6d}"
         )
-    print("\nsingle-row ratios to the bare endpoints (medians of the rounds):")
+    print("\nsingle rows, ratios to the bare endpoints (median of the rounds, and their range):")
+    print("  throughput (req/s), and the inverse ratio of server CPU per request (higher is faster)")
     for pipeline in pipelines:
         for connections in (1, 8):
-            mine = figures[(f"mlsteps {pipeline}", "single", connections)]["per_s"]
-            same = figures[("bare (same stack)", "single", connections)]["per_s"]
-            stock = figures[("bare (stock uvicorn)", "single", connections)]["per_s"]
+            mine = (f"mlsteps {pipeline}", "single", connections)
+            same = ("bare (same stack)", "single", connections)
+            stock = ("bare (stock uvicorn)", "single", connections)
             print(
-                f"  mlsteps {pipeline:9s} c={connections}: {mine / same:.2f} of bare on the same stack, "
-                f"{mine / stock:.2f} of bare on stock uvicorn"
+                f"  mlsteps {pipeline:9s} c={connections}: same stack {paired(rounds, mine, same)}, "
+                f"CPU {paired(rounds, mine, same, 'cpu_us')}; stock uvicorn {paired(rounds, mine, stock)}, "
+                f"CPU {paired(rounds, mine, stock, 'cpu_us')}"
             )
+    if before:
+        print(f"\n1,000-row batches, rows/s against the code of {before} (median of the rounds, and their range):")
+        print(f"  mlsteps linear: {paired(rounds, ('mlsteps linear', 'batch', 1), ('before', 'batch', 1))}")
     print("\nresident memory (MiB), idle after start -> after the load:")
     for name, (process, _) in bench.servers.items():
         print(f"  {name:22s} {bench.idle[name]:6.0f} -> {rss_mib(process):6.0f}")
@@ -196,28 +246,36 @@ def report(bench: Bench, figures: dict, pipelines: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each wrk run")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; figures are their medians")
+    parser.add_argument("--seconds", type=float, default=3.0, help="duration of each wrk run")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; figures are their medians")
     parser.add_argument("--pipelines", nargs="+", default=["linear"], help="built-in pipelines to serve")
+    parser.add_argument("--before", default=BEFORE, help=f"git revision to compare batches with (default {BEFORE})")
     args = parser.parse_args()
     if not shutil.which("wrk") or not shutil.which("taskset"):
         sys.exit("bench_serve.py needs wrk and taskset (Debian: apt-get install wrk util-linux).")
+    if "linear" not in args.pipelines:
+        args.pipelines.insert(0, "linear")  # the default pipeline, which the baselines are compared with
     with tempfile.TemporaryDirectory(prefix="mlsteps-bench-serve-") as scratch:
         bench = Bench(args, Path(scratch))
         try:
             bench.add_bare("bare (same stack)", "uvloop+httptools")
             bench.add_bare("bare (stock uvicorn)", "asyncio+h11")
             for pipeline in args.pipelines:
-                bench.add_mlsteps(pipeline)
-            loads = [(server, "single", c) for server in bench.servers for c in (1, 8)]
-            loads += [(f"mlsteps {pipeline}", "batch", 1) for pipeline in args.pipelines]
+                bench.add_mlsteps(f"mlsteps {pipeline}", pipeline)
+            source = None if args.before == "none" else source_at(args.before, Path(scratch) / "before")
+            if source:
+                bench.add_mlsteps("before", "linear", source)
+            loads = [(server, "single", c) for c in (1, 8) for server in bench.servers]
+            loads += [(server, "batch", 1) for server in bench.servers if not server.startswith("bare")]
             print(
                 f"wrk on core {LOAD_CORE}, servers on core {SERVER_CORE}; {args.rounds} alternating rounds of "
-                f"{args.seconds:g} s; figures are medians\n"
+                f"{args.seconds:g} s\n"
             )
-            report(bench, bench.measure(loads), args.pipelines)
+            report(bench, bench.measure(loads), args.pipelines, source and args.before)
         finally:
-            bench.stop()
+            for process, _ in bench.servers.values():
+                process.terminate()
+                process.wait(10)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import itertools
 from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
+import orjson
 from pydantic import BaseModel, Field, Strict
 
 if TYPE_CHECKING:
@@ -30,6 +31,30 @@ class PredictRequest(BaseModel):
             [{"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}],
         ],
     )
+
+
+PLAIN_NUMBERS = frozenset({float, int})  # what orjson reads JSON numbers as (true and false are bool)
+
+
+def parse_plain(body: bytes) -> PredictRequest | None:
+    """The request when the body is plainly valid rows of numbers; None for anything else.
+
+    pydantic's validation from JSON (`PredictRequest.model_validate_json`) defines a valid body and
+    explains every mistake, but it checks one value at a time: about 480 µs of the 1,150 µs serve spent
+    on a 1,000-row request. Most bodies are plain lists of numbers, which orjson reads and three passes
+    in C confirm in about 200 µs (benchmarks/bench_serve.py, batches). Anything else (named rows, a
+    mistake, NaN, a number too large for a float) gets None, and then pydantic's verdict.
+    """
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    rows = document.get("instances") if type(document) is dict else None
+    if type(rows) is not list or not rows or set(map(type, rows)) != {list} or 0 in map(len, rows):
+        return None
+    if not set(map(type, itertools.chain.from_iterable(rows))) <= PLAIN_NUMBERS:
+        return None
+    return PredictRequest.model_construct(instances=rows)  # just checked: pydantic need not look again
 
 
 class InputError(ValueError):

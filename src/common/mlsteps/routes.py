@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from mlsteps.live_model import LiveModel
 from mlsteps.metrics import CONTENT_TYPE
-from mlsteps.predict import InputError, PredictRequest, predict, to_matrix
+from mlsteps.predict import InputError, PredictRequest, parse_plain, predict, to_matrix
 from mlsteps.responses import NOT_READY, PREDICT, Alive, FastJSONResponse, ModelMetadata, Ready
 
 EXPECTED = 'a JSON body {"instances": [[number, ...], ...]} or {"instances": [{"feature": number, ...}, ...]}'
@@ -94,19 +94,22 @@ async def explain_bad_input(request: Request, error: RequestValidationError) -> 
 
 
 async def read_predict_body(request: Request) -> PredictRequest:
-    """/predict's body, validated by pydantic straight from the JSON bytes; errors as FastAPI's own 422.
+    """/predict's body as a PredictRequest; a body that is not valid gets FastAPI's own 422.
 
-    FastAPI's usual way is a typed body parameter (`body: PredictRequest`), and it would be the lesson
-    here if it kept single-row /predict at 0.8 of a bare endpoint (the target of
-    benchmarks/bench_level1.py). It does not: FastAPI then parses the JSON with the standard library
-    and the Content-Type header with the email package before pydantic validates Python objects.
-    Server time per one-row request (uvicorn and the app in one process, minimum of 30 interleaved
-    runs): bare endpoint 269 µs, this 360 µs (0.75 of bare), a typed body 396 µs (0.68); the runs
-    are in docs/benchmarks.md. /docs still shows the body: see PREDICT_BODY.
+    FastAPI's usual way is a typed body parameter (`body: PredictRequest`). serve reads the body here
+    instead, for speed twice over: PredictShortcut (shortcut.py) calls the endpoint with the request
+    alone, skipping FastAPI's dependency solving; and a typed body had FastAPI parse the JSON with the
+    standard library and the Content-Type header with the email package before pydantic saw it (in
+    process, bare endpoint 269 µs, this 360 µs, a typed body 396 µs per one-row request; the runs are
+    in docs/benchmarks.md). Plain rows of numbers are read by `predict.parse_plain`; pydantic validates
+    everything else straight from the JSON bytes. /docs still shows the body: see PREDICT_BODY.
     """
     if not is_json(request.headers.get("content-type", "")):
         raise RequestValidationError([])  # explain_bad_input adds the missing header to the answer
     body = await read_limited(request, request.app.state.settings.body_limit)
+    plain = parse_plain(body)  # the common case, faster; pydantic judges and explains everything else
+    if plain is not None:
+        return plain
     try:
         return PredictRequest.model_validate_json(body)
     except ValidationError as error:
