@@ -36,8 +36,8 @@ class PredictRequest(BaseModel):
 PLAIN_NUMBERS = frozenset({float, int})  # what orjson reads JSON numbers as (true and false are bool)
 
 
-def parse_plain(body: bytes) -> PredictRequest | None:
-    """The request when the body is plainly valid rows of numbers; None for anything else.
+def plain_rows(body: bytes) -> list[list[float]] | None:
+    """The instances when the body is plainly valid rows of numbers; None for anything else.
 
     pydantic's validation from JSON (`PredictRequest.model_validate_json`) defines a valid body and
     explains every mistake, but it checks one value at a time: about 480 µs of the 1,150 µs serve spent
@@ -54,7 +54,7 @@ def parse_plain(body: bytes) -> PredictRequest | None:
         return None
     if not set(map(type, itertools.chain.from_iterable(rows))) <= PLAIN_NUMBERS:
         return None
-    return PredictRequest.model_construct(instances=rows)  # just checked: pydantic need not look again
+    return rows
 
 
 class InputError(ValueError):

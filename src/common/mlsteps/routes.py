@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from mlsteps.live_model import LiveModel
 from mlsteps.metrics import CONTENT_TYPE
-from mlsteps.predict import InputError, PredictRequest, parse_plain, predict, to_matrix
+from mlsteps.predict import InputError, PredictRequest, plain_rows, predict, to_matrix
 from mlsteps.responses import NOT_READY, PREDICT, Alive, FastJSONResponse, ModelMetadata, Ready
 
 EXPECTED = 'a JSON body {"instances": [[number, ...], ...]} or {"instances": [{"feature": number, ...}, ...]}'
@@ -93,45 +93,45 @@ async def explain_bad_input(request: Request, error: RequestValidationError) -> 
     return JSONResponse({"detail": jsonable_encoder(errors), "expected": EXPECTED}, status_code=422)
 
 
-async def read_predict_body(request: Request) -> PredictRequest:
-    """/predict's body as a PredictRequest; a body that is not valid gets FastAPI's own 422.
+async def read_instances(request: Request) -> list:
+    """The rows of /predict's body (a PredictRequest); a body that is not valid gets FastAPI's own 422.
 
     FastAPI's usual way is a typed body parameter (`body: PredictRequest`). serve reads the body here
     instead, for speed twice over: PredictShortcut (shortcut.py) calls the endpoint with the request
     alone, skipping FastAPI's dependency solving; and a typed body had FastAPI parse the JSON with the
     standard library and the Content-Type header with the email package before pydantic saw it (in
     process, bare endpoint 269 µs, this 360 µs, a typed body 396 µs per one-row request; the runs are
-    in docs/benchmarks.md). Plain rows of numbers are read by `predict.parse_plain`; pydantic validates
+    in docs/benchmarks.md). Plain rows of numbers are read by `predict.plain_rows`; pydantic validates
     everything else straight from the JSON bytes. /docs still shows the body: see PREDICT_BODY.
     """
     if not is_json(request.headers.get("content-type", "")):
         raise RequestValidationError([])  # explain_bad_input adds the missing header to the answer
     body = await read_limited(request, request.app.state.settings.body_limit)
-    plain = parse_plain(body)  # the common case, faster; pydantic judges and explains everything else
-    if plain is not None:
-        return plain
+    rows = plain_rows(body)  # the common case, faster; pydantic judges and explains everything else
+    if rows is not None:
+        return rows
     try:
-        return PredictRequest.model_validate_json(body)
+        return PredictRequest.model_validate_json(body).instances
     except ValidationError as error:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
 
 
 PREDICT_BODY = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": PredictRequest.model_json_schema()}}}
-}  # what /docs shows for the body read_predict_body reads
+}  # what /docs shows for the body read_instances reads
 
 
 # /predict first: FastAPI matches a request against the routes in order, and this one is the hot path.
 @router.post("/predict", tags=["model"], openapi_extra=PREDICT_BODY, response_class=FastJSONResponse, responses=PREDICT)
 async def predict_route(request: Request) -> Response:
     """Predict one row or a batch with the live model."""
-    body = await read_predict_body(request)
+    instances = await read_instances(request)
     live, settings = request.app.state.live, request.app.state.settings
     current = live.current  # read once: a swap during this request cannot mix two models
     if current is None:
         return not_ready(live, settings.models_dir)
     try:
-        X = to_matrix(body.instances, current.metadata["feature_names"], settings.max_batch)
+        X = to_matrix(instances, current.metadata["feature_names"], settings.max_batch)
         return FastJSONResponse(predict(current, X))
     except InputError as error:
         return JSONResponse({"detail": error.errors, "expected": EXPECTED}, status_code=422)

@@ -92,6 +92,10 @@ def create_app(settings: Settings) -> FastAPI:
     # FastAPIOffline is FastAPI whose /docs loads Swagger UI from the installed package, not from a CDN:
     # the page works on a machine with no internet access.
     app = FastAPIOffline(
+        # FastAPI's own OpenTelemetry hooks, off: serve has its Prometheus metrics, and with them on FastAPI
+        # looks for a configured OpenTelemetry provider on every request, about a tenth of a bare request's
+        # time (in process, benchmarks/bench_serve.py's "Serving speed" notes in docs/benchmarks.md).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="mlsteps",
         version=__version__,
         lifespan=lifespan,
