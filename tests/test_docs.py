@@ -122,12 +122,23 @@ def test_paths_in_commands_exist():
     assert paths and not missing, missing
 
 
+def github_anchor(heading: str) -> str:
+    """The #fragment GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
 def test_relative_links_resolve():
+    """Every link to another file of the repository finds it, and its #section when it names one."""
     broken = []
     for doc in DOCS:
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text()):
-            if not re.match(r"^[a-z]+://", target) and not (doc.parent / target).exists():
+        for target, anchor in re.findall(r"\]\(([^)#\s]+)(?:#([^)]*))?\)", doc.read_text()):
+            if re.match(r"^[a-z]+://", target):
+                continue
+            path = doc.parent / target
+            if not path.exists():
                 broken.append(f"{doc.relative_to(REPO_ROOT)} -> {target}")
+            elif anchor and anchor not in {github_anchor(h) for h in re.findall(r"^#+ (.+)$", path.read_text(), re.M)}:
+                broken.append(f"{doc.relative_to(REPO_ROOT)} -> {target}#{anchor}")
     assert not broken, broken
 
 

@@ -7,7 +7,9 @@ middleware, its router (matching the path against every route), its request hand
 dependency solving before reaching that function. This pure ASGI middleware, the kind Starlette
 documents for speed, calls the same function directly. Nothing else changes: the answer, the
 handlers for bad input (the same two FastAPI would call), the metrics middleware around it, and
-Starlette's ServerErrorMiddleware, which still turns an unexpected error into a 500.
+Starlette's ServerErrorMiddleware, which still turns an unexpected error into a 500. One thing it
+does skip: a `Depends(...)` added to `predict_route` (an API-key check, say) would never run; put such
+a check in the endpoint itself, or remove this middleware (one line in `serve.create_app`).
 
 benchmarks/bench_serve.py measured it (docs/benchmarks.md, "Serving speed"): the server's CPU per
 one-row request fell from about 2.2x that of a bare FastAPI endpoint answering constant JSON to
