@@ -1,12 +1,17 @@
 """serve's speed tricks change nothing but speed: the same answers, the same errors, the same metrics."""
 
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from helpers import SAMPLE
+from helpers import SAMPLE, free_port, http_json, wait_for
 from mlsteps.predict import PredictRequest, plain_rows, to_matrix
 from mlsteps.serve import create_app
 from mlsteps.shortcut import PredictShortcut
@@ -111,3 +116,23 @@ def test_rows_become_the_same_matrix_whichever_way_they_were_read():
     assert np.array_equal(to_matrix(rows, NAMES, 10), expected)
     named = [dict(zip(NAMES, row, strict=True)) for row in rows]
     assert np.array_equal(to_matrix(named, NAMES, 10), expected)
+
+
+# -- the production stack -------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the server's memory map from /proc")
+def test_mlsteps_serve_runs_on_uvloop_and_httptools(trained):
+    """The stack every level installs from the lock: uvicorn picks the C event loop and HTTP parser itself."""
+    port = free_port()
+    env = {**os.environ, "MLSTEPS_DATA_DIR": str(trained.data_dir), "MLSTEPS_LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlsteps", "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for("serve to be ready", lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200, timeout=30)
+        loaded = Path(f"/proc/{server.pid}/maps").read_text()
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert re.search(r"/uvloop/loop\.cpython", loaded) and re.search(r"/httptools/parser/parser\.cpython", loaded)
