@@ -80,6 +80,9 @@ def test_level1_serves_updates_survives_a_crash_and_stops_cleanly(launcher):
     assert f"ready: API {base}  docs {base}/docs" in log
     pids = {step: int(pid) for step, pid in re.findall(r"started (\S+) \(pid (\d+)\)", log)}
     assert set(pids) == {"load-data", "train", "serve"}
+    # serve runs on uvicorn's production stack, installed from the lock: a C event loop and HTTP parser
+    loaded = Path(f"/proc/{pids['serve']}/maps").read_text()
+    assert "/uvloop/loop.cpython" in loaded and "/httptools/parser/parser.cpython" in loaded
 
     os.kill(pids["train"], signal.SIGKILL)  # the launcher must notice and restart it
     crashed = f"train (pid {pids['train']}) exited with code -9; restarting"

@@ -2,19 +2,18 @@
 
 import json
 import os
-import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from helpers import SAMPLE, free_port, http_json, wait_for
+from helpers import SAMPLE
+from mlsteps.config import load_settings
+from mlsteps.load_data import load_data
 from mlsteps.predict import PredictRequest, plain_rows, to_matrix
 from mlsteps.serve import create_app
 from mlsteps.shortcut import PredictShortcut
+from mlsteps.train import train
 
 ROW = SAMPLE["instances"][0]
 NAMES = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
@@ -46,11 +45,17 @@ def without_shortcut(app):
     return app
 
 
-@pytest.fixture
-def both(trained):
-    """TestClients of serve's app with and without the shortcut, on the same trained volume."""
-    with TestClient(create_app(trained)) as fast, TestClient(without_shortcut(create_app(trained))) as routed:
-        yield fast, routed
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    """TestClients of serve's app with and without the shortcut, on one volume trained for this module."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in [name for name in os.environ if name.startswith("MLSTEPS_")]:
+            env.delenv(name)
+        settings = load_settings(data_dir=tmp_path_factory.mktemp("volume"))
+        load_data(settings)
+        train(settings)
+        with TestClient(create_app(settings)) as fast, TestClient(without_shortcut(create_app(settings))) as routed:
+            yield fast, routed
 
 
 @pytest.mark.parametrize("name", REQUESTS)
@@ -116,23 +121,3 @@ def test_rows_become_the_same_matrix_whichever_way_they_were_read():
     assert np.array_equal(to_matrix(rows, NAMES, 10), expected)
     named = [dict(zip(NAMES, row, strict=True)) for row in rows]
     assert np.array_equal(to_matrix(named, NAMES, 10), expected)
-
-
-# -- the production stack -------------------------------------------------------------------------
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the server's memory map from /proc")
-def test_mlsteps_serve_runs_on_uvloop_and_httptools(trained):
-    """The stack every level installs from the lock: uvicorn picks the C event loop and HTTP parser itself."""
-    port = free_port()
-    env = {**os.environ, "MLSTEPS_DATA_DIR": str(trained.data_dir), "MLSTEPS_LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlsteps", "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_for("serve to be ready", lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200, timeout=30)
-        loaded = Path(f"/proc/{server.pid}/maps").read_text()
-    finally:
-        server.terminate()
-        server.wait(10)
-    assert re.search(r"/uvloop/loop\.cpython", loaded) and re.search(r"/httptools/parser/parser\.cpython", loaded)
