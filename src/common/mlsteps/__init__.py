@@ -10,7 +10,8 @@ The modules, by the step they belong to (read them in this order):
   the `latest.json` pointer).
 - serve: `serve` (the FastAPI app) with `routes` (the endpoints), `live_model` (which model answers,
   swapped when the pointer moves), `predict` (request to matrix to answer), `fast_path` (the same
-  answers, computed faster), `metrics`.
+  answers, computed faster), `shortcut` (`/predict` without FastAPI's per-request routing),
+  `responses` (what each route answers, and the orjson encoder), `metrics`.
 - the volume, which is all the steps share: `snapshots`, `registry` and `atomic` (whole files only).
 
 The steps never import each other: they meet only in the folder.
