@@ -202,6 +202,16 @@ class Bench:
         return rounds
 
 
+def answer(bench: Bench, server: str, body: str) -> dict:
+    """What `server` answers to one of the bench's bodies."""
+    port = bench.servers[server][1]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/predict", bench.bodies[body].read_bytes(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
 def paired(rounds: list[dict], mine: tuple, baseline: tuple, key: str = "per_s") -> str:
     """Median of the per-round ratios mine/baseline (for cpu_us, baseline/mine: higher is faster), and their range."""
     ratios = sorted(
@@ -239,6 +249,8 @@ def report(bench: Bench, rounds: list[dict], pipelines: list[str], before: str |
     if before:
         print(f"\n1,000-row batches, rows/s against the code of {before} (median of the rounds, and their range):")
         print(f"  mlsteps linear: {paired(rounds, ('mlsteps linear', 'batch', 1), ('before', 'batch', 1))}")
+        same = answer(bench, "mlsteps linear", "batch") == answer(bench, "before", "batch")
+        print(f"  the same 1,000 answers, to the last digit: {'yes' if same else 'NO'}")
     print("\nresident memory (MiB), idle after start -> after the load:")
     for name, (process, _) in bench.servers.items():
         print(f"  {name:22s} {bench.idle[name]:6.0f} -> {rss_mib(process):6.0f}")
@@ -246,7 +258,7 @@ def report(bench: Bench, rounds: list[dict], pipelines: list[str], before: str |
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="duration of each wrk run")
+    parser.add_argument("--seconds", type=int, default=3, help="duration of each wrk run, whole seconds")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; figures are their medians")
     parser.add_argument("--pipelines", nargs="+", default=["linear"], help="built-in pipelines to serve")
     parser.add_argument("--before", default=BEFORE, help=f"git revision to compare batches with (default {BEFORE})")
