@@ -93,8 +93,9 @@ def create_app(settings: Settings) -> FastAPI:
     # the page works on a machine with no internet access.
     app = FastAPIOffline(
         # FastAPI's own OpenTelemetry hooks, off: serve has its Prometheus metrics, and with them on FastAPI
-        # looks for a configured OpenTelemetry provider on every request, about a tenth of a bare request's
-        # time (in process, benchmarks/bench_serve.py's "Serving speed" notes in docs/benchmarks.md).
+        # looks for a configured OpenTelemetry provider on every request. In process (uvicorn's httptools
+        # protocol and the app, 30 interleaved rounds), one-row /predict went from 0.89 to 0.99 of a bare
+        # endpoint's speed; docs/benchmarks.md ("Serving speed") has the figures over real sockets.
         telemetry={"tracing": False, "metrics": False, "logs": False},
         title="mlsteps",
         version=__version__,
