@@ -6,10 +6,11 @@ OpenAPI document). On each request, FastAPI would then pass the call through its
 middleware, its router (matching the path against every route), its request handler and its
 dependency solving before reaching that function. This pure ASGI middleware, the kind Starlette
 documents for speed, calls the same function directly. Nothing else changes: the answer, the
-handlers for bad input (the same two FastAPI would call), the metrics middleware around it, and
-Starlette's ServerErrorMiddleware, which still turns an unexpected error into a 500. One thing it
-does skip: a `Depends(...)` added to `predict_route` (an API-key check, say) would never run; put such
-a check in the endpoint itself, or remove this middleware (one line in `serve.create_app`).
+handlers for bad input (those the app registered, picked as FastAPI would), the metrics middleware
+around it, and Starlette's ServerErrorMiddleware, which still turns an unexpected error into a 500.
+It does skip one thing: a `Depends(...)` added to `predict_route` (an API-key check, say) would never
+run; put such a check in the endpoint itself, or remove this middleware (one line in
+`serve.create_app`).
 
 Measured in process (uvicorn's httptools protocol and the app, no sockets; minimum of interleaved
 runs), a one-row request took 290 to 370 µs before it and 120 µs after, against 120 to 150 µs for a
@@ -19,11 +20,10 @@ sockets (docs/benchmarks.md, "Serving speed").
 
 from __future__ import annotations
 
-from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlsteps.routes import BodyTooLarge, explain_bad_input, predict_route, refuse_large_body
+from mlsteps.routes import predict_route
 
 
 class PredictShortcut:
@@ -38,8 +38,19 @@ class PredictShortcut:
         request = Request(scope, receive)
         try:
             response = await predict_route(request)
-        except BodyTooLarge as error:  # the handlers create_app registers for these two, as FastAPI would
-            response = await refuse_large_body(request, error)
-        except RequestValidationError as error:
-            response = await explain_bad_input(request, error)
+        except Exception as error:
+            handler = registered_handler(scope["app"], error)
+            if handler is None:
+                raise  # Starlette's ServerErrorMiddleware answers 500, as for any route
+            response = await handler(request, error)
         await response(scope, receive, send)
+
+
+def registered_handler(app, error: Exception):
+    """The handler the app registered for `error`'s class or its nearest base, as FastAPI's exception
+    middleware picks it (the one for Exception itself is the 500 handler's, left to ServerErrorMiddleware);
+    None when there is none."""
+    for cls in type(error).__mro__:
+        if cls is not Exception and cls in app.exception_handlers:
+            return app.exception_handlers[cls]
+    return None
