@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from mlsteps.config import load_settings
@@ -11,13 +9,13 @@ from mlsteps.config import load_settings
 # Before any test module imports them: a failing assert inside a helper then shows its values, as in a test.
 pytest.register_assert_rewrite("helpers", "images", "kube_harness")
 
+from helpers import clear_mlsteps_variables  # noqa: E402  (after the rewrite is registered)
+
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch):
     """Settings on a fresh temporary data dir, with no MLSTEPS_* variable leaking in from the shell."""
-    for name in list(os.environ):
-        if name.startswith("MLSTEPS_") and name != "MLSTEPS_REQUIRE_E2E":
-            monkeypatch.delenv(name)
+    clear_mlsteps_variables(monkeypatch)
     monkeypatch.setenv("MLSTEPS_DATA_DIR", str(tmp_path / "volume"))
     return load_settings()
 

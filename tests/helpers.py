@@ -57,6 +57,13 @@ def check_learners_code_answers(base_url: str) -> dict:
 # -- runtimes ------------------------------------------------------------------------------------
 
 
+def clear_mlsteps_variables(patch: pytest.MonkeyPatch) -> None:
+    """Unset every MLSTEPS_* variable from the shell (for as long as `patch` lasts), except the CI switch."""
+    for name in list(os.environ):
+        if name.startswith("MLSTEPS_") and name != "MLSTEPS_REQUIRE_E2E":
+            patch.delenv(name)
+
+
 def need(condition: bool, reason: str) -> None:
     """Skip with `reason` when `condition` is false, or fail when MLSTEPS_REQUIRE_E2E=1 (CI)."""
     if condition:

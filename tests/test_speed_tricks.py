@@ -1,13 +1,12 @@
 """serve's speed tricks change nothing but speed: the same answers, the same errors, the same metrics."""
 
 import json
-import os
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from helpers import SAMPLE
+from helpers import SAMPLE, clear_mlsteps_variables
 from mlsteps.config import load_settings
 from mlsteps.load_data import load_data
 from mlsteps.predict import PredictRequest, plain_rows, to_matrix
@@ -49,8 +48,7 @@ def without_shortcut(app):
 def both(tmp_path_factory):
     """TestClients of serve's app with and without the shortcut, on one volume trained for this module."""
     with pytest.MonkeyPatch.context() as env:
-        for name in [name for name in os.environ if name.startswith("MLSTEPS_")]:
-            env.delenv(name)
+        clear_mlsteps_variables(env)
         settings = load_settings(data_dir=tmp_path_factory.mktemp("volume"))
         load_data(settings)
         train(settings)
