@@ -77,10 +77,10 @@ class Metrics:
     def observe(self, method: str, path: str, status: int, seconds: float) -> None:
         method = method if method in KNOWN_METHODS else "other"
         path = path if path in self.routes else "other"
-        series = self._series.get((method, path, status))
+        key = (method, path, status)
+        series = self._series.get(key)
         if series is None:
-            series = self.requests.labels(method, path, str(status)), self.latency.labels(path)
-            self._series[(method, path, status)] = series
+            series = self._series[key] = self.requests.labels(method, path, str(status)), self.latency.labels(path)
         series[0].inc()
         series[1].observe(seconds)
 

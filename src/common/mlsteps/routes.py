@@ -121,7 +121,8 @@ PREDICT_BODY = {
 }  # what /docs shows for the body read_instances reads
 
 
-# /predict first: FastAPI matches a request against the routes in order, and this one is the hot path.
+# /predict first: FastAPI matches a request against the routes in order, and this one is the hot path (POST
+# requests skip the router altogether through shortcut.PredictShortcut; other methods still match here).
 @router.post("/predict", tags=["model"], openapi_extra=PREDICT_BODY, response_class=FastJSONResponse, responses=PREDICT)
 async def predict_route(request: Request) -> Response:
     """Predict one row or a batch with the live model."""
