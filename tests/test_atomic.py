@@ -2,7 +2,7 @@
 
 import threading
 
-from mlsteps.atomic import write_bytes_atomic
+from mlsteps.volume.atomic import write_bytes_atomic
 
 OLD, NEW = b"a" * 1_000_000, b"b" * 2_000_000
 

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from mlsteps.cli import build_parser, main
-from mlsteps.registry import list_versions
-from mlsteps.snapshots import list_snapshots
+from mlsteps.volume.registry import list_versions
+from mlsteps.volume.snapshots import list_snapshots
 
 
 def test_periodic_steps_run_once_by_default(settings, capsys):

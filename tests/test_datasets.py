@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from mlsteps.config import BUNDLED_DATASETS
-from mlsteps.csv_files import read_csv_table
-from mlsteps.datasets import DataError, bundled, simulate_new_samples
+from mlsteps.load_data.csv_files import read_csv_table
+from mlsteps.load_data.datasets import DataError, bundled, simulate_new_samples
 
 
 @pytest.mark.parametrize("name", list(BUNDLED_DATASETS))

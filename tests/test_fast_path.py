@@ -9,9 +9,9 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline as sklearn_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlsteps.datasets import bundled
-from mlsteps.fast_path import compile_linear
-from mlsteps.pipelines import make_estimator
+from mlsteps.load_data.datasets import bundled
+from mlsteps.serve.speed_tricks.linear_scorer import compile_linear
+from mlsteps.train.pipelines import make_estimator
 
 
 @pytest.mark.parametrize("name", ["iris", "breast_cancer", "digits", "diabetes"])

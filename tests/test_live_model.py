@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from mlsteps.datasets import bundled
-from mlsteps.live_model import LiveModel
 from mlsteps.load_data import load_data
-from mlsteps.predict import predict
+from mlsteps.load_data.datasets import bundled
+from mlsteps.serve.live_model import LiveModel
+from mlsteps.serve.scoring import predict
 from mlsteps.train import train
 
 

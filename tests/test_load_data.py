@@ -4,7 +4,7 @@ import json
 
 from mlsteps.cli import main
 from mlsteps.load_data import load_data
-from mlsteps.snapshots import list_snapshots, read_snapshot
+from mlsteps.volume.snapshots import list_snapshots, read_snapshot
 
 
 def test_each_run_adds_a_complete_snapshot(settings):
@@ -69,7 +69,7 @@ def test_a_stale_data_file_without_its_sidecar_is_pruned(settings):
     import os
     import time
 
-    from mlsteps.atomic import STALE_SECONDS
+    from mlsteps.volume.atomic import STALE_SECONDS
 
     load_data(settings)
     orphan = settings.snapshots_dir / "snapshot-000009.pkl"

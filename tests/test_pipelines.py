@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from mlsteps.config import ConfigError
-from mlsteps.pipelines import BUILTINS, describe, make_estimator
+from mlsteps.train.pipelines import BUILTINS, describe, make_estimator
 
 LEARNER_MODULE = """
 from sklearn.linear_model import Ridge

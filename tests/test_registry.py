@@ -6,8 +6,8 @@ import pytest
 from pydantic import SecretStr
 
 from mlsteps.load_data import load_data
-from mlsteps.registry import ModelRejected, load_latest, publish
 from mlsteps.train import train
+from mlsteps.volume.registry import ModelRejected, load_latest, publish
 
 
 @pytest.fixture
@@ -68,8 +68,8 @@ def test_stale_staging_folders_are_cleaned_but_fresh_ones_kept(trained):
     import os
     import time
 
-    from mlsteps.atomic import STALE_SECONDS
-    from mlsteps.registry import prune_models
+    from mlsteps.volume.atomic import STALE_SECONDS
+    from mlsteps.volume.registry import prune_models
 
     stale, fresh = trained / ".staging-old", trained / ".staging-new"
     stale.mkdir()
@@ -90,7 +90,7 @@ def publish_many(models_dir, count):
 def test_concurrent_trainers_never_share_a_version_and_the_pointer_ends_on_the_newest(tmp_path):
     import multiprocessing
 
-    from mlsteps.registry import list_versions, read_pointer
+    from mlsteps.volume.registry import list_versions, read_pointer
 
     models = tmp_path / "models"
     workers = [multiprocessing.get_context("fork").Process(target=publish_many, args=(models, 5)) for _ in range(4)]
@@ -107,8 +107,8 @@ def test_a_publish_waits_while_another_writer_holds_the_lock(tmp_path):
     import threading
     import time
 
-    from mlsteps.atomic import locked
-    from mlsteps.registry import list_versions
+    from mlsteps.volume.atomic import locked
+    from mlsteps.volume.registry import list_versions
 
     models = tmp_path / "models"
     with locked(tmp_path / ".models.lock"):
@@ -154,8 +154,8 @@ def test_stale_leftovers_of_every_kind_are_pruned(trained):
     import os
     import time
 
-    from mlsteps.atomic import STALE_SECONDS
-    from mlsteps.registry import prune_models
+    from mlsteps.volume.atomic import STALE_SECONDS
+    from mlsteps.volume.registry import prune_models
 
     stale_pointer_temp, fresh_pointer_temp = trained / ".latest.json.abc.tmp", trained / ".latest.json.def.tmp"
     stale_pointer_temp.write_text("{")
@@ -169,7 +169,7 @@ def test_stale_leftovers_of_every_kind_are_pruned(trained):
 
 
 def test_rollback_moves_the_pointer_back_and_the_next_version_is_still_newer(settings):
-    from mlsteps.registry import read_pointer, rollback
+    from mlsteps.volume.registry import read_pointer, rollback
 
     for _ in range(3):
         load_data(settings)
@@ -181,7 +181,7 @@ def test_rollback_moves_the_pointer_back_and_the_next_version_is_still_newer(set
 
 
 def test_rollback_to_a_version_that_is_not_kept_is_refused(trained):
-    from mlsteps.registry import rollback
+    from mlsteps.volume.registry import rollback
 
     with pytest.raises(ModelRejected, match=r"there is no model v7 in .* \(kept: v1\)"):
         rollback(trained, 7)
@@ -226,7 +226,7 @@ def test_a_model_signed_with_another_key_or_tampered_is_refused(signed):
     # Someone with write access rewrites the pickle and every checksum, but cannot sign.
     import pickle
 
-    from mlsteps.atomic import sha256_bytes
+    from mlsteps.volume.atomic import sha256_bytes
 
     folder = signed / "v000001"
     blob = pickle.dumps({"evil": True})

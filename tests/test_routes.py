@@ -14,10 +14,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sklearn.linear_model import Ridge
 
 from helpers import free_port
-from mlsteps.atomic import sha256_bytes
 from mlsteps.load_data import load_data
 from mlsteps.serve import create_app
 from mlsteps.train import train
+from mlsteps.volume.atomic import sha256_bytes
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 

@@ -9,8 +9,8 @@ from fastapi import Request
 from fastapi.testclient import TestClient
 
 from mlsteps.load_data import load_data
-from mlsteps.routes import reachable_base_url
 from mlsteps.serve import create_app
+from mlsteps.serve.routes import reachable_base_url
 from mlsteps.train import train
 
 ROW = [5.1, 3.5, 1.4, 0.2]

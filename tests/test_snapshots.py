@@ -6,10 +6,10 @@ import pickle
 import numpy as np
 import pytest
 
-from mlsteps.atomic import sha256_bytes
 from mlsteps.load_data import load_data
-from mlsteps.snapshots import SnapshotRejected, read_snapshot
 from mlsteps.train import train
+from mlsteps.volume.atomic import sha256_bytes
+from mlsteps.volume.snapshots import SnapshotRejected, read_snapshot
 
 
 class Payload:

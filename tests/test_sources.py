@@ -7,9 +7,9 @@ import pytest
 
 from mlsteps.cli import main
 from mlsteps.config import ConfigError
-from mlsteps.datasets import DataError
-from mlsteps.snapshots import list_snapshots, read_snapshot
-from mlsteps.sources import fetch
+from mlsteps.load_data.datasets import DataError
+from mlsteps.load_data.sources import fetch
+from mlsteps.volume.snapshots import list_snapshots, read_snapshot
 
 LOADERS = """
 def one_class(): return {"X": [[1.0, 2.0]] * 12, "y": ["a"] * 12, "feature_names": ["p", "q"]}

@@ -9,9 +9,10 @@ from fastapi.testclient import TestClient
 from helpers import SAMPLE, clear_mlsteps_variables
 from mlsteps.config import load_settings
 from mlsteps.load_data import load_data
-from mlsteps.predict import PredictRequest, plain_rows, to_matrix
 from mlsteps.serve import create_app
-from mlsteps.shortcut import PredictShortcut
+from mlsteps.serve.request_body import PredictRequest, to_matrix
+from mlsteps.serve.speed_tricks.plain_rows import plain_rows
+from mlsteps.serve.speed_tricks.predict_shortcut import PredictShortcut
 from mlsteps.train import train
 
 ROW = SAMPLE["instances"][0]
@@ -75,7 +76,7 @@ def test_an_unexpected_error_in_predict_is_a_500_and_is_counted(trained, monkeyp
     def broken(served, X):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("mlsteps.routes.predict", broken)
+    monkeypatch.setattr("mlsteps.serve.routes.predict", broken)
     with TestClient(create_app(trained), raise_server_exceptions=False) as client:
         assert client.post("/predict", json=SAMPLE).status_code == 500
         metrics = client.get("/metrics").text

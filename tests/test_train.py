@@ -7,11 +7,11 @@ from dataclasses import replace
 import numpy as np
 import sklearn
 
-from mlsteps.datasets import bundled
 from mlsteps.load_data import load_data
-from mlsteps.registry import list_versions, load_latest, read_pointer
-from mlsteps.snapshots import next_sequence, write_snapshot
+from mlsteps.load_data.datasets import bundled
 from mlsteps.train import train
+from mlsteps.volume.registry import list_versions, load_latest, read_pointer
+from mlsteps.volume.snapshots import next_sequence, write_snapshot
 
 
 def test_no_data_yet_is_a_clean_no_op(settings, caplog):

@@ -7,8 +7,8 @@ import pytest
 
 from mlsteps.cli import main
 from mlsteps.load_data import load_data
-from mlsteps.registry import load_latest
 from mlsteps.train import train
+from mlsteps.volume.registry import load_latest
 
 
 def test_a_grid_is_searched_and_the_best_parameters_are_recorded(settings, caplog):

@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def roll_back(settings: Settings, version: int) -> int:
     """`mlsteps rollback VERSION`: the one way the pointer moves backwards."""
-    from mlsteps.registry import ModelRejected, rollback
+    from mlsteps.volume.registry import ModelRejected, rollback
 
     try:
         model = rollback(settings.models_dir, version, settings.signing_secret)
@@ -131,7 +131,7 @@ def roll_back(settings: Settings, version: int) -> int:
 
 def servable_model(settings: Settings) -> int | None:
     """The version of the promoted model if serve could load it here and now (checksum, signature, scikit-learn)."""
-    from mlsteps.registry import ModelRejected, load_latest
+    from mlsteps.volume.registry import ModelRejected, load_latest
 
     try:
         model = load_latest(settings.models_dir, settings.signing_secret)

@@ -7,8 +7,8 @@ reads, so it also works in the serve container, whose volume is read-only.
 from __future__ import annotations
 
 from mlsteps.config import Settings
-from mlsteps.registry import ModelRejected, list_versions, read_metadata, read_pointer
-from mlsteps.snapshots import SnapshotRejected, list_snapshots, read_snapshot
+from mlsteps.volume.registry import ModelRejected, list_versions, read_metadata, read_pointer
+from mlsteps.volume.snapshots import SnapshotRejected, list_snapshots, read_snapshot
 
 FIRST_ROWS = 5
 

@@ -1,7 +1,7 @@
 """A faster way to answer with the same numbers: fold the scaler into the linear model's weights.
 
 scikit-learn checks its inputs on every call, which costs ~250 µs for one row; the arithmetic itself
-costs ~5 µs. The pipelines train.py builds are a StandardScaler (mean μ, scale σ per feature), then a
+costs ~5 µs. The pipelines train builds are a StandardScaler (mean μ, scale σ per feature), then a
 linear model (weights W, intercept b). Their decision for a row x is
 
     ((x - μ) / σ) · W + b  =  x · (W / σ)  +  (b - (μ / σ) · W)

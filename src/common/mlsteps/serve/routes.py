@@ -15,10 +15,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 
-from mlsteps.live_model import LiveModel
-from mlsteps.metrics import CONTENT_TYPE
-from mlsteps.predict import InputError, PredictRequest, plain_rows, predict, to_matrix
-from mlsteps.responses import NOT_READY, PREDICT, Alive, FastJSONResponse, ModelMetadata, Ready
+from mlsteps.serve.live_model import LiveModel
+from mlsteps.serve.metrics import CONTENT_TYPE
+from mlsteps.serve.request_body import InputError, PredictRequest, to_matrix
+from mlsteps.serve.responses import NOT_READY, PREDICT, Alive, FastJSONResponse, ModelMetadata, Ready
+from mlsteps.serve.scoring import predict
+from mlsteps.serve.speed_tricks.plain_rows import plain_rows
 
 EXPECTED = 'a JSON body {"instances": [[number, ...], ...]} or {"instances": [{"feature": number, ...}, ...]}'
 
@@ -97,11 +99,11 @@ async def read_instances(request: Request) -> list:
     """The rows of /predict's body (a PredictRequest); a body that is not valid gets FastAPI's own 422.
 
     FastAPI's usual way is a typed body parameter (`body: PredictRequest`). serve reads the body here
-    instead, for speed twice over: PredictShortcut (shortcut.py) calls the endpoint with the request
-    alone, skipping FastAPI's dependency solving; and a typed body had FastAPI parse the JSON with the
+    instead, for speed twice over: PredictShortcut (speed_tricks/predict_shortcut.py) calls the endpoint
+    with the request alone, skipping FastAPI's dependency solving; and a typed body had FastAPI parse the JSON with the
     standard library and the Content-Type header with the email package before pydantic saw it (in
     process, bare endpoint 269 µs, this 360 µs, a typed body 396 µs per one-row request; the runs are
-    in docs/benchmarks.md). Plain rows of numbers are read by `predict.plain_rows`; pydantic validates
+    in docs/benchmarks.md). Plain rows of numbers are read by `speed_tricks.plain_rows`; pydantic validates
     everything else straight from the JSON bytes. /docs still shows the body: see PREDICT_BODY.
     """
     if not is_json(request.headers.get("content-type", "")):
@@ -122,7 +124,7 @@ PREDICT_BODY = {
 
 
 # /predict first: FastAPI matches a request against the routes in order, and this one is the hot path (POST
-# requests skip the router altogether through shortcut.PredictShortcut; other methods still match here).
+# requests skip the router altogether through PredictShortcut; other methods still match here).
 @router.post("/predict", tags=["model"], openapi_extra=PREDICT_BODY, response_class=FastJSONResponse, responses=PREDICT)
 async def predict_route(request: Request) -> Response:
     """Predict one row or a batch with the live model."""

@@ -21,7 +21,14 @@ from pathlib import Path
 
 import sklearn
 
-from mlsteps.atomic import hmac_sha256, is_stale, locked, remove_stale_temp_files, sha256_bytes, write_text_atomic
+from mlsteps.volume.atomic import (
+    hmac_sha256,
+    is_stale,
+    locked,
+    remove_stale_temp_files,
+    sha256_bytes,
+    write_text_atomic,
+)
 
 POINTER = "latest.json"
 MODEL_FILE = "model.pkl"

@@ -14,11 +14,11 @@ from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_sc
 from sklearn.model_selection import train_test_split
 
 from mlsteps.config import Settings, ensure_writable_dir
-from mlsteps.datasets import Table
-from mlsteps.pipelines import describe, make_estimator
-from mlsteps.registry import ModelRejected, prune_models, publish, read_live_metadata
-from mlsteps.snapshots import SnapshotRejected, list_snapshots, read_snapshot
-from mlsteps.tuning import search_space, silhouette, tune
+from mlsteps.table import Table
+from mlsteps.train.pipelines import describe, make_estimator
+from mlsteps.train.tuning import search_space, silhouette, tune
+from mlsteps.volume.registry import ModelRejected, prune_models, publish, read_live_metadata
+from mlsteps.volume.snapshots import SnapshotRejected, list_snapshots, read_snapshot
 
 log = logging.getLogger("mlsteps.train")
 

@@ -1,7 +1,8 @@
 """The serve step: a FastAPI app answering predictions from the newest promoted model.
 
 `create_app` builds the app from parts: the routes (`routes.py`), the model watched on the volume
-(`live_model.py`), the metrics middleware (`metrics.py`) and the shortcut to /predict (`shortcut.py`).
+(`live_model.py`), the metrics middleware (`metrics.py`) and the shortcut to /predict
+(`speed_tricks/predict_shortcut.py`).
 `run_server` is the step itself.
 """
 
@@ -18,10 +19,10 @@ from fastapi_offline import FastAPIOffline
 
 from mlsteps import __version__
 from mlsteps.config import Settings
-from mlsteps.live_model import LiveModel
-from mlsteps.metrics import Metrics, MetricsMiddleware
-from mlsteps.routes import BodyTooLarge, explain_bad_input, refuse_large_body, router
-from mlsteps.shortcut import PredictShortcut
+from mlsteps.serve.live_model import LiveModel
+from mlsteps.serve.metrics import Metrics, MetricsMiddleware
+from mlsteps.serve.routes import BodyTooLarge, explain_bad_input, refuse_large_body, router
+from mlsteps.serve.speed_tricks.predict_shortcut import PredictShortcut
 
 log = logging.getLogger("mlsteps.serve")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from mlsteps.atomic import locked
 from mlsteps.config import Settings, ensure_writable_dir
-from mlsteps.snapshots import next_sequence, prune_snapshots, write_snapshot
-from mlsteps.sources import fetch
+from mlsteps.load_data.sources import fetch
+from mlsteps.volume.atomic import locked
+from mlsteps.volume.snapshots import next_sequence, prune_snapshots, write_snapshot
 
 log = logging.getLogger("mlsteps.load_data")
 

@@ -4,45 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
-import numpy as np
-
-from mlsteps.fast_path import LinearScorer, compile_linear
-from mlsteps.registry import POINTER, LoadedModel, ModelRejected, load_latest
+from mlsteps.serve.acceptance import trial
+from mlsteps.serve.served_model import ServedModel
+from mlsteps.serve.speed_tricks.linear_scorer import compile_linear
+from mlsteps.volume.registry import POINTER, ModelRejected, load_latest
 
 log = logging.getLogger("mlsteps.serve")
 MISSING = ("missing",)  # the stamp of a pointer that is not there
-
-
-@dataclass(frozen=True)
-class ServedModel:
-    """What answers requests: the model as the volume holds it, plus its fast scorer when one fits.
-
-    The scorer belongs to serving, not to the volume's record: train and the registry never see it.
-    """
-
-    loaded: LoadedModel
-    scorer: LinearScorer | None
-
-    @property
-    def version(self) -> int:
-        return self.loaded.version
-
-    @property
-    def metadata(self) -> dict:
-        return self.loaded.metadata
-
-    @cached_property
-    def labels(self) -> np.ndarray:
-        """A classifier's classes as Python objects, for picking each row's label by index.
-
-        numpy keeps text in fixed-width cells: picking 1,000 labels from those and turning them into
-        Python strings took about 70 µs, from an object array about 15 µs (a 1,000-row batch of iris).
-        """
-        return np.asarray(self.loaded.model.classes_).astype(object)
 
 
 class LiveModel:
@@ -96,8 +66,6 @@ class LiveModel:
         Whatever goes wrong (a refused file, metadata serve cannot use, a pickle that loads but cannot
         answer) is a ModelRejected: serve always starts, and the previous model keeps serving.
         """
-        from mlsteps.predict import trial
-
         loaded = load_latest(self.models_dir, self.signing_key)
         if loaded is None or (self.current and loaded.version == self.current.version):
             return None

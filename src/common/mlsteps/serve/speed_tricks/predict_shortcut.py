@@ -23,7 +23,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlsteps.routes import predict_route
+from mlsteps.serve.routes import predict_route
 
 
 class PredictShortcut:

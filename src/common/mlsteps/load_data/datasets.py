@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from mlsteps.config import BUNDLED_DATASETS
 from mlsteps.errors import UserError
+from mlsteps.table import Table
 
 MIN_ROWS = 10
 MAX_ABS_VALUE = 1e150  # larger values overflow to infinity when squared (variance, scaling)
@@ -20,18 +20,6 @@ BLOB_CENTERS = [[-5.0, -5.0], [-5.0, 5.0], [5.0, -5.0], [5.0, 5.0]]  # far apart
 
 class DataError(UserError):
     """The data cannot be used; the message names the file, line or column to fix."""
-
-
-@dataclass(frozen=True)
-class Table:
-    """Features, target and what they mean: the unit that moves from load-data to train."""
-
-    feature_names: list[str]
-    X: np.ndarray
-    y: np.ndarray | None  # None for clustering: there is nothing to predict, only groups to find
-    task: str  # "classification", "regression" or "clustering"
-    target_name: str
-    source: str
 
 
 @lru_cache

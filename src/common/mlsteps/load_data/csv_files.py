@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mlsteps.datasets import MAX_ABS_VALUE, MIN_ROWS, DataError, Table, guess_task
+from mlsteps.load_data.datasets import MAX_ABS_VALUE, MIN_ROWS, DataError, guess_task
+from mlsteps.table import Table
 
 
 def _rows(handle) -> Iterator[tuple[int, list[str]]]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from mlsteps.config import Settings
-from mlsteps.csv_files import read_csv_table
-from mlsteps.datasets import DataError, Table, bundled, guess_task, simulate_new_samples, validated
 from mlsteps.learner_code import load_callable
+from mlsteps.load_data.csv_files import read_csv_table
+from mlsteps.load_data.datasets import DataError, bundled, guess_task, simulate_new_samples, validated
+from mlsteps.table import Table
 
 
 def _from_loader(spec: str, target_column: str) -> Table:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mlsteps.atomic import is_stale, remove_stale_temp_files, sha256_bytes, write_bytes_atomic, write_text_atomic
-from mlsteps.datasets import Table
+from mlsteps.table import Table
+from mlsteps.volume.atomic import is_stale, remove_stale_temp_files, sha256_bytes, write_bytes_atomic, write_text_atomic
 
 STEM = re.compile(r"^snapshot-(\d{6,})$")
 DATA_SUFFIX = ".pkl"

@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from mlsteps.config import ConfigError, Settings
-from mlsteps.pipelines import describe
+from mlsteps.train.pipelines import describe
 
 MAX_FOLDS = 5
 SCORING = {"classification": "accuracy", "regression": "r2"}  # clustering: silhouette, below

@@ -1,0 +1,12 @@
+"""The serve step: a FastAPI app answering predictions from the newest promoted model.
+
+Read in this order: `app` (the app, built from its parts, and the step), `routes` (the endpoints),
+`request_body` (what /predict accepts), `scoring` (the model's answers), `live_model` (which model
+answers, swapped when the volume's pointer moves), `served_model` and `acceptance` (a model loaded, and
+tried before it goes live), `responses` (what each route answers), `metrics` (Prometheus).
+`speed_tricks/` makes the same answers faster; MLSTEPS_SPEED_TRICKS=false turns every trick off.
+"""
+
+from mlsteps.serve.app import create_app, run_server
+
+__all__ = ["create_app", "run_server"]
