@@ -1,20 +1,19 @@
 """mlsteps: load data, train and serve a scikit-learn model, the same code at every level.
 
-The modules, by the step they belong to (read them in this order):
+The folders are the architecture: three steps that share nothing but the volume.
 
-- settings and entry point: `config` (the MLSTEPS_* variables), `cli` (`mlsteps load-data | train |
-  bootstrap | serve | doctor`), `schedule` (run a step once or periodically), `logs`, `doctor`.
-- load-data: `datasets` (where rows come from) -> `load_data` (the step) -> `snapshots` (numbered
-  files on the volume).
-- train: `train` (fit, evaluate, decide on promotion) -> `registry` (versioned model folders and
-  the `latest.json` pointer).
-- serve: `serve` (the FastAPI app) with `routes` (the endpoints), `live_model` (which model answers,
-  swapped when the pointer moves), `predict` (request to matrix to answer), `fast_path` (the same
-  answers, computed faster), `shortcut` (`/predict` without FastAPI's per-request routing),
-  `responses` (what each route answers, and the orjson encoder), `metrics`.
-- the volume, which is all the steps share: `snapshots`, `registry` and `atomic` (whole files only).
+- `load_data/`: write a new snapshot of data (`step`, then `sources`, `datasets`, `csv_files`).
+- `train/`: fit, evaluate and publish a model version (`step`, then `pipelines`, `tuning`).
+- `serve/`: the FastAPI app answering from the newest promoted model (`app`, `routes`,
+  `request_body`, `scoring`, `live_model`; the same answers faster in `speed_tricks/`).
+- `volume/`: all that the steps share, knowing no step: `snapshots`, `registry` (model versions and
+  the `latest.json` pointer), `atomic` (whole files only).
 
-The steps never import each other: they meet only in the folder.
+At the top: `config` (the MLSTEPS_* settings), `cli` (`mlsteps load-data | train | bootstrap | serve |
+doctor | show`), `schedule` (a step once or periodically), `table` (what load-data hands to train
+through the volume), `learner_code` (your loader and pipeline), `errors`, `logs`, `doctor`, `show`.
+
+The steps never import each other (tests/test_architecture.py): they meet only in the volume.
 """
 
 from importlib.metadata import PackageNotFoundError, version
