@@ -117,8 +117,12 @@ checkov.io/skip5: CKV_K8S_35=The signing key is one setting among the MLSTEPS_* 
   mountPath: /tmp
 {{- end }}
 
-{{/* Checks the values schema cannot say in a sentence: each cron field in its range, min <= max replicas, no "latest" tag. */}}
+{{/* Checks the values schema cannot say in a sentence: each cron field in its range, names short enough, min <= max replicas, no "latest" tag. */}}
 {{- define "mlsteps.validate" -}}
+{{- $cronJob := printf "%s-load-data" (include "mlsteps.fullname" .) }}
+{{- if gt (len $cronJob) 52 }}
+{{- fail (printf "the CronJob name %q is %d characters long and Kubernetes allows 52 (it adds 11 for each Job): use a release name of at most 34 characters, or one with \"mlsteps\" in it, or a shorter fullnameOverride." $cronJob (len $cronJob)) }}
+{{- end }}
 {{- include "mlsteps.checkSchedule" (dict "key" "loadData.schedule" "schedule" .Values.loadData.schedule) }}
 {{- include "mlsteps.checkSchedule" (dict "key" "train.schedule" "schedule" .Values.train.schedule) }}
 {{- $autoscaling := .Values.serve.autoscaling }}
@@ -130,14 +134,14 @@ checkov.io/skip5: CKV_K8S_35=The signing key is one setting among the MLSTEPS_* 
 {{- end }}
 {{- end }}
 
-{{/* One cron schedule, field by field (the schema has checked there are five): a sentence names the field out of range. */}}
+{{/* One cron schedule, field by field (the schema has checked there are five): a sentence names the field out of range. The ranges are the API server's (robfig/cron v3): day-of-week 0-6, Sunday is 0, never 7. */}}
 {{- define "mlsteps.checkSchedule" -}}
 {{- $key := .key }}
 {{- $schedule := .schedule }}
 {{- if not (hasPrefix "@" $schedule) }}
 {{- $months := list "JAN" "FEB" "MAR" "APR" "MAY" "JUN" "JUL" "AUG" "SEP" "OCT" "NOV" "DEC" }}
 {{- $days := list "SUN" "MON" "TUE" "WED" "THU" "FRI" "SAT" }}
-{{- $fields := list (dict "name" "minute" "min" 0 "max" 59 "names" (list)) (dict "name" "hour" "min" 0 "max" 23 "names" (list)) (dict "name" "day-of-month" "min" 1 "max" 31 "names" (list)) (dict "name" "month" "min" 1 "max" 12 "names" $months) (dict "name" "day-of-week" "min" 0 "max" 7 "names" $days) }}
+{{- $fields := list (dict "name" "minute" "min" 0 "max" 59 "names" (list)) (dict "name" "hour" "min" 0 "max" 23 "names" (list)) (dict "name" "day-of-month" "min" 1 "max" 31 "names" (list)) (dict "name" "month" "min" 1 "max" 12 "names" $months) (dict "name" "day-of-week" "min" 0 "max" 6 "names" $days) }}
 {{- range $i, $text := regexSplit " +" (trim $schedule) -1 }}
 {{- $field := index $fields $i }}
 {{- $where := printf "%s %q: the %s field %q" $key $schedule $field.name $text }}
