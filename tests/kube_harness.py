@@ -101,6 +101,30 @@ def containers(obj: dict) -> list[dict]:
     return spec.get("initContainers", []) + spec["containers"]
 
 
+def quantity(value: str | int | float) -> float:
+    """A Kubernetes quantity as a number: CPU in cores (100m is 0.1), memory in bytes (1Ki is 1024)."""
+    text = str(value)
+    suffixes = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    for suffix in sorted(suffixes, key=len, reverse=True):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * suffixes[suffix]
+    return float(text)
+
+
+def init_requests_above_the_pods(spec: dict) -> list[str]:
+    """What an init container requests beyond the sum of the app containers' requests: the scheduler
+    reserves the larger of the two for the pod's whole life (Kubernetes docs, "Init containers",
+    resource sharing), so every such excess is reserved and never used once the pod runs."""
+    problems = []
+    for resource in ("cpu", "memory"):
+        app = sum(quantity(c["resources"]["requests"].get(resource, 0)) for c in spec["containers"])
+        for init in spec.get("initContainers", []):
+            wanted = init["resources"]["requests"].get(resource, 0)
+            if quantity(wanted) > app:
+                problems.append(f"{init['name']} requests {resource} {wanted}, more than the app containers' {app:g}")
+    return problems
+
+
 # -- strict schemas and the policy scan (the dev dependencies kubernetes-validate and checkov) -------
 
 
@@ -526,7 +550,9 @@ __all__ = [
     "load_objects",
     "newest_minor",
     "pod_template",
+    "init_requests_above_the_pods",
     "predict_then_newer_model",
+    "quantity",
     "schema_minors",
     "second_replica_reuses_the_model",
     "serve_bootstraps_itself",

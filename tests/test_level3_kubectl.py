@@ -26,6 +26,7 @@ from kube_harness import (
     PodmanStack,
     checkov_scan,
     containers,
+    init_requests_above_the_pods,
     leftovers,
     level3_objects,
     newest_minor,
@@ -289,7 +290,8 @@ def test_serve_bootstraps_in_an_init_container_that_may_write_the_claim():
     names = lambda c: [e["name"] for e in c["env"]]  # noqa: E731
     # the same settings the steps get: what load-data and train would each read
     assert set(names(init)) == set(names(containers(train)[0])) | set(names(containers(load_data)[0]))
-    assert init["resources"] == containers(train)[0]["resources"]
+    assert init["resources"]["limits"] == containers(train)[0]["resources"]["limits"]  # room to train
+    assert not init_requests_above_the_pods(spec)  # the pod's reservation is serve's, not training's
 
 
 @pytest.mark.e2e

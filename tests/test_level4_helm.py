@@ -42,6 +42,7 @@ from kube_harness import (
     PodmanStack,
     checkov_scan,
     containers,
+    init_requests_above_the_pods,
     leftovers,
     level3_objects,
     load_objects,
@@ -266,7 +267,8 @@ def test_release_name_prefixes_every_object_and_references_follow():
         ("loadData.schedule=0 24 * * *", 'the hour field "24" is out of range: hour must be 0-23'),
         ("train.schedule=0 0 32 * *", "day-of-month must be 1-31"),
         ("train.schedule=0 0 * 13 *", "month must be 1-12"),
-        ("train.schedule=0 0 * * 8", "day-of-week must be 0-7"),
+        ("train.schedule=0 0 * * 7", "day-of-week must be 0-6"),  # the API server's cron (robfig/cron v3) has no 7
+        ("train.schedule=0 0 * * 1-7", "day-of-week must be 0-6"),
         ("train.schedule=*/0 * * * *", "has a bad step"),
         (
             "serve.autoscaling.enabled=true,serve.autoscaling.minReplicas=5",
@@ -376,6 +378,27 @@ def test_environment_files_do_what_they_say():
         for obj in objects.values():
             if obj["kind"] == "CronJob":
                 CronTrigger.from_crontab(obj["spec"]["schedule"])
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_bootstrap_never_reserves_more_than_serve(environment):
+    """The scheduler reserves max(init container's requests, serve's) for each serve pod's whole life:
+    a bootstrap that asks for more than serve makes every autoscaled pod reserve what only a first
+    training needs, and pods stay Pending on a cluster sized for serve."""
+    serve = by_key(chart_objects(values_file(ENVIRONMENTS[environment])))[("Deployment", "mlsteps-serve")]
+    assert not init_requests_above_the_pods(pod_template(serve)["spec"])
+
+
+def test_release_names_that_make_a_cronjob_name_too_long_are_refused():
+    """The API server refuses a CronJob name over 52 characters (the Job controller appends 11): the chart
+    says so before anything is created. "<release>-mlsteps-load-data" is the longest name."""
+    longest = "r" * 34
+    names = {o["metadata"]["name"] for o in chart_objects(name=longest)}
+    assert f"{longest}-mlsteps-load-data" in names and max(map(len, names)) <= 52
+    with pytest.raises(helm_python.HelmError) as error:
+        render(name=longest + "r")
+    assert 'the CronJob name "' + longest + 'r-mlsteps-load-data" is 53 characters long' in str(error.value)
+    assert chart_objects(name="my-long-mlsteps-release-name-for-the-team")  # "mlsteps" in it: no suffix added
 
 
 # -- what a learner reads after install, and `helm test` ---------------------------------------------
