@@ -151,7 +151,8 @@ def test_schema_describes_every_key_and_allows_no_others():
 
 def comparable(obj: dict) -> dict:
     """`obj` with what may differ between the levels taken out: Helm's own labels, Helm's annotations
-    (the claim's resource policy), the wording of checkov skip reasons (their check IDs must match), and
+    (the claim's resource policy, the settings' checksum on serve's pods), the wording of checkov skip
+    reasons (their check IDs must match), and
     spelled-out Kubernetes defaults (a Deployment's replicas: 1)."""
     obj = copy.deepcopy(obj)
 
@@ -163,7 +164,7 @@ def comparable(obj: dict) -> dict:
                 annotations = {
                     k: (v.split("=", 1)[0] if k.startswith("checkov.io/skip") else v)
                     for k, v in metadata.get("annotations", {}).items()
-                    if not k.startswith("helm.sh/")
+                    if not k.startswith(("helm.sh/", "checksum/"))
                 }
                 metadata.pop("labels", None), metadata.pop("annotations", None)
                 if labels:
@@ -219,6 +220,7 @@ def test_release_name_prefixes_every_object_and_references_follow():
     objects = chart_objects(name="demo")
     names = {o["metadata"]["name"] for o in objects}
     assert names == {
+        "demo-mlsteps-settings",
         "demo-mlsteps-data",
         "demo-mlsteps-load-data",
         "demo-mlsteps-train",
@@ -278,6 +280,11 @@ def test_release_name_prefixes_every_object_and_references_follow():
         ("persistence.keep=yes", "/persistence/keep"),
         ("serve.autoscaling.targetCPUUtilizationPercentage=150", "/serve/autoscaling/targetCPUUtilizationPercentage"),
         ("extraEnv.MLSTEPS_DATA_DIR=/elsewhere", "/extraEnv/MLSTEPS_DATA_DIR"),  # the chart sets it
+        ("extraEnv.MLSTEPS_LOG_LEVEL=DEBUG", "/extraEnv/MLSTEPS_LOG_LEVEL"),  # it has its own key, logLevel
+        ("extraEnv.MLSTEPS_SIGNING_KEY=0123456789abcdef", "/extraEnv/MLSTEPS_SIGNING_KEY"),  # a Secret, never a value
+        ("logLevel=debug", "/logLevel"),
+        ("maxBodyBytes=100", "/maxBodyBytes"),  # 0 (unset) or 1024 and more
+        ("keepModels=0", "/keepModels"),
         ("extraEnv.LOG_LEVEL=DEBUG", "invalid propertyName 'LOG_LEVEL'"),  # not an MLSTEPS_ variable
     ],
 )
@@ -298,7 +305,9 @@ def test_schema_rejects_bad_set_values(set_flag, message):
         "serve.replicas=2",
         "image.tag=0.2.0",
         "service.type=ClusterIP",
-        "extraEnv.MLSTEPS_LOG_LEVEL=DEBUG",
+        "logLevel=DEBUG",
+        "extraEnv.MLSTEPS_NOT_A_CHART_KEY_YET=on",  # a setting the chart has no key for
+        "maxBodyBytes=4096",
         "persistence.storageClass=standard",
         "train.schedule=0 0 * jan-mar mon-fri",
         "train.schedule=0 8-18/2 1-15 * *",
@@ -314,17 +323,29 @@ def test_schema_accepts_good_set_values(set_flag):
 
 def test_set_reaches_the_objects():
     objects = by_key(
-        chart_objects(
-            helm_python.parse_set_string("train.schedule=0 */6 * * *,image.tag=0.2.0,extraEnv.MLSTEPS_LOG_LEVEL=DEBUG")
-        )
+        chart_objects(helm_python.parse_set_string("train.schedule=0 */6 * * *,image.tag=0.2.0,logLevel=DEBUG"))
     )
     train = objects[("CronJob", "mlsteps-train")]
     assert train["spec"]["schedule"] == "0 */6 * * *"
+    assert objects[("ConfigMap", "mlsteps-settings")]["data"]["MLSTEPS_LOG_LEVEL"] == "DEBUG"
     for obj in objects.values():
         if obj["kind"] in ("Job", "CronJob", "Deployment"):
             for container in containers(obj):
                 assert container["image"] == "mlsteps:0.2.0"
-                assert {"name": "MLSTEPS_LOG_LEVEL", "value": "DEBUG"} in container["env"]
+                assert container["envFrom"] == [{"configMapRef": {"name": "mlsteps-settings"}}]
+
+
+def serve_checksum(values: dict) -> str:
+    serve = by_key(chart_objects(values))[("Deployment", "mlsteps-serve")]
+    return pod_template(serve)["metadata"]["annotations"]["checksum/settings"]
+
+
+def test_a_changed_setting_rolls_serve_on_upgrade():
+    """serve reads its settings when it starts: a `helm upgrade` that changes one must change serve's pod
+    template, or the Deployment keeps its old pods (helm docs, "Automatically Roll Deployments")."""
+    assert serve_checksum({}) == serve_checksum({"logLevel": "INFO"})  # the same settings: no roll
+    assert serve_checksum({}) != serve_checksum({"logLevel": "DEBUG"})
+    assert serve_checksum({}) != serve_checksum({"extraEnv": {"MLSTEPS_NOT_A_CHART_KEY_YET": "1"}})
 
 
 def test_optional_blocks_are_off_by_default_and_render_when_on():
@@ -361,7 +382,7 @@ def test_environment_files_do_what_they_say():
     prod = by_key(chart_objects(values_file(ENVIRONMENTS["prod"])))
     # dev: the claim goes with the release, logs are verbose
     assert "annotations" not in dev[("PersistentVolumeClaim", "mlsteps-data")]["metadata"]
-    assert {"name": "MLSTEPS_LOG_LEVEL", "value": "DEBUG"} in containers(dev[("Deployment", "mlsteps-serve")])[0]["env"]
+    assert dev[("ConfigMap", "mlsteps-settings")]["data"]["MLSTEPS_LOG_LEVEL"] == "DEBUG"
     # prod: autoscaled serve with more pods, larger pods, slower schedules, an ingress
     hpa = prod[("HorizontalPodAutoscaler", "mlsteps-serve")]["spec"]
     assert hpa["minReplicas"] >= 3 and hpa["maxReplicas"] > hpa["minReplicas"]

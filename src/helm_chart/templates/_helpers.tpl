@@ -44,37 +44,27 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
 
-{{/* One container's MLSTEPS_* variables as level 3 sets them: data dir, dataset ("dataset" true), address ("serve" true), the pipeline and its grid ("pipeline" true), the signing key ("signing" true), then extraEnv. */}}
+{{/* One container's settings as level 3 passes them: the settings ConfigMap (envFrom), then the data dir, serve's address ("serve" true) and the signing key from its Secret ("signing" true). */}}
 {{- define "mlsteps.env" -}}
-- name: MLSTEPS_DATA_DIR
-  value: /data
-{{- if .dataset }}
-- name: MLSTEPS_DATASET
-  value: {{ .root.Values.dataset | quote }}
-{{- end }}
-{{- if .pipeline }}
-- name: MLSTEPS_PIPELINE
-  value: {{ .root.Values.pipeline | quote }}  # empty: the task's default
-- name: MLSTEPS_PARAM_GRID
-  value: {{ .root.Values.paramGrid | quote }}  # empty: no tuning
-{{- end }}
+envFrom:
+  - configMapRef:
+      name: {{ include "mlsteps.fullname" .root }}-settings  # every MLSTEPS_* setting, shared by all the steps
+env:
+  - name: MLSTEPS_DATA_DIR
+    value: /data  # the claim's mount path
 {{- if .serve }}
-- name: MLSTEPS_HOST
-  value: 0.0.0.0  # listen on the pod's address, not only on its loopback
-- name: MLSTEPS_PORT
-  value: "8000"
+  - name: MLSTEPS_HOST
+    value: 0.0.0.0  # listen on the pod's address, not only on its loopback
+  - name: MLSTEPS_PORT
+    value: "8000"
 {{- end }}
 {{- if .signing }}
-- name: MLSTEPS_SIGNING_KEY  # train signs, serve verifies; no Secret: models are unsigned
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "mlsteps.fullname" .root }}-signing
-      key: key
-      optional: true
-{{- end }}
-{{- range $name, $value := .root.Values.extraEnv }}
-- name: {{ $name }}
-  value: {{ $value | quote }}
+  - name: MLSTEPS_SIGNING_KEY  # train signs, serve verifies; no Secret: models are unsigned
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "mlsteps.fullname" .root }}-signing
+        key: key
+        optional: true
 {{- end }}
 {{- end }}
 
