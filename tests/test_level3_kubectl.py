@@ -97,6 +97,7 @@ def test_one_object_per_file_with_the_expected_kinds():
         assert len(docs) == 1, f"{path.name} holds {len(docs)} objects; one per file"
         kinds.append(docs[0]["kind"])
     assert kinds == [
+        "ConfigMap",
         "PersistentVolumeClaim",
         "CronJob",
         "CronJob",
@@ -148,10 +149,17 @@ def test_every_container_runs_a_real_mlsteps_command():
             )
 
 
+def settings_configmap() -> dict:
+    (configmap,) = [obj for obj in objects() if obj["kind"] == "ConfigMap"]
+    return configmap
+
+
 def test_env_names_and_values_are_valid_settings(settings, monkeypatch):
+    """What each container reads (the settings ConfigMap, then its own env) are settings the steps accept."""
+    shared = settings_configmap()["data"]
     for obj in workloads():
         for container in containers(obj):
-            env = env_of(container)
+            env = {**shared, **env_of(container)}
             unknown = set(env) - set(ENV_DEFAULTS)
             assert not unknown, f"{obj['metadata']['name']}: not a setting: {sorted(unknown)}"
             with monkeypatch.context() as patch:
@@ -161,15 +169,17 @@ def test_env_names_and_values_are_valid_settings(settings, monkeypatch):
                 load_settings()  # raises ConfigError on a value the steps would reject
 
 
-def test_datasets_agree_between_bootstrap_and_load_data():
-    datasets = {
-        obj["metadata"]["name"]: env_of(c).get("MLSTEPS_DATASET")
-        for obj in workloads()
-        for c in containers(obj)
-        if c["name"] in ("bootstrap", "load-data")
-    }
-    assert len(datasets) == 2, datasets
-    assert len(set(datasets.values())) == 1, datasets
+def test_every_step_reads_the_one_settings_configmap():
+    """One ConfigMap holds the settings and every container reads all of it, so a change is one edit and
+    load-data, train and serve's bootstrap can never disagree on the dataset or the pipeline; only what
+    the pod fixes (data dir, serve's address) and the signing key (a Secret) are per container."""
+    name = settings_configmap()["metadata"]["name"]
+    per_container = {"MLSTEPS_DATA_DIR", "MLSTEPS_HOST", "MLSTEPS_PORT", "MLSTEPS_SIGNING_KEY"}
+    for obj in workloads():
+        for container in containers(obj):
+            assert container["envFrom"] == [{"configMapRef": {"name": name}}], container["name"]
+            assert set(env_of(container)) <= per_container, container["name"]
+    assert not per_container & set(settings_configmap()["data"]), "fixed per pod, or a Secret: never shared"
 
 
 def test_claim_and_mount_paths_agree_across_objects():
@@ -215,7 +225,7 @@ def test_recommended_labels_everywhere_and_stable_selectors():
     for obj in objects():
         labels = obj["metadata"]["labels"]
         assert RECOMMENDED.items() <= labels.items(), obj["metadata"]["name"]
-        assert labels[COMPONENT] in ("data", "load-data", "train", "serve")
+        assert labels[COMPONENT] in ("settings", "data", "load-data", "train", "serve")
         if obj["kind"] in WORKLOADS:
             assert pod_template(obj)["metadata"]["labels"] == labels
         if obj["kind"] == "CronJob":  # the Jobs it creates, and so `-l app.kubernetes.io/part-of=mlsteps` lists them
@@ -357,6 +367,52 @@ def test_doc_commands_are_copyable_and_apply_every_file():
     assert triggered and triggered <= cronjobs
     watched = [line for line in lines if re.search(r" -w\b| --watch\b", line)]
     assert not [line for line in watched if re.search(r"kubectl get \S*,", line)], "-w takes one resource type"
+
+
+HAND_MADE_JOB = re.compile(r"kubectl create job (?:--namespace \S+ )?--from=cronjob/(\S+) (\S+)")
+
+
+def jobs_made_by_hand_problems(name: str, lines: list[str]) -> list[str]:
+    """A Job's name must be new in the namespace (a fixed one fails with AlreadyExists the second time),
+    and a train Job made right after a load-data Job must wait for it: both would run at once and train
+    could fit the snapshot before."""
+    problems, load_data_running = [], False
+    for line in lines:
+        created = HAND_MADE_JOB.search(line)
+        if created:
+            if not created.group(2).endswith("$(date"):  # the name ends in a timestamp, $(date +%s)
+                problems.append(f"{name}: a fixed Job name: {line}")
+            if created.group(1).endswith("-train") and load_data_running:
+                problems.append(f"{name}: train starts before the load-data Job completes: {line}")
+            load_data_running = created.group(1).endswith("-load-data")
+        elif re.search(r"kubectl wait .*--for=condition=complete", line):
+            load_data_running = False
+    return problems
+
+
+def test_jobs_made_by_hand_get_new_names_and_train_waits_for_load_data():
+    import helm_python
+
+    pages = sorted((REPO_ROOT / "docs").glob("*.md")) + sorted((REPO_ROOT / "src").glob("*/README.md"))
+    problems = [p for page in pages for p in jobs_made_by_hand_problems(page.name, shell_lines(page))]
+    with helm_python.Chart.load(REPO_ROOT / "src" / "helm_chart") as chart:
+        notes = chart.render({}, name="mlsteps", namespace="default")["mlsteps/templates/NOTES.txt"]
+    problems += jobs_made_by_hand_problems("NOTES.txt", [line.strip() for line in notes.splitlines()])
+    assert HAND_MADE_JOB.search(notes) and not problems, problems
+    assert jobs_made_by_hand_problems("x", ["kubectl create job --from=cronjob/mlsteps-train train-now"])
+
+
+def test_an_offline_build_inside_minikube_is_explained_as_at_level_2():
+    """No registry: level 2's local base image (scripts/runtimes/base_image.sh), copied into minikube and
+    passed to the Dockerfile's own build argument."""
+    lines = shell_lines(GUIDE)
+    script = (REPO_ROOT / "scripts" / "runtimes" / "base_image.sh").read_text()
+    base = re.search(r"^local_image=(\S+)", script, re.M).group(1)
+    argument = re.search(r"^ARG (\w+)=python:", (REPO_ROOT / "src/docker_compose/Dockerfile").read_text(), re.M)
+    assert "bash scripts/runtimes/base_image.sh" in lines
+    assert f"minikube image load {base}" in lines
+    build_arg = f"--build-opt=build-arg={argument.group(1)}={base}"
+    assert f"minikube image build -t {IMAGE_TAG} -f src/docker_compose/Dockerfile {build_arg} ." in lines
 
 
 # -- with real tools outside .venv ----------------------------------------------------------------
