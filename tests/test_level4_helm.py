@@ -63,7 +63,11 @@ ENVIRONMENTS = {"default": None, "dev": CHART_DIR / "values-dev.yaml", "prod": C
 # Labels Helm charts add by convention; the only labels allowed to differ from level 3.
 HELM_LABELS = {"helm.sh/chart", "app.kubernetes.io/version", "app.kubernetes.io/managed-by"}
 OPTIONAL_ON = {
-    "serve": {"autoscaling": {"enabled": True}},
+    "serve": {
+        "autoscaling": {"enabled": True},
+        "podDisruptionBudget": {"enabled": True},
+        "topologySpread": {"enabled": True},
+    },
     "ingress": {"enabled": True, "tls": {"secretName": "mlsteps-tls"}},
 }
 
@@ -420,6 +424,34 @@ def test_release_names_that_make_a_cronjob_name_too_long_are_refused():
         render(name=longest + "r")
     assert 'the CronJob name "' + longest + 'r-mlsteps-load-data" is 53 characters long' in str(error.value)
     assert chart_objects(name="my-long-mlsteps-release-name-for-the-team")  # "mlsteps" in it: no suffix added
+
+
+def test_prod_survives_a_node_going_away():
+    """Several serve pods help only if a drain cannot take them all at once and they do not share one
+    node: prod has a PodDisruptionBudget and a spread over hostnames, both on serve's own pods."""
+    prod = by_key(chart_objects(values_file(ENVIRONMENTS["prod"])))
+    serve = prod[("Deployment", "mlsteps-serve")]
+    selector = serve["spec"]["selector"]
+    assert prod[("PodDisruptionBudget", "mlsteps-serve")]["spec"] == {"maxUnavailable": 1, "selector": selector}
+    (spread,) = pod_template(serve)["spec"]["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname" and spread["maxSkew"] == 1
+    assert spread["labelSelector"] == selector and spread["matchLabelKeys"] == ["pod-template-hash"]
+    assert selector["matchLabels"].items() <= pod_template(serve)["metadata"]["labels"].items()
+    default = by_key(chart_objects())
+    assert not [key for key in default if key[0] == "PodDisruptionBudget"]
+    assert "topologySpreadConstraints" not in pod_template(default[("Deployment", "mlsteps-serve")])["spec"]
+
+
+def test_prod_pulls_its_image_from_a_registry_marked_as_a_placeholder():
+    """A node without the image pulls it: "mlsteps" alone means docker.io/library/mlsteps, which is not
+    ours. prod names a registry (a host with a dot or a port first) and marks it as the learner's to fill."""
+    prod = by_key(chart_objects(values_file(ENVIRONMENTS["prod"])))
+    images = {c["image"] for obj in prod.values() if obj["kind"] in ("CronJob", "Deployment") for c in containers(obj)}
+    (image,) = images
+    host = image.split("/")[0]
+    assert "/" in image and ("." in host or ":" in host), image
+    (line,) = [line for line in ENVIRONMENTS["prod"].read_text().splitlines() if line.strip().startswith("repository:")]
+    assert "PLACEHOLDER" in line
 
 
 # -- what a learner reads after install, and `helm test` ---------------------------------------------
