@@ -19,7 +19,9 @@ does, so this harness bridges the gaps, always in its own copies of the objects 
 - probes are dropped (Podman turns them into healthchecks that need curl in the image): the harness
   polls /readyz itself instead, as a kubelet would;
 - every container runs `image`, the tag the test built; ConfigMaps travel with each pod so that
-  `envFrom`/`valueFrom` resolve. Other kinds (Service, ServiceAccount, Ingress, ...) are skipped.
+  `envFrom`/`valueFrom` resolve, with the test's `env` overrides written into them too (Podman 4.3
+  lets envFrom win over env, Kubernetes the other way round). Other kinds (Service, ServiceAccount,
+  Ingress, ...) are skipped.
 
 Used by level 3 (objects from src/kubectl) and level 4 (objects from `helm template`):
 
@@ -122,6 +124,49 @@ def init_requests_above_the_pods(spec: dict) -> list[str]:
             wanted = init["resources"]["requests"].get(resource, 0)
             if quantity(wanted) > app:
                 problems.append(f"{init['name']} requests {resource} {wanted}, more than the app containers' {app:g}")
+    return problems
+
+
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
+def restricted_profile_problems(spec: dict) -> list[str]:
+    """What the "restricted" Pod Security Standard (Kubernetes docs, "Pod Security Standards") refuses
+    in a pod spec, as a namespace labelled pod-security.kubernetes.io/enforce=restricted checks it."""
+    problems = [f"{flag} is on" for flag in ("hostNetwork", "hostPID", "hostIPC") if spec.get(flag)]
+    problems += [
+        f"volume {v['name']} is {sorted(set(v) - {'name'})}"
+        for v in spec.get("volumes", [])
+        if not set(v) - {"name"} <= RESTRICTED_VOLUMES
+    ]
+    pod = spec.get("securityContext", {})
+    for container in spec.get("initContainers", []) + spec["containers"] + spec.get("ephemeralContainers", []):
+        context, name = container.get("securityContext", {}), container["name"]
+        capabilities = context.get("capabilities", {})
+        seccomp = context.get("seccompProfile", pod.get("seccompProfile", {})).get("type")
+        problems += [
+            f"{name}: {problem}"
+            for problem, broken in (
+                ("privileged", context.get("privileged")),
+                ("allowPrivilegeEscalation is not false", context.get("allowPrivilegeEscalation") is not False),
+                ("capabilities do not drop ALL", "ALL" not in capabilities.get("drop", [])),
+                ("adds capabilities", set(capabilities.get("add", [])) - {"NET_BIND_SERVICE"}),
+                ("runAsNonRoot is not true", context.get("runAsNonRoot", pod.get("runAsNonRoot")) is not True),
+                ("runs as user 0", context.get("runAsUser", pod.get("runAsUser")) == 0),
+                (f"seccomp {seccomp}, not RuntimeDefault or Localhost", seccomp not in ("RuntimeDefault", "Localhost")),
+                ("a hostPort", any(port.get("hostPort") for port in container.get("ports", []))),
+            )
+            if broken
+        ]
     return problems
 
 
@@ -400,7 +445,13 @@ class PodmanStack:
     # -- internals ---------------------------------------------------------------------------------
 
     def _configmaps(self) -> list[dict]:
-        return [obj for obj in self.objects if obj["kind"] == "ConfigMap"]
+        """The ConfigMaps, with `env` written over their keys: in Kubernetes a container's env wins over
+        its envFrom, but Podman 4.3 lets envFrom win, so an override only in env would be lost."""
+        configmaps = [copy.deepcopy(obj) for obj in self.objects if obj["kind"] == "ConfigMap"]
+        for configmap in configmaps:
+            data = configmap.setdefault("data", {})
+            data.update({name: str(value) for name, value in self.env.items() if name in data})
+        return configmaps
 
     def _pod(self, obj: dict, pod_name: str, restart_policy: str | None) -> dict:
         """A bare Pod from `obj`'s pod template, patched as the module docstring says."""
@@ -553,6 +604,7 @@ __all__ = [
     "init_requests_above_the_pods",
     "predict_then_newer_model",
     "quantity",
+    "restricted_profile_problems",
     "schema_minors",
     "second_replica_reuses_the_model",
     "serve_bootstraps_itself",
