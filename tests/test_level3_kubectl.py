@@ -32,6 +32,7 @@ from kube_harness import (
     newest_minor,
     pod_template,
     predict_then_newer_model,
+    restricted_profile_problems,
     schema_minors,
     second_replica_reuses_the_model,
     serve_bootstraps_itself,
@@ -267,6 +268,31 @@ def test_pods_are_hardened_and_bounded():
                 assert {"cpu", "memory"} <= container["resources"][bound].keys()
         if obj["kind"] in ("Job", "CronJob"):
             assert spec["restartPolicy"] in ("Never", "OnFailure")
+
+
+def pods_the_docs_make_by_hand() -> list[tuple[str, dict]]:
+    """Each `kubectl run ... --overrides=JSON` pod of the docs: kubectl merges the JSON over the pod it
+    generates (a JSON merge patch, so the override's container list replaces the generated one)."""
+    pages = sorted((REPO_ROOT / "docs").glob("*.md")) + sorted((REPO_ROOT / "src").glob("*/README.md"))
+    found = []
+    for page in pages:
+        for line in shell_lines(page):
+            if line.startswith("kubectl run "):
+                overrides = re.search(r"--overrides='(.*)'", line)
+                assert overrides, f"{page.name}: a hand-made pod without --overrides gets no security context: {line}"
+                found.append((f"{page.name}: {line[:60]}", json.loads(overrides.group(1))["spec"]))
+    return found
+
+
+def test_every_pod_passes_the_restricted_pod_security_profile():
+    """A namespace that enforces "restricted" admits every pod of this level, the ones the docs make by
+    hand (the model rollback) included; otherwise that one command fails where everything else works."""
+    by_hand = pods_the_docs_make_by_hand()
+    assert by_hand, "the docs show the model rollback pod"
+    pods = [(o["metadata"]["name"], pod_template(o)["spec"]) for o in workloads()] + by_hand
+    problems = [f"{name}: {problem}" for name, spec in pods for problem in restricted_profile_problems(spec)]
+    assert not problems, problems
+    assert restricted_profile_problems({"containers": [{"name": "bare"}]}), "the check must refuse a bare pod"
 
 
 def test_serve_has_startup_liveness_and_readiness_probes_with_timeouts():

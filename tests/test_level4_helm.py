@@ -26,6 +26,7 @@ import pytest
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 
+from helm_commands import commands_in, parse, releases, render_objects
 from helpers import (
     LEARNERS_CODE,
     REPO_ROOT,
@@ -49,6 +50,8 @@ from kube_harness import (
     newest_minor,
     pod_template,
     predict_then_newer_model,
+    quantity,
+    restricted_profile_problems,
     schema_minors,
     second_replica_reuses_the_model,
     serve_bootstraps_itself,
@@ -426,6 +429,22 @@ def test_release_names_that_make_a_cronjob_name_too_long_are_refused():
     assert chart_objects(name="my-long-mlsteps-release-name-for-the-team")  # "mlsteps" in it: no suffix added
 
 
+@pytest.mark.parametrize("optional", [False, True], ids=["as-shipped", "optional-blocks-on"])
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_pod_passes_the_restricted_pod_security_profile(environment, optional):
+    """The release's pods and its `helm test` pod, in a namespace that enforces "restricted"."""
+    rendered = render(environment_values(environment, optional))
+    objects = objects_of(rendered) + objects_of(rendered, tests=True)
+    pods = [
+        (o["metadata"]["name"], o["spec"] if o["kind"] == "Pod" else pod_template(o)["spec"])
+        for o in objects
+        if o["kind"] in ("Pod", "CronJob", "Deployment")
+    ]
+    assert len(pods) == 4
+    problems = [f"{name}: {problem}" for name, spec in pods for problem in restricted_profile_problems(spec)]
+    assert not problems, problems
+
+
 def test_prod_survives_a_node_going_away():
     """Several serve pods help only if a drain cannot take them all at once and they do not share one
     node: prod has a PodDisruptionBudget and a spread over hostnames, both on serve's own pods."""
@@ -713,6 +732,146 @@ def test_every_rejection_the_guide_lists_is_refused_with_its_message():
             render(helm_python.parse_set_string(set_flag.replace('"', "")))
         shown = message.split(" ...")[0]
         assert shown in str(error.value), (set_flag, str(error.value))
+
+
+GUIDE = REPO_ROOT / "docs" / "level-4-helm.md"
+DOC_PAGES = [
+    REPO_ROOT / "README.md",
+    *sorted((REPO_ROOT / "docs").glob("*.md")),
+    *sorted((REPO_ROOT / "src").glob("*/README.md")),
+    ENVIRONMENTS["dev"],  # their headers show a command too
+    ENVIRONMENTS["prod"],
+]
+
+
+def claim_changes(before: dict, after: dict) -> list[str]:
+    """What an upgrade from `before` to `after` asks of the claim that the API server refuses: a
+    PersistentVolumeClaim's spec is immutable but for a larger size (which the class must allow too;
+    minikube's standard does not, so any change of size fails there)."""
+    fixed = {k: v for k, v in before["spec"].items() if k != "resources"}
+    changed = {k: v for k, v in after["spec"].items() if k != "resources"}
+    problems = [
+        f"{key}: {fixed.get(key)} -> {changed.get(key)}"
+        for key in fixed.keys() | changed.keys()
+        if fixed.get(key) != changed.get(key)
+    ]
+    sizes = [quantity(claim["spec"]["resources"]["requests"]["storage"]) for claim in (before, after)]
+    if sizes[0] != sizes[1]:
+        problems.append(f"size {sizes[0]:g} -> {sizes[1]:g} bytes")
+    return problems
+
+
+def test_no_documented_upgrade_changes_the_claims_immutable_spec():
+    """Every install/upgrade the docs and values files show, in reading order, rendered per (release,
+    namespace): none changes the claim a previous one created, or the upgrade would always fail."""
+    claims: dict[tuple[str, str], dict] = {}
+    current: dict[tuple[str, str], dict] = {}
+    problems = []
+    for page in DOC_PAGES:
+        for command in commands_in(page):
+            if command.fails or command.action == "rollback":
+                continue
+            key = (command.release, command.namespace)
+            current[key] = deep_merge(current.get(key, {}) if command.reuse else {}, command.values)
+            (claim,) = [o for o in render_objects(current[key], *key) if o["kind"] == "PersistentVolumeClaim"]
+            if key in claims and (changes := claim_changes(claims[key], claim)):
+                problems.append(f"{page.name}: {command.line}: {changes}")
+            claims.setdefault(key, claim)
+    assert ("mlsteps", "mlsteps-prod") in claims, "the docs install prod as its own release and namespace"
+    assert not problems, problems
+    dev, prod = (chart_objects(values_file(ENVIRONMENTS[name])) for name in ("dev", "prod"))
+    (dev_claim,) = [o for o in dev if o["kind"] == "PersistentVolumeClaim"]
+    (prod_claim,) = [o for o in prod if o["kind"] == "PersistentVolumeClaim"]
+    assert claim_changes(dev_claim, prod_claim), "the check must see what an upgrade to prod would change"
+
+
+def test_revision_numbers_follow_the_pages_own_commands():
+    """Install, the values-dev upgrade, the schedule upgrade: what `helm status`, `helm test`, `helm history`
+    and the rollback say must match the revisions those commands make, and the rollback must undo only the
+    last upgrade (an older revision would also drop the values-dev settings)."""
+    text = GUIDE.read_text().split("\n## Quick start\n", 1)[1].split("\n## Uninstall\n")[0]  # Purpose only shows it
+    revisions: list[dict] = []  # of release mlsteps in namespace default, the values each revision has
+    problems = []
+    commands = iter(
+        c
+        for c in commands_in(GUIDE, start_at="Quick start", stop_at="Uninstall")
+        if c.release == "mlsteps" and c.namespace == "default"
+    )
+    for line in text.splitlines():
+        stripped = line.strip()
+        mine = parse(stripped) if re.match(r"^helm (install|upgrade|rollback) ", stripped) else None
+        if mine and (mine.release, mine.namespace) == ("mlsteps", "default"):
+            command = next(commands)  # the same command, knowing whether the page shows it failing
+            if command.fails:
+                continue
+            if command.action == "rollback":
+                if command.target != len(revisions) - 1:
+                    problems.append(f"{stripped}: undoes more than the last upgrade (now at {len(revisions)})")
+                revisions.append(revisions[command.target - 1])
+            else:
+                revisions.append(deep_merge(revisions[-1] if command.reuse and revisions else {}, command.values))
+        for shown in re.findall(r"REVISION: (\d+)", line):
+            if int(shown) != len(revisions):
+                problems.append(f"{stripped!r} after {len(revisions)} revisions")
+        for shown in re.findall(r"new revision, (\d+)", line):
+            if int(shown) != len(revisions) + 1:
+                problems.append(f"{stripped!r}: the rollback will be revision {len(revisions) + 1}")
+    history = [int(n) for n in re.findall(r"^(\d+)\s+(?:superseded|deployed)\s", text, re.M)]
+    assert history == list(range(1, len(history) + 1)) and history, history
+    assert not problems, problems
+    assert len(history) == 3, "the history shown is the one after the schedule upgrade: install, values-dev, schedule"
+    assert revisions[-1]["logLevel"] == "DEBUG", "the rollback keeps the values-dev settings"
+
+
+def test_the_signing_secret_the_docs_name_is_the_one_the_chart_reads():
+    """The reference is optional: a Secret under another name is ignored and models stay unsigned. Each
+    `kubectl create secret` and each `...-signing` name in the docs is one the objects really read."""
+    installed = releases([c for page in DOC_PAGES for c in commands_in(page)])
+    read = set()
+    for (release, namespace), values in {("mlsteps", "default"): {}, **installed}.items():
+        objects = render_objects(values, release, namespace) + level3_objects()
+        read |= {
+            e["valueFrom"]["secretKeyRef"]["name"]
+            for o in objects
+            if o["kind"] in ("CronJob", "Deployment")
+            for c in containers(o)
+            for e in c.get("env", [])
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
+    assert "wine-mlsteps-signing" in read and "mlsteps-signing" in read
+    text = "\n".join(page.read_text() for page in DOC_PAGES if page.suffix == ".md")
+    created = set(re.findall(r"kubectl create secret generic (\S+)", text))
+    named = set(re.findall(r"`([a-z0-9-]*-signing)`", text))
+    assert created and created <= read, created - read
+    assert named <= read, named - read
+
+
+def test_the_helm_version_the_docs_ask_for_has_what_the_docs_use():
+    """`helm template`/`lint` check the chart's kubeVersion (>=1.27) against the Kubernetes built into Helm,
+    1.27 from Helm 3.12; `--set-json` came in 3.10. On Helm 4, `--atomic` is deprecated: the docs give
+    its new name wherever they use it."""
+    needs = {"kubeVersion >=1.27": (3, 12)}
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    assert chart["kubeVersion"].startswith(">=1.27")
+    pages = [GUIDE, CHART_DIR / "README.md"]
+    if any("--set-json" in page.read_text() for page in pages):
+        needs["--set-json"] = (3, 10)
+    for page in pages:
+        text = page.read_text()
+        stated = [tuple(map(int, m)) for m in re.findall(r"Helm (\d+)\.(\d+)\+? (?:or later|or 4)", text)]
+        assert stated and min(stated) >= max(needs.values()), (page.name, stated, needs)
+        if "--atomic" in text:
+            assert "--rollback-on-failure" in text, f"{page.name}: say Helm 4's name for --atomic"
+
+
+def test_loadbalancer_says_it_needs_minikube_tunnel_beside_the_value():
+    (line,) = [
+        line
+        for line in (CHART_DIR / "values.yaml").read_text().splitlines()
+        if line.strip().startswith("type: NodePort")
+    ]
+    assert "LoadBalancer" in line and "minikube tunnel" in line and "--wait" in line
+    assert "minikube tunnel" in GUIDE.read_text().split("service.type=LoadBalancer", 1)[1][:400]
 
 
 def test_helm_fetcher_is_valid_bash_and_commits_no_address():
