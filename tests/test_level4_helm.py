@@ -15,6 +15,7 @@ import difflib
 import functools
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -626,6 +627,33 @@ def test_helm_cli_rejects_bad_values_with_a_clear_message(set_flag, words, major
     )
     assert result.returncode != 0
     assert all(word.lower() in result.stderr.lower() for word in words), result.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("major", HELM_MAJORS)
+def test_every_helm_flag_the_docs_use_exists_and_its_deprecation_is_explained(major):
+    """Each helm command of the docs, with `--help` added, parsed by the real Helm 3 and Helm 4: an
+    unknown flag fails, and a deprecated one (Helm 4's --atomic) must have its new name on that page."""
+    helm = need_helm(major)
+    problems = []
+    for page in DOC_PAGES:
+        if page.suffix != ".md":
+            continue
+        text = page.read_text()
+        for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+            for line in block.splitlines():
+                if not re.match(
+                    r"^helm (install|upgrade|rollback|test|template|lint|status|history|uninstall|get)\b", line
+                ):
+                    continue
+                words = [w for w in shlex.split(line.split("|")[0])[1:]]
+                result = subprocess.run([helm, *words, "--help"], capture_output=True, text=True, timeout=60)
+                if result.returncode != 0:
+                    problems.append(f"{page.name}: {line}: {result.stderr.strip()}")
+                for new_name in re.findall(r"deprecated, use (\S+) instead", result.stderr):
+                    if new_name not in text:
+                        problems.append(f"{page.name}: {line}: Helm {major} says use {new_name}; the page never does")
+    assert not problems, problems
 
 
 # -- end to end: the rendered chart as real pods on Podman ------------------------------------------
