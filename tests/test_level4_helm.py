@@ -902,6 +902,26 @@ def test_loadbalancer_says_it_needs_minikube_tunnel_beside_the_value():
     assert "minikube tunnel" in GUIDE.read_text().split("service.type=LoadBalancer", 1)[1][:400]
 
 
+def test_the_kind_job_runs_prod_as_its_own_release_with_what_kind_can_offer():
+    """ci.yml's kind job is the first real cluster these fixes meet: its prod-like install renders, is a
+    release of its own namespace, binds on kind (ReadWriteOnce, one pod, the loaded image), keeps prod's
+    PodDisruptionBudget and spread, and is tested by `helm test` in that namespace."""
+    workflow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    script = "\n".join(step.get("run", "") for step in workflow["jobs"]["kind"]["steps"])
+    (line,) = [line.strip() for line in script.splitlines() if "values-prod.yaml" in line]
+    command = parse(line)
+    assert command.namespace not in ("default", "") and command.release == "mlsteps"
+    objects = by_key(render_objects(command.values, command.release, command.namespace))
+    assert objects[("PersistentVolumeClaim", "mlsteps-data")]["spec"]["accessModes"] == ["ReadWriteOnce"]
+    serve = objects[("Deployment", "mlsteps-serve")]
+    assert serve["spec"]["replicas"] == 1 and ("HorizontalPodAutoscaler", "mlsteps-serve") not in objects
+    assert {c["image"] for c in containers(serve)} == {"mlsteps:0.1.0"}  # what `kind load` put on the node
+    assert objects[("PodDisruptionBudget", "mlsteps-serve")]["spec"]["maxUnavailable"] == 1
+    assert pod_template(serve)["spec"]["topologySpreadConstraints"]
+    assert not init_requests_above_the_pods(pod_template(serve)["spec"])
+    assert f"helm test mlsteps --namespace {command.namespace}" in script
+
+
 def test_helm_fetcher_is_valid_bash_and_commits_no_address():
     script = REPO_ROOT / "scripts" / "runtimes" / "helm.sh"
     subprocess.run(["bash", "-n", str(script)], check=True)
