@@ -19,7 +19,9 @@ does, so this harness bridges the gaps, always in its own copies of the objects 
 - probes are dropped (Podman turns them into healthchecks that need curl in the image): the harness
   polls /readyz itself instead, as a kubelet would;
 - every container runs `image`, the tag the test built; ConfigMaps travel with each pod so that
-  `envFrom`/`valueFrom` resolve. Other kinds (Service, ServiceAccount, Ingress, ...) are skipped.
+  `envFrom`/`valueFrom` resolve, with the test's `env` overrides written into them too (Podman 4.3
+  lets envFrom win over env, Kubernetes the other way round). Other kinds (Service, ServiceAccount,
+  Ingress, ...) are skipped.
 
 Used by level 3 (objects from src/kubectl) and level 4 (objects from `helm template`):
 
@@ -101,6 +103,73 @@ def containers(obj: dict) -> list[dict]:
     return spec.get("initContainers", []) + spec["containers"]
 
 
+def quantity(value: str | int | float) -> float:
+    """A Kubernetes quantity as a number: CPU in cores (100m is 0.1), memory in bytes (1Ki is 1024)."""
+    text = str(value)
+    suffixes = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    for suffix in sorted(suffixes, key=len, reverse=True):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * suffixes[suffix]
+    return float(text)
+
+
+def init_requests_above_the_pods(spec: dict) -> list[str]:
+    """What an init container requests beyond the sum of the app containers' requests: the scheduler
+    reserves the larger of the two for the pod's whole life (Kubernetes docs, "Init containers",
+    resource sharing), so every such excess is reserved and never used once the pod runs."""
+    problems = []
+    for resource in ("cpu", "memory"):
+        app = sum(quantity(c["resources"]["requests"].get(resource, 0)) for c in spec["containers"])
+        for init in spec.get("initContainers", []):
+            wanted = init["resources"]["requests"].get(resource, 0)
+            if quantity(wanted) > app:
+                problems.append(f"{init['name']} requests {resource} {wanted}, more than the app containers' {app:g}")
+    return problems
+
+
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
+def restricted_profile_problems(spec: dict) -> list[str]:
+    """What the "restricted" Pod Security Standard (Kubernetes docs, "Pod Security Standards") refuses
+    in a pod spec, as a namespace labelled pod-security.kubernetes.io/enforce=restricted checks it."""
+    problems = [f"{flag} is on" for flag in ("hostNetwork", "hostPID", "hostIPC") if spec.get(flag)]
+    problems += [
+        f"volume {v['name']} is {sorted(set(v) - {'name'})}"
+        for v in spec.get("volumes", [])
+        if not set(v) - {"name"} <= RESTRICTED_VOLUMES
+    ]
+    pod = spec.get("securityContext", {})
+    for container in spec.get("initContainers", []) + spec["containers"] + spec.get("ephemeralContainers", []):
+        context, name = container.get("securityContext", {}), container["name"]
+        capabilities = context.get("capabilities", {})
+        seccomp = context.get("seccompProfile", pod.get("seccompProfile", {})).get("type")
+        problems += [
+            f"{name}: {problem}"
+            for problem, broken in (
+                ("privileged", context.get("privileged")),
+                ("allowPrivilegeEscalation is not false", context.get("allowPrivilegeEscalation") is not False),
+                ("capabilities do not drop ALL", "ALL" not in capabilities.get("drop", [])),
+                ("adds capabilities", set(capabilities.get("add", [])) - {"NET_BIND_SERVICE"}),
+                ("runAsNonRoot is not true", context.get("runAsNonRoot", pod.get("runAsNonRoot")) is not True),
+                ("runs as user 0", context.get("runAsUser", pod.get("runAsUser")) == 0),
+                (f"seccomp {seccomp}, not RuntimeDefault or Localhost", seccomp not in ("RuntimeDefault", "Localhost")),
+                ("a hostPort", any(port.get("hostPort") for port in container.get("ports", []))),
+            )
+            if broken
+        ]
+    return problems
+
+
 # -- strict schemas and the policy scan (the dev dependencies kubernetes-validate and checkov) -------
 
 
@@ -171,7 +240,7 @@ def checkov_scan(directory: Path, objects: Iterable[dict]) -> list[dict]:
     expected = {
         f"{o['kind']}/{o['metadata']['name']}"
         for o in objects
-        if o["kind"] not in ("PersistentVolumeClaim", "HorizontalPodAutoscaler")
+        if o["kind"] not in ("PersistentVolumeClaim", "HorizontalPodAutoscaler", "PodDisruptionBudget")
     }  # checkov has no checks
     assert expected <= scanned, sorted(expected - scanned)
     reasons = {c["check_result"].get("suppress_comment", "") for c in results["skipped_checks"]}
@@ -376,7 +445,13 @@ class PodmanStack:
     # -- internals ---------------------------------------------------------------------------------
 
     def _configmaps(self) -> list[dict]:
-        return [obj for obj in self.objects if obj["kind"] == "ConfigMap"]
+        """The ConfigMaps, with `env` written over their keys: in Kubernetes a container's env wins over
+        its envFrom, but Podman 4.3 lets envFrom win, so an override only in env would be lost."""
+        configmaps = [copy.deepcopy(obj) for obj in self.objects if obj["kind"] == "ConfigMap"]
+        for configmap in configmaps:
+            data = configmap.setdefault("data", {})
+            data.update({name: str(value) for name, value in self.env.items() if name in data})
+        return configmaps
 
     def _pod(self, obj: dict, pod_name: str, restart_policy: str | None) -> dict:
         """A bare Pod from `obj`'s pod template, patched as the module docstring says."""
@@ -440,10 +515,13 @@ class PodmanStack:
 
 
 def _pod_annotations(metadata: dict, spec: dict) -> dict:
-    """The template's annotations; with init containers, Podman's "always" type: Podman 4.3 removes a
-    "once" init container while it still runs and fails the play, and "always" keeps it, which a pod
-    started once cannot tell apart (a kubelet keeps finished init containers too)."""
-    annotations = dict(metadata.get("annotations", {}))
+    """The template's annotations (values cut to 63 characters); with init containers, Podman's "always"
+    type: Podman 4.3 removes a "once" init container while it still runs and fails the play, and
+    "always" keeps it, which a pod started once cannot tell apart (a kubelet keeps finished init
+    containers too)."""
+    # Podman 4.3 holds annotation values to the 63 characters of a label value (Kubernetes has no such
+    # limit): the chart's checksum/settings, a 64-character sha256, is cut to fit.
+    annotations = {key: str(value)[:63] for key, value in metadata.get("annotations", {}).items()}
     if spec.get("initContainers"):
         annotations["io.podman.annotations.init.container.type"] = "always"
     return annotations
@@ -526,7 +604,10 @@ __all__ = [
     "load_objects",
     "newest_minor",
     "pod_template",
+    "init_requests_above_the_pods",
     "predict_then_newer_model",
+    "quantity",
+    "restricted_profile_problems",
     "schema_minors",
     "second_replica_reuses_the_model",
     "serve_bootstraps_itself",

@@ -20,6 +20,7 @@ import helm_python
 import pytest
 import yaml
 
+from helm_commands import commands_in, releases, render_objects
 from helpers import (
     LAUNCHER,
     REPO_ROOT,
@@ -32,7 +33,7 @@ from helpers import (
     wait_for,
 )
 from images import python_image
-from kube_harness import level3_objects, yaml_objects
+from kube_harness import level3_objects
 from mlsteps.cli import build_parser
 from mlsteps.config import ENV_DEFAULTS
 
@@ -176,11 +177,12 @@ def test_compose_services_exist():
 
 
 def kubernetes_objects() -> list[dict]:
-    """Level 3's objects plus the chart's (with its `helm test` pods), as a learner would create them."""
+    """Level 3's objects plus the chart's (with its `helm test` pods) for release `mlsteps` and every
+    release the docs install (`wine`, ...), with the values the docs give each, as a learner would create them."""
     objects = level3_objects()
-    with helm_python.Chart.load(REPO_ROOT / "src/helm_chart") as chart:
-        rendered = chart.render({}, name="mlsteps", namespace="default")
-    objects += [o for path, text in rendered.items() if path.endswith(".yaml") for o in yaml_objects(text)]
+    installed = releases([command for doc in DOCS for command in commands_in(doc)])
+    for (release, namespace), values in {("mlsteps", "default"): {}, **installed}.items():
+        objects += render_objects(values, release, namespace)
     return objects
 
 

@@ -26,11 +26,13 @@ from kube_harness import (
     PodmanStack,
     checkov_scan,
     containers,
+    init_requests_above_the_pods,
     leftovers,
     level3_objects,
     newest_minor,
     pod_template,
     predict_then_newer_model,
+    restricted_profile_problems,
     schema_minors,
     second_replica_reuses_the_model,
     serve_bootstraps_itself,
@@ -96,6 +98,7 @@ def test_one_object_per_file_with_the_expected_kinds():
         assert len(docs) == 1, f"{path.name} holds {len(docs)} objects; one per file"
         kinds.append(docs[0]["kind"])
     assert kinds == [
+        "ConfigMap",
         "PersistentVolumeClaim",
         "CronJob",
         "CronJob",
@@ -147,10 +150,17 @@ def test_every_container_runs_a_real_mlsteps_command():
             )
 
 
+def settings_configmap() -> dict:
+    (configmap,) = [obj for obj in objects() if obj["kind"] == "ConfigMap"]
+    return configmap
+
+
 def test_env_names_and_values_are_valid_settings(settings, monkeypatch):
+    """What each container reads (the settings ConfigMap, then its own env) are settings the steps accept."""
+    shared = settings_configmap()["data"]
     for obj in workloads():
         for container in containers(obj):
-            env = env_of(container)
+            env = {**shared, **env_of(container)}
             unknown = set(env) - set(ENV_DEFAULTS)
             assert not unknown, f"{obj['metadata']['name']}: not a setting: {sorted(unknown)}"
             with monkeypatch.context() as patch:
@@ -160,15 +170,17 @@ def test_env_names_and_values_are_valid_settings(settings, monkeypatch):
                 load_settings()  # raises ConfigError on a value the steps would reject
 
 
-def test_datasets_agree_between_bootstrap_and_load_data():
-    datasets = {
-        obj["metadata"]["name"]: env_of(c).get("MLSTEPS_DATASET")
-        for obj in workloads()
-        for c in containers(obj)
-        if c["name"] in ("bootstrap", "load-data")
-    }
-    assert len(datasets) == 2, datasets
-    assert len(set(datasets.values())) == 1, datasets
+def test_every_step_reads_the_one_settings_configmap():
+    """One ConfigMap holds the settings and every container reads all of it, so a change is one edit and
+    load-data, train and serve's bootstrap can never disagree on the dataset or the pipeline; only what
+    the pod fixes (data dir, serve's address) and the signing key (a Secret) are per container."""
+    name = settings_configmap()["metadata"]["name"]
+    per_container = {"MLSTEPS_DATA_DIR", "MLSTEPS_HOST", "MLSTEPS_PORT", "MLSTEPS_SIGNING_KEY"}
+    for obj in workloads():
+        for container in containers(obj):
+            assert container["envFrom"] == [{"configMapRef": {"name": name}}], container["name"]
+            assert set(env_of(container)) <= per_container, container["name"]
+    assert not per_container & set(settings_configmap()["data"]), "fixed per pod, or a Secret: never shared"
 
 
 def test_claim_and_mount_paths_agree_across_objects():
@@ -214,7 +226,7 @@ def test_recommended_labels_everywhere_and_stable_selectors():
     for obj in objects():
         labels = obj["metadata"]["labels"]
         assert RECOMMENDED.items() <= labels.items(), obj["metadata"]["name"]
-        assert labels[COMPONENT] in ("data", "load-data", "train", "serve")
+        assert labels[COMPONENT] in ("settings", "data", "load-data", "train", "serve")
         if obj["kind"] in WORKLOADS:
             assert pod_template(obj)["metadata"]["labels"] == labels
         if obj["kind"] == "CronJob":  # the Jobs it creates, and so `-l app.kubernetes.io/part-of=mlsteps` lists them
@@ -258,6 +270,31 @@ def test_pods_are_hardened_and_bounded():
             assert spec["restartPolicy"] in ("Never", "OnFailure")
 
 
+def pods_the_docs_make_by_hand() -> list[tuple[str, dict]]:
+    """Each `kubectl run ... --overrides=JSON` pod of the docs: kubectl merges the JSON over the pod it
+    generates (a JSON merge patch, so the override's container list replaces the generated one)."""
+    pages = sorted((REPO_ROOT / "docs").glob("*.md")) + sorted((REPO_ROOT / "src").glob("*/README.md"))
+    found = []
+    for page in pages:
+        for line in shell_lines(page):
+            if line.startswith("kubectl run "):
+                overrides = re.search(r"--overrides='(.*)'", line)
+                assert overrides, f"{page.name}: a hand-made pod without --overrides gets no security context: {line}"
+                found.append((f"{page.name}: {line[:60]}", json.loads(overrides.group(1))["spec"]))
+    return found
+
+
+def test_every_pod_passes_the_restricted_pod_security_profile():
+    """A namespace that enforces "restricted" admits every pod of this level, the ones the docs make by
+    hand (the model rollback) included; otherwise that one command fails where everything else works."""
+    by_hand = pods_the_docs_make_by_hand()
+    assert by_hand, "the docs show the model rollback pod"
+    pods = [(o["metadata"]["name"], pod_template(o)["spec"]) for o in workloads()] + by_hand
+    problems = [f"{name}: {problem}" for name, spec in pods for problem in restricted_profile_problems(spec)]
+    assert not problems, problems
+    assert restricted_profile_problems({"containers": [{"name": "bare"}]}), "the check must refuse a bare pod"
+
+
 def test_serve_has_startup_liveness_and_readiness_probes_with_timeouts():
     deployment = next(o for o in objects() if o["kind"] == "Deployment")
     spec = pod_template(deployment)["spec"]
@@ -289,7 +326,8 @@ def test_serve_bootstraps_in_an_init_container_that_may_write_the_claim():
     names = lambda c: [e["name"] for e in c["env"]]  # noqa: E731
     # the same settings the steps get: what load-data and train would each read
     assert set(names(init)) == set(names(containers(train)[0])) | set(names(containers(load_data)[0]))
-    assert init["resources"] == containers(train)[0]["resources"]
+    assert init["resources"]["limits"] == containers(train)[0]["resources"]["limits"]  # room to train
+    assert not init_requests_above_the_pods(spec)  # the pod's reservation is serve's, not training's
 
 
 @pytest.mark.e2e
@@ -355,6 +393,52 @@ def test_doc_commands_are_copyable_and_apply_every_file():
     assert triggered and triggered <= cronjobs
     watched = [line for line in lines if re.search(r" -w\b| --watch\b", line)]
     assert not [line for line in watched if re.search(r"kubectl get \S*,", line)], "-w takes one resource type"
+
+
+HAND_MADE_JOB = re.compile(r"kubectl create job (?:--namespace \S+ )?--from=cronjob/(\S+) (\S+)")
+
+
+def jobs_made_by_hand_problems(name: str, lines: list[str]) -> list[str]:
+    """A Job's name must be new in the namespace (a fixed one fails with AlreadyExists the second time),
+    and a train Job made right after a load-data Job must wait for it: both would run at once and train
+    could fit the snapshot before."""
+    problems, load_data_running = [], False
+    for line in lines:
+        created = HAND_MADE_JOB.search(line)
+        if created:
+            if not created.group(2).endswith("$(date"):  # the name ends in a timestamp, $(date +%s)
+                problems.append(f"{name}: a fixed Job name: {line}")
+            if created.group(1).endswith("-train") and load_data_running:
+                problems.append(f"{name}: train starts before the load-data Job completes: {line}")
+            load_data_running = created.group(1).endswith("-load-data")
+        elif re.search(r"kubectl wait .*--for=condition=complete", line):
+            load_data_running = False
+    return problems
+
+
+def test_jobs_made_by_hand_get_new_names_and_train_waits_for_load_data():
+    import helm_python
+
+    pages = sorted((REPO_ROOT / "docs").glob("*.md")) + sorted((REPO_ROOT / "src").glob("*/README.md"))
+    problems = [p for page in pages for p in jobs_made_by_hand_problems(page.name, shell_lines(page))]
+    with helm_python.Chart.load(REPO_ROOT / "src" / "helm_chart") as chart:
+        notes = chart.render({}, name="mlsteps", namespace="default")["mlsteps/templates/NOTES.txt"]
+    problems += jobs_made_by_hand_problems("NOTES.txt", [line.strip() for line in notes.splitlines()])
+    assert HAND_MADE_JOB.search(notes) and not problems, problems
+    assert jobs_made_by_hand_problems("x", ["kubectl create job --from=cronjob/mlsteps-train train-now"])
+
+
+def test_an_offline_build_inside_minikube_is_explained_as_at_level_2():
+    """No registry: level 2's local base image (scripts/runtimes/base_image.sh), copied into minikube and
+    passed to the Dockerfile's own build argument."""
+    lines = shell_lines(GUIDE)
+    script = (REPO_ROOT / "scripts" / "runtimes" / "base_image.sh").read_text()
+    base = re.search(r"^local_image=(\S+)", script, re.M).group(1)
+    argument = re.search(r"^ARG (\w+)=python:", (REPO_ROOT / "src/docker_compose/Dockerfile").read_text(), re.M)
+    assert "bash scripts/runtimes/base_image.sh" in lines
+    assert f"minikube image load {base}" in lines
+    build_arg = f"--build-opt=build-arg={argument.group(1)}={base}"
+    assert f"minikube image build -t {IMAGE_TAG} -f src/docker_compose/Dockerfile {build_arg} ." in lines
 
 
 # -- with real tools outside .venv ----------------------------------------------------------------

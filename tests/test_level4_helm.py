@@ -15,6 +15,7 @@ import difflib
 import functools
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -26,6 +27,7 @@ import pytest
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 
+from helm_commands import commands_in, parse, releases, render_objects
 from helpers import (
     LEARNERS_CODE,
     REPO_ROOT,
@@ -42,12 +44,15 @@ from kube_harness import (
     PodmanStack,
     checkov_scan,
     containers,
+    init_requests_above_the_pods,
     leftovers,
     level3_objects,
     load_objects,
     newest_minor,
     pod_template,
     predict_then_newer_model,
+    quantity,
+    restricted_profile_problems,
     schema_minors,
     second_replica_reuses_the_model,
     serve_bootstraps_itself,
@@ -62,7 +67,11 @@ ENVIRONMENTS = {"default": None, "dev": CHART_DIR / "values-dev.yaml", "prod": C
 # Labels Helm charts add by convention; the only labels allowed to differ from level 3.
 HELM_LABELS = {"helm.sh/chart", "app.kubernetes.io/version", "app.kubernetes.io/managed-by"}
 OPTIONAL_ON = {
-    "serve": {"autoscaling": {"enabled": True}},
+    "serve": {
+        "autoscaling": {"enabled": True},
+        "podDisruptionBudget": {"enabled": True},
+        "topologySpread": {"enabled": True},
+    },
     "ingress": {"enabled": True, "tls": {"secretName": "mlsteps-tls"}},
 }
 
@@ -150,7 +159,8 @@ def test_schema_describes_every_key_and_allows_no_others():
 
 def comparable(obj: dict) -> dict:
     """`obj` with what may differ between the levels taken out: Helm's own labels, Helm's annotations
-    (the claim's resource policy), the wording of checkov skip reasons (their check IDs must match), and
+    (the claim's resource policy, the settings' checksum on serve's pods), the wording of checkov skip
+    reasons (their check IDs must match), and
     spelled-out Kubernetes defaults (a Deployment's replicas: 1)."""
     obj = copy.deepcopy(obj)
 
@@ -162,7 +172,7 @@ def comparable(obj: dict) -> dict:
                 annotations = {
                     k: (v.split("=", 1)[0] if k.startswith("checkov.io/skip") else v)
                     for k, v in metadata.get("annotations", {}).items()
-                    if not k.startswith("helm.sh/")
+                    if not k.startswith(("helm.sh/", "checksum/"))
                 }
                 metadata.pop("labels", None), metadata.pop("annotations", None)
                 if labels:
@@ -218,6 +228,7 @@ def test_release_name_prefixes_every_object_and_references_follow():
     objects = chart_objects(name="demo")
     names = {o["metadata"]["name"] for o in objects}
     assert names == {
+        "demo-mlsteps-settings",
         "demo-mlsteps-data",
         "demo-mlsteps-load-data",
         "demo-mlsteps-train",
@@ -266,7 +277,8 @@ def test_release_name_prefixes_every_object_and_references_follow():
         ("loadData.schedule=0 24 * * *", 'the hour field "24" is out of range: hour must be 0-23'),
         ("train.schedule=0 0 32 * *", "day-of-month must be 1-31"),
         ("train.schedule=0 0 * 13 *", "month must be 1-12"),
-        ("train.schedule=0 0 * * 8", "day-of-week must be 0-7"),
+        ("train.schedule=0 0 * * 7", "day-of-week must be 0-6"),  # the API server's cron (robfig/cron v3) has no 7
+        ("train.schedule=0 0 * * 1-7", "day-of-week must be 0-6"),
         ("train.schedule=*/0 * * * *", "has a bad step"),
         (
             "serve.autoscaling.enabled=true,serve.autoscaling.minReplicas=5",
@@ -276,6 +288,11 @@ def test_release_name_prefixes_every_object_and_references_follow():
         ("persistence.keep=yes", "/persistence/keep"),
         ("serve.autoscaling.targetCPUUtilizationPercentage=150", "/serve/autoscaling/targetCPUUtilizationPercentage"),
         ("extraEnv.MLSTEPS_DATA_DIR=/elsewhere", "/extraEnv/MLSTEPS_DATA_DIR"),  # the chart sets it
+        ("extraEnv.MLSTEPS_LOG_LEVEL=DEBUG", "/extraEnv/MLSTEPS_LOG_LEVEL"),  # it has its own key, logLevel
+        ("extraEnv.MLSTEPS_SIGNING_KEY=0123456789abcdef", "/extraEnv/MLSTEPS_SIGNING_KEY"),  # a Secret, never a value
+        ("logLevel=debug", "/logLevel"),
+        ("maxBodyBytes=100", "/maxBodyBytes"),  # 0 (unset) or 1024 and more
+        ("keepModels=0", "/keepModels"),
         ("extraEnv.LOG_LEVEL=DEBUG", "invalid propertyName 'LOG_LEVEL'"),  # not an MLSTEPS_ variable
     ],
 )
@@ -296,7 +313,9 @@ def test_schema_rejects_bad_set_values(set_flag, message):
         "serve.replicas=2",
         "image.tag=0.2.0",
         "service.type=ClusterIP",
-        "extraEnv.MLSTEPS_LOG_LEVEL=DEBUG",
+        "logLevel=DEBUG",
+        "extraEnv.MLSTEPS_NOT_A_CHART_KEY_YET=on",  # a setting the chart has no key for
+        "maxBodyBytes=4096",
         "persistence.storageClass=standard",
         "train.schedule=0 0 * jan-mar mon-fri",
         "train.schedule=0 8-18/2 1-15 * *",
@@ -312,17 +331,29 @@ def test_schema_accepts_good_set_values(set_flag):
 
 def test_set_reaches_the_objects():
     objects = by_key(
-        chart_objects(
-            helm_python.parse_set_string("train.schedule=0 */6 * * *,image.tag=0.2.0,extraEnv.MLSTEPS_LOG_LEVEL=DEBUG")
-        )
+        chart_objects(helm_python.parse_set_string("train.schedule=0 */6 * * *,image.tag=0.2.0,logLevel=DEBUG"))
     )
     train = objects[("CronJob", "mlsteps-train")]
     assert train["spec"]["schedule"] == "0 */6 * * *"
+    assert objects[("ConfigMap", "mlsteps-settings")]["data"]["MLSTEPS_LOG_LEVEL"] == "DEBUG"
     for obj in objects.values():
         if obj["kind"] in ("Job", "CronJob", "Deployment"):
             for container in containers(obj):
                 assert container["image"] == "mlsteps:0.2.0"
-                assert {"name": "MLSTEPS_LOG_LEVEL", "value": "DEBUG"} in container["env"]
+                assert container["envFrom"] == [{"configMapRef": {"name": "mlsteps-settings"}}]
+
+
+def serve_checksum(values: dict) -> str:
+    serve = by_key(chart_objects(values))[("Deployment", "mlsteps-serve")]
+    return pod_template(serve)["metadata"]["annotations"]["checksum/settings"]
+
+
+def test_a_changed_setting_rolls_serve_on_upgrade():
+    """serve reads its settings when it starts: a `helm upgrade` that changes one must change serve's pod
+    template, or the Deployment keeps its old pods (helm docs, "Automatically Roll Deployments")."""
+    assert serve_checksum({}) == serve_checksum({"logLevel": "INFO"})  # the same settings: no roll
+    assert serve_checksum({}) != serve_checksum({"logLevel": "DEBUG"})
+    assert serve_checksum({}) != serve_checksum({"extraEnv": {"MLSTEPS_NOT_A_CHART_KEY_YET": "1"}})
 
 
 def test_optional_blocks_are_off_by_default_and_render_when_on():
@@ -359,7 +390,7 @@ def test_environment_files_do_what_they_say():
     prod = by_key(chart_objects(values_file(ENVIRONMENTS["prod"])))
     # dev: the claim goes with the release, logs are verbose
     assert "annotations" not in dev[("PersistentVolumeClaim", "mlsteps-data")]["metadata"]
-    assert {"name": "MLSTEPS_LOG_LEVEL", "value": "DEBUG"} in containers(dev[("Deployment", "mlsteps-serve")])[0]["env"]
+    assert dev[("ConfigMap", "mlsteps-settings")]["data"]["MLSTEPS_LOG_LEVEL"] == "DEBUG"
     # prod: autoscaled serve with more pods, larger pods, slower schedules, an ingress
     hpa = prod[("HorizontalPodAutoscaler", "mlsteps-serve")]["spec"]
     assert hpa["minReplicas"] >= 3 and hpa["maxReplicas"] > hpa["minReplicas"]
@@ -376,6 +407,71 @@ def test_environment_files_do_what_they_say():
         for obj in objects.values():
             if obj["kind"] == "CronJob":
                 CronTrigger.from_crontab(obj["spec"]["schedule"])
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_bootstrap_never_reserves_more_than_serve(environment):
+    """The scheduler reserves max(init container's requests, serve's) for each serve pod's whole life:
+    a bootstrap that asks for more than serve makes every autoscaled pod reserve what only a first
+    training needs, and pods stay Pending on a cluster sized for serve."""
+    serve = by_key(chart_objects(values_file(ENVIRONMENTS[environment])))[("Deployment", "mlsteps-serve")]
+    assert not init_requests_above_the_pods(pod_template(serve)["spec"])
+
+
+def test_release_names_that_make_a_cronjob_name_too_long_are_refused():
+    """The API server refuses a CronJob name over 52 characters (the Job controller appends 11): the chart
+    says so before anything is created. "<release>-mlsteps-load-data" is the longest name."""
+    longest = "r" * 34
+    names = {o["metadata"]["name"] for o in chart_objects(name=longest)}
+    assert f"{longest}-mlsteps-load-data" in names and max(map(len, names)) <= 52
+    with pytest.raises(helm_python.HelmError) as error:
+        render(name=longest + "r")
+    assert 'the CronJob name "' + longest + 'r-mlsteps-load-data" is 53 characters long' in str(error.value)
+    assert chart_objects(name="my-long-mlsteps-release-name-for-the-team")  # "mlsteps" in it: no suffix added
+
+
+@pytest.mark.parametrize("optional", [False, True], ids=["as-shipped", "optional-blocks-on"])
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_pod_passes_the_restricted_pod_security_profile(environment, optional):
+    """The release's pods and its `helm test` pod, in a namespace that enforces "restricted"."""
+    rendered = render(environment_values(environment, optional))
+    objects = objects_of(rendered) + objects_of(rendered, tests=True)
+    pods = [
+        (o["metadata"]["name"], o["spec"] if o["kind"] == "Pod" else pod_template(o)["spec"])
+        for o in objects
+        if o["kind"] in ("Pod", "CronJob", "Deployment")
+    ]
+    assert len(pods) == 4
+    problems = [f"{name}: {problem}" for name, spec in pods for problem in restricted_profile_problems(spec)]
+    assert not problems, problems
+
+
+def test_prod_survives_a_node_going_away():
+    """Several serve pods help only if a drain cannot take them all at once and they do not share one
+    node: prod has a PodDisruptionBudget and a spread over hostnames, both on serve's own pods."""
+    prod = by_key(chart_objects(values_file(ENVIRONMENTS["prod"])))
+    serve = prod[("Deployment", "mlsteps-serve")]
+    selector = serve["spec"]["selector"]
+    assert prod[("PodDisruptionBudget", "mlsteps-serve")]["spec"] == {"maxUnavailable": 1, "selector": selector}
+    (spread,) = pod_template(serve)["spec"]["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname" and spread["maxSkew"] == 1
+    assert spread["labelSelector"] == selector and spread["matchLabelKeys"] == ["pod-template-hash"]
+    assert selector["matchLabels"].items() <= pod_template(serve)["metadata"]["labels"].items()
+    default = by_key(chart_objects())
+    assert not [key for key in default if key[0] == "PodDisruptionBudget"]
+    assert "topologySpreadConstraints" not in pod_template(default[("Deployment", "mlsteps-serve")])["spec"]
+
+
+def test_prod_pulls_its_image_from_a_registry_marked_as_a_placeholder():
+    """A node without the image pulls it: "mlsteps" alone means docker.io/library/mlsteps, which is not
+    ours. prod names a registry (a host with a dot or a port first) and marks it as the learner's to fill."""
+    prod = by_key(chart_objects(values_file(ENVIRONMENTS["prod"])))
+    images = {c["image"] for obj in prod.values() if obj["kind"] in ("CronJob", "Deployment") for c in containers(obj)}
+    (image,) = images
+    host = image.split("/")[0]
+    assert "/" in image and ("." in host or ":" in host), image
+    (line,) = [line for line in ENVIRONMENTS["prod"].read_text().splitlines() if line.strip().startswith("repository:")]
+    assert "PLACEHOLDER" in line
 
 
 # -- what a learner reads after install, and `helm test` ---------------------------------------------
@@ -533,6 +629,33 @@ def test_helm_cli_rejects_bad_values_with_a_clear_message(set_flag, words, major
     assert all(word.lower() in result.stderr.lower() for word in words), result.stderr
 
 
+@pytest.mark.e2e
+@pytest.mark.parametrize("major", HELM_MAJORS)
+def test_every_helm_flag_the_docs_use_exists_and_its_deprecation_is_explained(major):
+    """Each helm command of the docs, with `--help` added, parsed by the real Helm 3 and Helm 4: an
+    unknown flag fails, and a deprecated one (Helm 4's --atomic) must have its new name on that page."""
+    helm = need_helm(major)
+    problems = []
+    for page in DOC_PAGES:
+        if page.suffix != ".md":
+            continue
+        text = page.read_text()
+        for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+            for line in block.splitlines():
+                if not re.match(
+                    r"^helm (install|upgrade|rollback|test|template|lint|status|history|uninstall|get)\b", line
+                ):
+                    continue
+                words = [w for w in shlex.split(line.split("|")[0])[1:]]
+                result = subprocess.run([helm, *words, "--help"], capture_output=True, text=True, timeout=60)
+                if result.returncode != 0:
+                    problems.append(f"{page.name}: {line}: {result.stderr.strip()}")
+                for new_name in re.findall(r"deprecated, use (\S+) instead", result.stderr):
+                    if new_name not in text:
+                        problems.append(f"{page.name}: {line}: Helm {major} says use {new_name}; the page never does")
+    assert not problems, problems
+
+
 # -- end to end: the rendered chart as real pods on Podman ------------------------------------------
 
 
@@ -637,6 +760,166 @@ def test_every_rejection_the_guide_lists_is_refused_with_its_message():
             render(helm_python.parse_set_string(set_flag.replace('"', "")))
         shown = message.split(" ...")[0]
         assert shown in str(error.value), (set_flag, str(error.value))
+
+
+GUIDE = REPO_ROOT / "docs" / "level-4-helm.md"
+DOC_PAGES = [
+    REPO_ROOT / "README.md",
+    *sorted((REPO_ROOT / "docs").glob("*.md")),
+    *sorted((REPO_ROOT / "src").glob("*/README.md")),
+    ENVIRONMENTS["dev"],  # their headers show a command too
+    ENVIRONMENTS["prod"],
+]
+
+
+def claim_changes(before: dict, after: dict) -> list[str]:
+    """What an upgrade from `before` to `after` asks of the claim that the API server refuses: a
+    PersistentVolumeClaim's spec is immutable but for a larger size (which the class must allow too;
+    minikube's standard does not, so any change of size fails there)."""
+    fixed = {k: v for k, v in before["spec"].items() if k != "resources"}
+    changed = {k: v for k, v in after["spec"].items() if k != "resources"}
+    problems = [
+        f"{key}: {fixed.get(key)} -> {changed.get(key)}"
+        for key in fixed.keys() | changed.keys()
+        if fixed.get(key) != changed.get(key)
+    ]
+    sizes = [quantity(claim["spec"]["resources"]["requests"]["storage"]) for claim in (before, after)]
+    if sizes[0] != sizes[1]:
+        problems.append(f"size {sizes[0]:g} -> {sizes[1]:g} bytes")
+    return problems
+
+
+def test_no_documented_upgrade_changes_the_claims_immutable_spec():
+    """Every install/upgrade the docs and values files show, in reading order, rendered per (release,
+    namespace): none changes the claim a previous one created, or the upgrade would always fail."""
+    claims: dict[tuple[str, str], dict] = {}
+    current: dict[tuple[str, str], dict] = {}
+    problems = []
+    for page in DOC_PAGES:
+        for command in commands_in(page):
+            if command.fails or command.action == "rollback":
+                continue
+            key = (command.release, command.namespace)
+            current[key] = deep_merge(current.get(key, {}) if command.reuse else {}, command.values)
+            (claim,) = [o for o in render_objects(current[key], *key) if o["kind"] == "PersistentVolumeClaim"]
+            if key in claims and (changes := claim_changes(claims[key], claim)):
+                problems.append(f"{page.name}: {command.line}: {changes}")
+            claims.setdefault(key, claim)
+    assert ("mlsteps", "mlsteps-prod") in claims, "the docs install prod as its own release and namespace"
+    assert not problems, problems
+    dev, prod = (chart_objects(values_file(ENVIRONMENTS[name])) for name in ("dev", "prod"))
+    (dev_claim,) = [o for o in dev if o["kind"] == "PersistentVolumeClaim"]
+    (prod_claim,) = [o for o in prod if o["kind"] == "PersistentVolumeClaim"]
+    assert claim_changes(dev_claim, prod_claim), "the check must see what an upgrade to prod would change"
+
+
+def test_revision_numbers_follow_the_pages_own_commands():
+    """Install, the values-dev upgrade, the schedule upgrade: what `helm status`, `helm test`, `helm history`
+    and the rollback say must match the revisions those commands make, and the rollback must undo only the
+    last upgrade (an older revision would also drop the values-dev settings)."""
+    text = GUIDE.read_text().split("\n## Quick start\n", 1)[1].split("\n## Uninstall\n")[0]  # Purpose only shows it
+    revisions: list[dict] = []  # of release mlsteps in namespace default, the values each revision has
+    problems = []
+    commands = iter(
+        c
+        for c in commands_in(GUIDE, start_at="Quick start", stop_at="Uninstall")
+        if c.release == "mlsteps" and c.namespace == "default"
+    )
+    for line in text.splitlines():
+        stripped = line.strip()
+        mine = parse(stripped) if re.match(r"^helm (install|upgrade|rollback) ", stripped) else None
+        if mine and (mine.release, mine.namespace) == ("mlsteps", "default"):
+            command = next(commands)  # the same command, knowing whether the page shows it failing
+            if command.fails:
+                continue
+            if command.action == "rollback":
+                if command.target != len(revisions) - 1:
+                    problems.append(f"{stripped}: undoes more than the last upgrade (now at {len(revisions)})")
+                revisions.append(revisions[command.target - 1])
+            else:
+                revisions.append(deep_merge(revisions[-1] if command.reuse and revisions else {}, command.values))
+        for shown in re.findall(r"REVISION: (\d+)", line):
+            if int(shown) != len(revisions):
+                problems.append(f"{stripped!r} after {len(revisions)} revisions")
+        for shown in re.findall(r"new revision, (\d+)", line):
+            if int(shown) != len(revisions) + 1:
+                problems.append(f"{stripped!r}: the rollback will be revision {len(revisions) + 1}")
+    history = [int(n) for n in re.findall(r"^(\d+)\s+(?:superseded|deployed)\s", text, re.M)]
+    assert history == list(range(1, len(history) + 1)) and history, history
+    assert not problems, problems
+    assert len(history) == 3, "the history shown is the one after the schedule upgrade: install, values-dev, schedule"
+    assert revisions[-1]["logLevel"] == "DEBUG", "the rollback keeps the values-dev settings"
+
+
+def test_the_signing_secret_the_docs_name_is_the_one_the_chart_reads():
+    """The reference is optional: a Secret under another name is ignored and models stay unsigned. Each
+    `kubectl create secret` and each `...-signing` name in the docs is one the objects really read."""
+    installed = releases([c for page in DOC_PAGES for c in commands_in(page)])
+    read = set()
+    for (release, namespace), values in {("mlsteps", "default"): {}, **installed}.items():
+        objects = render_objects(values, release, namespace) + level3_objects()
+        read |= {
+            e["valueFrom"]["secretKeyRef"]["name"]
+            for o in objects
+            if o["kind"] in ("CronJob", "Deployment")
+            for c in containers(o)
+            for e in c.get("env", [])
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
+    assert "wine-mlsteps-signing" in read and "mlsteps-signing" in read
+    text = "\n".join(page.read_text() for page in DOC_PAGES if page.suffix == ".md")
+    created = set(re.findall(r"kubectl create secret generic (\S+)", text))
+    named = set(re.findall(r"`([a-z0-9-]*-signing)`", text))
+    assert created and created <= read, created - read
+    assert named <= read, named - read
+
+
+def test_the_helm_version_the_docs_ask_for_has_what_the_docs_use():
+    """`helm template`/`lint` check the chart's kubeVersion (>=1.27) against the Kubernetes built into Helm,
+    1.27 from Helm 3.12; `--set-json` came in 3.10. On Helm 4, `--atomic` is deprecated: the docs give
+    its new name wherever they use it."""
+    needs = {"kubeVersion >=1.27": (3, 12)}
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    assert chart["kubeVersion"].startswith(">=1.27")
+    pages = [GUIDE, CHART_DIR / "README.md"]
+    if any("--set-json" in page.read_text() for page in pages):
+        needs["--set-json"] = (3, 10)
+    for page in pages:
+        text = page.read_text()
+        stated = [tuple(map(int, m)) for m in re.findall(r"Helm (\d+)\.(\d+)\+? (?:or later|or 4)", text)]
+        assert stated and min(stated) >= max(needs.values()), (page.name, stated, needs)
+        if "--atomic" in text:
+            assert "--rollback-on-failure" in text, f"{page.name}: say Helm 4's name for --atomic"
+
+
+def test_loadbalancer_says_it_needs_minikube_tunnel_beside_the_value():
+    (line,) = [
+        line
+        for line in (CHART_DIR / "values.yaml").read_text().splitlines()
+        if line.strip().startswith("type: NodePort")
+    ]
+    assert "LoadBalancer" in line and "minikube tunnel" in line and "--wait" in line
+    assert "minikube tunnel" in GUIDE.read_text().split("service.type=LoadBalancer", 1)[1][:400]
+
+
+def test_the_kind_job_runs_prod_as_its_own_release_with_what_kind_can_offer():
+    """ci.yml's kind job is the first real cluster these fixes meet: its prod-like install renders, is a
+    release of its own namespace, binds on kind (ReadWriteOnce, one pod, the loaded image), keeps prod's
+    PodDisruptionBudget and spread, and is tested by `helm test` in that namespace."""
+    workflow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    script = "\n".join(step.get("run", "") for step in workflow["jobs"]["kind"]["steps"])
+    (line,) = [line.strip() for line in script.splitlines() if "values-prod.yaml" in line]
+    command = parse(line)
+    assert command.namespace not in ("default", "") and command.release == "mlsteps"
+    objects = by_key(render_objects(command.values, command.release, command.namespace))
+    assert objects[("PersistentVolumeClaim", "mlsteps-data")]["spec"]["accessModes"] == ["ReadWriteOnce"]
+    serve = objects[("Deployment", "mlsteps-serve")]
+    assert serve["spec"]["replicas"] == 1 and ("HorizontalPodAutoscaler", "mlsteps-serve") not in objects
+    assert {c["image"] for c in containers(serve)} == {"mlsteps:0.1.0"}  # what `kind load` put on the node
+    assert objects[("PodDisruptionBudget", "mlsteps-serve")]["spec"]["maxUnavailable"] == 1
+    assert pod_template(serve)["spec"]["topologySpreadConstraints"]
+    assert not init_requests_above_the_pods(pod_template(serve)["spec"])
+    assert f"helm test mlsteps --namespace {command.namespace}" in script
 
 
 def test_helm_fetcher_is_valid_bash_and_commits_no_address():

@@ -259,6 +259,13 @@ def ensure_writable_dir(path: Path, variable: str = "MLSTEPS_DATA_DIR") -> Path:
         probe = path / f".write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
+    except PermissionError as error:  # e.g. an NFS share the kubelet could not give to fsGroup
+        groups = ", ".join(map(str, sorted({os.getgid(), *os.getgroups()})))
+        raise ConfigError(
+            f"{variable}={str(path)!r} is not a writable directory ({error.strerror}): user {os.getuid()} "
+            f"(groups {groups}) may not write it, so give the volume to that user or group "
+            "(on Kubernetes, fsGroup does not re-own NFS shares)."
+        ) from None
     except OSError as error:
         raise ConfigError(f"{variable}={str(path)!r} is not a writable directory ({error.strerror}).") from None
     return path

@@ -44,37 +44,27 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
 
-{{/* One container's MLSTEPS_* variables as level 3 sets them: data dir, dataset ("dataset" true), address ("serve" true), the pipeline and its grid ("pipeline" true), the signing key ("signing" true), then extraEnv. */}}
+{{/* One container's settings as level 3 passes them: the settings ConfigMap (envFrom), then the data dir, serve's address ("serve" true) and the signing key from its Secret ("signing" true). */}}
 {{- define "mlsteps.env" -}}
-- name: MLSTEPS_DATA_DIR
-  value: /data
-{{- if .dataset }}
-- name: MLSTEPS_DATASET
-  value: {{ .root.Values.dataset | quote }}
-{{- end }}
-{{- if .pipeline }}
-- name: MLSTEPS_PIPELINE
-  value: {{ .root.Values.pipeline | quote }}  # empty: the task's default
-- name: MLSTEPS_PARAM_GRID
-  value: {{ .root.Values.paramGrid | quote }}  # empty: no tuning
-{{- end }}
+envFrom:
+  - configMapRef:
+      name: {{ include "mlsteps.fullname" .root }}-settings  # every MLSTEPS_* setting, shared by all the steps
+env:
+  - name: MLSTEPS_DATA_DIR
+    value: /data  # the claim's mount path
 {{- if .serve }}
-- name: MLSTEPS_HOST
-  value: 0.0.0.0  # listen on the pod's address, not only on its loopback
-- name: MLSTEPS_PORT
-  value: "8000"
+  - name: MLSTEPS_HOST
+    value: 0.0.0.0  # listen on the pod's address, not only on its loopback
+  - name: MLSTEPS_PORT
+    value: "8000"
 {{- end }}
 {{- if .signing }}
-- name: MLSTEPS_SIGNING_KEY  # train signs, serve verifies; no Secret: models are unsigned
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "mlsteps.fullname" .root }}-signing
-      key: key
-      optional: true
-{{- end }}
-{{- range $name, $value := .root.Values.extraEnv }}
-- name: {{ $name }}
-  value: {{ $value | quote }}
+  - name: MLSTEPS_SIGNING_KEY  # train signs, serve verifies; no Secret: models are unsigned
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "mlsteps.fullname" .root }}-signing
+        key: key
+        optional: true
 {{- end }}
 {{- end }}
 
@@ -117,8 +107,12 @@ checkov.io/skip5: CKV_K8S_35=The signing key is one setting among the MLSTEPS_* 
   mountPath: /tmp
 {{- end }}
 
-{{/* Checks the values schema cannot say in a sentence: each cron field in its range, min <= max replicas, no "latest" tag. */}}
+{{/* Checks the values schema cannot say in a sentence: each cron field in its range, names short enough, min <= max replicas, no "latest" tag. */}}
 {{- define "mlsteps.validate" -}}
+{{- $cronJob := printf "%s-load-data" (include "mlsteps.fullname" .) }}
+{{- if gt (len $cronJob) 52 }}
+{{- fail (printf "the CronJob name %q is %d characters long and Kubernetes allows 52 (it adds 11 for each Job): use a release name of at most 34 characters, or one with \"mlsteps\" in it, or a shorter fullnameOverride." $cronJob (len $cronJob)) }}
+{{- end }}
 {{- include "mlsteps.checkSchedule" (dict "key" "loadData.schedule" "schedule" .Values.loadData.schedule) }}
 {{- include "mlsteps.checkSchedule" (dict "key" "train.schedule" "schedule" .Values.train.schedule) }}
 {{- $autoscaling := .Values.serve.autoscaling }}
@@ -130,14 +124,14 @@ checkov.io/skip5: CKV_K8S_35=The signing key is one setting among the MLSTEPS_* 
 {{- end }}
 {{- end }}
 
-{{/* One cron schedule, field by field (the schema has checked there are five): a sentence names the field out of range. */}}
+{{/* One cron schedule, field by field (the schema has checked there are five): a sentence names the field out of range. The ranges are the API server's (robfig/cron v3): day-of-week 0-6, Sunday is 0, never 7. */}}
 {{- define "mlsteps.checkSchedule" -}}
 {{- $key := .key }}
 {{- $schedule := .schedule }}
 {{- if not (hasPrefix "@" $schedule) }}
 {{- $months := list "JAN" "FEB" "MAR" "APR" "MAY" "JUN" "JUL" "AUG" "SEP" "OCT" "NOV" "DEC" }}
 {{- $days := list "SUN" "MON" "TUE" "WED" "THU" "FRI" "SAT" }}
-{{- $fields := list (dict "name" "minute" "min" 0 "max" 59 "names" (list)) (dict "name" "hour" "min" 0 "max" 23 "names" (list)) (dict "name" "day-of-month" "min" 1 "max" 31 "names" (list)) (dict "name" "month" "min" 1 "max" 12 "names" $months) (dict "name" "day-of-week" "min" 0 "max" 7 "names" $days) }}
+{{- $fields := list (dict "name" "minute" "min" 0 "max" 59 "names" (list)) (dict "name" "hour" "min" 0 "max" 23 "names" (list)) (dict "name" "day-of-month" "min" 1 "max" 31 "names" (list)) (dict "name" "month" "min" 1 "max" 12 "names" $months) (dict "name" "day-of-week" "min" 0 "max" 6 "names" $days) }}
 {{- range $i, $text := regexSplit " +" (trim $schedule) -1 }}
 {{- $field := index $fields $i }}
 {{- $where := printf "%s %q: the %s field %q" $key $schedule $field.name $text }}

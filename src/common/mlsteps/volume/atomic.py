@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mlsteps.errors import UserError
+
 STALE_SECONDS = 3600  # a temporary file or folder this old belongs to no running step
 
 
@@ -60,7 +62,13 @@ def locked(lock_file: Path) -> Iterator[None]:
     """
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_file, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as error:  # e.g. ENOLCK: an NFS mount without its lock service
+            raise UserError(
+                f"{lock_file.parent} cannot hold a file lock ({error.strerror}): the volume must support "
+                "flock, shared by every machine that mounts it (NFS: mounted with locking on, not nolock)."
+            ) from None
         try:
             yield
         finally:
