@@ -53,6 +53,17 @@ def test_a_bad_variable_is_named_not_a_flag(settings, capsys, monkeypatch):
     assert capsys.readouterr().err == "mlsteps train: error: MLSTEPS_TRAIN_EVERY='-5' must be 0 or more.\n"
 
 
+def test_a_step_names_the_flag_the_user_typed_or_else_the_variable(settings, capsys, monkeypatch, tmp_path):
+    """The step finds the bad value, long after the settings were read: its sentence still names what was typed."""
+    missing = tmp_path / "absent.csv"
+    assert main(["load-data", "--dataset", f"csv:{missing}"]) == 2
+    err = capsys.readouterr().err
+    assert f"load-data failed: --dataset csv:{missing}: no such file" in err and "MLSTEPS_" not in err
+    monkeypatch.setenv("MLSTEPS_DATASET", f"csv:{missing}")
+    assert main(["load-data"]) == 2
+    assert f"load-data failed: MLSTEPS_DATASET='csv:{missing}': no such file" in capsys.readouterr().err
+
+
 def test_the_console_entry_point_exits_2_without_a_traceback(settings):
     result = subprocess.run(
         [sys.executable, "-m", "mlsteps", "train", "--every", "-1"], capture_output=True, text=True, timeout=60

@@ -2,8 +2,9 @@
 
 Every level (processes, Compose, kubectl, Helm) sets these same names, so the steps never need to
 know where they run. pydantic parses and checks each value against its type and bounds;
-`load_settings` turns its report into one sentence that names the variable (or the command-line
-flag the value came from) and what is allowed, raised as ConfigError: the CLI exits with code 2.
+`load_settings` turns its report into a ConfigError naming the field and what is allowed; the entry
+point says it as one sentence that names the variable or the command-line flag the value came from
+(`errors.explain`), and exits with code 2.
 """
 
 from __future__ import annotations
@@ -11,15 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mlsteps.errors import UserError
+from mlsteps.errors import ENV_PREFIX, UserError, env_name
 
 BUNDLED_DATASETS = {
     "iris": "classification",
@@ -132,7 +131,7 @@ Cron = Annotated[str, AfterValidator(check_cron)]
 class Settings(BaseSettings):
     """What the steps need to know; each field is read from MLSTEPS_<FIELD NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="MLSTEPS_", env_ignore_empty=True, frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="forbid")
 
     data_dir: Path = Path("mlsteps-data")
     dataset: Annotated[str, AfterValidator(check_dataset)] = "iris"
@@ -197,10 +196,6 @@ class Settings(BaseSettings):
         return None
 
 
-def env_name(field_name: str) -> str:
-    return "MLSTEPS_" + field_name.upper()
-
-
 ENV_DEFAULTS = {env_name(name): field.default for name, field in Settings.model_fields.items()}
 """Every variable the steps read, with its default: the list the levels must agree on."""
 
@@ -217,48 +212,38 @@ PROBLEMS = {
 }
 
 
-def _sentence(error: dict, flags: Mapping[str, str]) -> str:
-    """One error of pydantic's report as: `MLSTEPS_X='value' must be ...` or `--flag value must be ...`."""
+def _error(error: dict) -> ConfigError:
+    """One error of pydantic's report, as the end of the sentence `MLSTEPS_X='value' must be ...`."""
     field = str(error["loc"][0]) if error["loc"] else ""
     if error["type"] == "value_error":  # our own validators: their message is the sentence's end
         problem = str(error["ctx"]["error"])
     elif error["type"] == "extra_forbidden":
-        return f"{field!r} is not a setting."
+        return ConfigError(f"{field!r} is not a setting.")
     else:
         bounds = {
             key: f"{value:g}" if isinstance(value, float) else value for key, value in error.get("ctx", {}).items()
         }
         problem = PROBLEMS.get(error["type"], error["msg"]).format(**bounds)
-    value = error["input"]
-    if field in SECRET_FIELDS:
-        return f"{env_name(field)} {problem}."
-    if field in flags:
-        return f"{flags[field]} {shlex.quote(str(value))} {problem}."
-    return f"{env_name(field)}={str(value)!r} {problem}."
+    value = None if field in SECRET_FIELDS else error["input"]
+    return ConfigError(f"{problem}.", field=field, value=value)
 
 
-def load_settings(
-    settings_class: type[Settings] = Settings, flags: Mapping[str, str] | None = None, **overrides
-) -> Settings:
-    """Settings from the environment, and from `overrides` (e.g. CLI flags) where not None, checked.
-
-    `flags` maps a field to the command-line flag that gave its override, so an error names what the
-    user typed: the flag, or the variable.
-    """
+def load_settings(settings_class: type[Settings] = Settings, **overrides) -> Settings:
+    """Settings from the environment, and from `overrides` (e.g. CLI flags) where not None, checked."""
     given = {name: value for name, value in overrides.items() if value is not None}
     try:
         return settings_class(**given)
     except ValidationError as report:
-        raise ConfigError(_sentence(report.errors()[0], flags or {})) from None
+        raise _error(report.errors()[0]) from None
 
 
-def ensure_writable_dir(path: Path, variable: str = "MLSTEPS_DATA_DIR") -> Path:
-    """Create `path` if needed and prove it is writable, or raise ConfigError naming the variable."""
+def ensure_writable_dir(path: Path, field: str = "data_dir") -> Path:
+    """Create `path` if needed and prove it is writable, or raise ConfigError naming the setting."""
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
-        raise ConfigError(f"{variable}={str(path)!r} is not a writable directory ({error.strerror}).") from None
+        raise ConfigError(f"is not a writable directory ({error.strerror}).", field=field, value=path) from None
     return path

@@ -46,8 +46,9 @@ def _builtin(name: str, task: str) -> Pipeline:
     models = BUILTINS[name]
     if task not in models:
         raise ConfigError(
-            f"MLSTEPS_PIPELINE={name!r} has no {task} model; for {task} use one of "
-            f"{', '.join(n for n, m in BUILTINS.items() if task in m)}."
+            f"has no {task} model; for {task} use one of {', '.join(n for n, m in BUILTINS.items() if task in m)}.",
+            field="pipeline",
+            value=name,
         )
     path, arguments = models[task]
     module, _, name = path.rpartition(".")
@@ -56,10 +57,12 @@ def _builtin(name: str, task: str) -> Pipeline:
 
 
 def _learners(spec: str, task: str) -> BaseEstimator:
-    estimator = load_callable(spec, "MLSTEPS_PIPELINE")(task)
+    estimator = load_callable(spec, "pipeline")(task)
     if not (hasattr(estimator, "fit") and hasattr(estimator, "get_params")):
         raise ConfigError(
-            f"MLSTEPS_PIPELINE={spec!r} returned {type(estimator).__name__}, not a scikit-learn estimator or pipeline."
+            f"returned {type(estimator).__name__}, not a scikit-learn estimator or pipeline.",
+            field="pipeline",
+            value=spec,
         )
     try:
         kind = get_tags(estimator).estimator_type
@@ -67,8 +70,10 @@ def _learners(spec: str, task: str) -> BaseEstimator:
         kind = None
     if kind != ESTIMATOR_TYPE[task]:
         raise ConfigError(
-            f"MLSTEPS_PIPELINE={spec!r} returned a {kind or 'model of unknown kind'}; "
-            f"this dataset is {task}, which needs a {ESTIMATOR_TYPE[task]}."
+            f"returned a {kind or 'model of unknown kind'}; "
+            f"this dataset is {task}, which needs a {ESTIMATOR_TYPE[task]}.",
+            field="pipeline",
+            value=spec,
         )
     return estimator
 
