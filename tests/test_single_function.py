@@ -119,6 +119,26 @@ def test_port_in_use_is_one_sentence_and_exit_2(tmp_path, settings, capsys, monk
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_a_bad_dataset_flag_is_one_line_after_the_log_naming_the_flag(tmp_path, settings):
+    """A real launcher, stderr on a pipe as in a terminal: the log line, then the error on a line of its own
+    (a queue thread once wrote the log line later, sometimes in the middle of the error's line), exit 2."""
+    missing = tmp_path / "absent.csv"
+    result = subprocess.run(
+        [sys.executable, str(LAUNCHER), "--port", str(free_port()), "--data-dir", str(tmp_path / "volume")]
+        + ["--dataset", f"csv:{missing}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    *logged, last = result.stderr.splitlines()
+    assert result.returncode == 2
+    assert last == f"single_function_all_ml_steps: error: --dataset csv:{missing}: no such file; " + (
+        "give csv:<path to an existing file>."
+    )
+    assert [line for line in logged if not re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d launcher ", line)] == []
+    assert "data dir:" in result.stderr
+
+
 def test_help_shows_each_option_with_its_variable(capsys):
     with pytest.raises(SystemExit) as stop:
         load_launcher().main(["--help"])

@@ -188,7 +188,6 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_level1_settings(args)
         check_port_free(settings)
         setup_logging(settings.log_level, step="launcher")
-        multiprocessing_logging.install_mp_handler()  # children's records come back through one queue
         log.info("data dir: %s, dataset: %s", settings.data_dir, settings.dataset)
         load_data(settings)  # bootstrap in order: a first snapshot, then a first model
         train(settings)
@@ -199,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"single_function_all_ml_steps: error: {one_sentence(error)}", file=sys.stderr)
         return EXIT_FAILED
 
+    # Only now, with no error left to print: the queue's thread writes the children's records to stderr,
+    # and a print beside it could land in the middle of one of them.
+    multiprocessing_logging.install_mp_handler()  # children's records come back through one queue
     supervisor = Supervisor(settings, flags)
 
     def request_stop(signum, frame):
