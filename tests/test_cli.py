@@ -8,6 +8,7 @@ import time
 import pytest
 
 from mlsteps.cli import build_parser, main
+from mlsteps.config import BUNDLED_DATASETS
 from mlsteps.volume.registry import list_versions
 from mlsteps.volume.snapshots import list_snapshots
 
@@ -83,6 +84,14 @@ def test_every_repeats_until_sigterm(settings):
     log = process.stderr.read()
     assert "scheduled every 0.1s" in log and "stopping (SIGTERM)" in log
     assert len(list_snapshots(settings.snapshots_dir)) >= 3
+
+
+def test_load_data_help_lists_every_dataset_it_takes(capsys):
+    with pytest.raises(SystemExit):
+        main(["load-data", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    assert all(name in out for name in BUNDLED_DATASETS)
+    assert "csv:<path to your file>" in out and "python:<module>:<function>" in out
 
 
 def test_help_lists_every_command():

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 
 from mlsteps import __version__
-from mlsteps.config import Settings, ensure_writable_dir, load_settings
+from mlsteps.config import Settings, dataset_choices, ensure_writable_dir, load_settings
 from mlsteps.errors import EXIT_BAD_INPUT, EXIT_OK, UserError, env_name, explain
 from mlsteps.logs import setup_logging
 
@@ -24,7 +24,7 @@ log = logging.getLogger("mlsteps.cli")
 # field -> (flag, metavar, help). Values stay strings here: the settings parse and check them.
 SETTING_OPTIONS = {
     "data_dir": ("--data-dir", "DIR", "shared folder for snapshots and models"),
-    "dataset": ("--dataset", "NAME", "iris, wine, breast_cancer, digits, diabetes or csv:<path>"),
+    "dataset": ("--dataset", "NAME", dataset_choices()),
     "host": ("--host", "ADDRESS", "address serve listens on"),
     "port": ("--port", "PORT", "port serve listens on"),
     "load_data_every": ("--load-data-every", "SECONDS", "seconds between snapshots"),

@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlsteps.errors import ENV_PREFIX, UserError, env_name
 
+# What comes in the box, defined once: the settings checks, the CLI's help, load-data, train and the
+# docs (tests/test_config.py reads them) take the names from here. Dataset name -> its task.
 BUNDLED_DATASETS = {
     "iris": "classification",
     "wine": "classification",
@@ -28,7 +30,33 @@ BUNDLED_DATASETS = {
     "diabetes": "regression",
     "blobs": "clustering",  # generated: drifting groups of points, no labels
 }
-BUILTIN_PIPELINES = ("linear", "forest", "boosting", "knn", "kmeans")
+# Pipeline name -> task -> (scikit-learn class, its arguments): the model train fits after a scaler.
+# Only names here: train imports a class when it is chosen (the ensemble, neighbors and cluster modules
+# cost start-up time to all who do not).
+BUILTIN_PIPELINES = {
+    "linear": {
+        "classification": ("sklearn.linear_model.LogisticRegression", {"max_iter": 1000}),
+        "regression": ("sklearn.linear_model.Ridge", {"alpha": 1.0}),
+    },
+    "forest": {
+        "classification": ("sklearn.ensemble.RandomForestClassifier", {"n_estimators": 100, "random_state": 0}),
+        "regression": ("sklearn.ensemble.RandomForestRegressor", {"n_estimators": 100, "random_state": 0}),
+    },
+    "boosting": {
+        "classification": ("sklearn.ensemble.HistGradientBoostingClassifier", {"random_state": 0}),
+        "regression": ("sklearn.ensemble.HistGradientBoostingRegressor", {"random_state": 0}),
+    },
+    "knn": {
+        "classification": ("sklearn.neighbors.KNeighborsClassifier", {}),
+        "regression": ("sklearn.neighbors.KNeighborsRegressor", {}),
+    },
+    "kmeans": {"clustering": ("sklearn.cluster.KMeans", {"n_clusters": 3, "n_init": 10, "random_state": 0})},
+}
+DEFAULT_PIPELINES = {  # the pipeline setting left empty
+    "classification": "linear",
+    "regression": "linear",
+    "clustering": "kmeans",
+}
 LEARNER_CODE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # module.path:callable
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_SAMPLES_PER_SNAPSHOT = 1_000_000  # a simulated snapshot is held in memory twice: keep it far below RAM
@@ -50,11 +78,13 @@ def check_dataset(name: str) -> str:
     if name.startswith("python:") and not LEARNER_CODE.match(name.removeprefix("python:")):
         raise ValueError("needs module:function after 'python:', e.g. python:my_ml.example:load_table")
     if name not in BUNDLED_DATASETS and not name.startswith(("csv:", "python:")):
-        choices = ", ".join(BUNDLED_DATASETS)
-        raise ValueError(
-            f"is not a known dataset; use one of {choices}, csv:<path to your file> or python:<module>:<function>"
-        )
+        raise ValueError(f"is not a known dataset; use one of {dataset_choices()}")
     return name
+
+
+def dataset_choices() -> str:
+    """Every value the dataset setting takes, for its error and the CLI's help."""
+    return f"{', '.join(BUNDLED_DATASETS)}, csv:<path to your file> or python:<module>:<function>"
 
 
 def check_pipeline(name: str) -> str:

@@ -14,31 +14,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
 
+from mlsteps.config import BUILTIN_PIPELINES as BUILTINS  # defined once, beside the setting that names them
+from mlsteps.config import DEFAULT_PIPELINES as DEFAULTS
 from mlsteps.config import ConfigError
 from mlsteps.learner_code import load_callable
 
-# name -> task -> (scikit-learn class, its arguments): a new, unfitted model. Classes are imported
-# only when chosen: the ensemble, neighbors and cluster modules cost start-up time to all who do not.
-BUILTINS = {
-    "linear": {
-        "classification": ("sklearn.linear_model.LogisticRegression", {"max_iter": 1000}),
-        "regression": ("sklearn.linear_model.Ridge", {"alpha": 1.0}),
-    },
-    "forest": {
-        "classification": ("sklearn.ensemble.RandomForestClassifier", {"n_estimators": 100, "random_state": 0}),
-        "regression": ("sklearn.ensemble.RandomForestRegressor", {"n_estimators": 100, "random_state": 0}),
-    },
-    "boosting": {
-        "classification": ("sklearn.ensemble.HistGradientBoostingClassifier", {"random_state": 0}),
-        "regression": ("sklearn.ensemble.HistGradientBoostingRegressor", {"random_state": 0}),
-    },
-    "knn": {
-        "classification": ("sklearn.neighbors.KNeighborsClassifier", {}),
-        "regression": ("sklearn.neighbors.KNeighborsRegressor", {}),
-    },
-    "kmeans": {"clustering": ("sklearn.cluster.KMeans", {"n_clusters": 3, "n_init": 10, "random_state": 0})},
-}
-DEFAULTS = {"classification": "linear", "regression": "linear", "clustering": "kmeans"}
 ESTIMATOR_TYPE = {"classification": "classifier", "regression": "regressor", "clustering": "clusterer"}
 
 
