@@ -5,6 +5,7 @@ they call the launcher's `main` directly (docs/level-1-single-function.md's `--h
 as a real command in test_docs.py).
 """
 
+import http.client
 import os
 import re
 import signal
@@ -103,6 +104,36 @@ def test_level1_serves_updates_survives_a_crash_and_stops_cleanly(launcher):
     children = [pids["load-data"], pids["serve"], new_train]
     assert not [pid for pid in children if alive(pid)], "a step outlived the launcher"
     assert "all steps stopped" in log_path.read_text()
+
+
+@pytest.mark.slow
+def test_ctrl_c_then_run_again_at_once_after_a_browser_was_connected(tmp_path, settings):
+    """The docs' edit loop: Ctrl-C, then `make run` again, while the closed keep-alive connection of a
+    browser waits in TIME_WAIT on the port. The second launcher must start, not say the port is in use."""
+    port = free_port()
+    command = [sys.executable, str(LAUNCHER), "--port", str(port), "--data-dir", str(tmp_path / "volume")]
+    first = subprocess.Popen(command, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for("/readyz", lambda: http_json(f"http://127.0.0.1:{port}/readyz")[1].get("status") == "ready", 60)
+        browser = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        browser.request("GET", "/")
+        browser.getresponse().read()
+        os.killpg(first.pid, signal.SIGINT)  # Ctrl-C reaches the terminal's whole process group
+        assert first.wait(timeout=15) == 0
+        browser.close()
+    finally:
+        first.kill()
+    second = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(
+            "the second launcher",
+            lambda: second.poll() is not None or http_json(f"http://127.0.0.1:{port}/readyz")[1].get("status"),
+            60,
+        )
+        assert second.poll() is None, second.stderr.read()
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=15) == 0
 
 
 def test_port_in_use_is_one_sentence_and_exit_2(tmp_path, settings, capsys, monkeypatch):

@@ -64,7 +64,10 @@ def check_packages() -> Check:
 
 
 def check_port(settings: Settings) -> Check:
+    """Bind the port as uvicorn will: with SO_REUSEADDR, so the closed connections a stopped serve leaves
+    (TIME_WAIT, for about a minute) do not count as in use; a listening socket still does."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((settings.host, settings.port))
             return Check("port", True, f"{settings.host}:{settings.port} is free")
