@@ -1,5 +1,6 @@
 """The CLI every level calls: one run by default, a schedule on request, a clean stop on SIGTERM."""
 
+import http.client
 import signal
 import subprocess
 import sys
@@ -7,8 +8,10 @@ import time
 
 import pytest
 
+from helpers import free_port, wait_for
 from mlsteps.cli import build_parser, main
 from mlsteps.config import BUNDLED_DATASETS
+from mlsteps.doctor import check_port
 from mlsteps.volume.registry import list_versions
 from mlsteps.volume.snapshots import list_snapshots
 
@@ -140,3 +143,36 @@ def test_bootstrap_if_missing_retrains_when_the_live_model_cannot_be_served(sett
     assert main(["bootstrap", "--if-missing"]) == 0
     assert list_versions(settings.models_dir) == [1, 2]
     assert "trained with scikit-learn 0.24.2" in capsys.readouterr().err
+
+
+def browser_connection(port: int) -> http.client.HTTPConnection:
+    """A keep-alive connection that has had an answer and stays open, as a browser's tab on /docs does."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.request("GET", "/readyz")
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 200 and not response.will_close
+    return connection
+
+
+@pytest.mark.parametrize("presses", [1, 2], ids=["ctrl-c", "ctrl-c twice"])
+def test_ctrl_c_stops_serve_quietly_and_frees_its_port_at_once(trained, presses):
+    """A real `mlsteps serve`, Ctrl-C'd with a browser's connection open: exit 0, no traceback (a second
+    Ctrl-C makes uvicorn skip the app's shutdown), and the port counts as free at once (the connection
+    serve closed waits in TIME_WAIT for a minute, which uvicorn's own bind ignores)."""
+    port = free_port()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "mlsteps", "serve", "--port", str(port)], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        browser = wait_for("serve to answer", lambda: browser_connection(port), 60)
+        for _ in range(presses):
+            serve.send_signal(signal.SIGINT)
+            time.sleep(0.05)
+        assert serve.wait(timeout=15) == 0
+    finally:
+        serve.kill()
+    browser.close()
+    log = serve.stderr.read()
+    assert "Shutting down" in log and "Traceback" not in log and "KeyboardInterrupt" not in log, log
+    assert check_port(trained.model_copy(update={"port": port})).ok

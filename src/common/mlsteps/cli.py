@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Mapping
 
@@ -165,6 +166,24 @@ def step_function(command: str):
     return train
 
 
+def serve_until_stopped(settings: Settings) -> int:
+    """Serve until Ctrl-C or SIGTERM, and stop without a traceback, however the Ctrl-C falls.
+
+    While serve starts (seconds of imports), a Ctrl-C is remembered, not raised: raised, it could land in
+    a callback Python ignores ("Exception ignored in ..."), and serve would start all the same. uvicorn
+    handles the signals while it runs, then sends them again: to this same handler, so they end nothing
+    that is still running. Where Ctrl-C is ignored (the level-1 launcher's children), it stays ignored.
+    """
+    stop: list[int] = []
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, lambda signum, frame: stop.append(signum))
+    from mlsteps.serve import run_server
+
+    if not stop:
+        run_server(settings)
+    return EXIT_OK
+
+
 def run_step(
     command: str,
     settings: Settings,
@@ -177,10 +196,7 @@ def run_step(
     `flags` (field -> flag, see `flags_of`) lets a failing step's sentence name the flag the user typed.
     """
     if command == "serve":  # serve only reads the volume: it may be mounted read-only
-        from mlsteps.serve import run_server
-
-        run_server(settings)
-        return EXIT_OK
+        return serve_until_stopped(settings)
     ensure_writable_dir(settings.data_dir)
     from mlsteps.schedule import run_guarded, run_on_schedule
 
