@@ -176,11 +176,13 @@ def test_compose_services_exist():
 
 
 def kubernetes_objects() -> list[dict]:
-    """Level 3's objects plus the chart's (with its `helm test` pods), as a learner would create them."""
+    """Level 3's objects plus the chart's (with its `helm test` pods) for each release level 4 installs
+    (`mlsteps`, and `wine` for a second model), as a learner would create them."""
     objects = level3_objects()
     with helm_python.Chart.load(REPO_ROOT / "src/helm_chart") as chart:
-        rendered = chart.render({}, name="mlsteps", namespace="default")
-    objects += [o for path, text in rendered.items() if path.endswith(".yaml") for o in yaml_objects(text)]
+        for release in ("mlsteps", "wine"):
+            rendered = chart.render({}, name=release, namespace="default")
+            objects += [o for path, text in rendered.items() if path.endswith(".yaml") for o in yaml_objects(text)]
     return objects
 
 
@@ -408,3 +410,19 @@ def test_level2_commands_run_as_written(repo_copy):
         subprocess.run(
             [*compose, "down", "-v"], cwd=repo_copy / "src/docker_compose", env=env, capture_output=True, timeout=300
         )
+
+
+def test_level_4_cleanup_removes_every_release_the_page_makes():
+    """Each release the page installs is uninstalled in Clean up, its kept claim and test pod deleted too."""
+    text = (REPO_ROOT / "docs" / "level-4-helm.md").read_text()
+    cleanup = text.split("## Clean up", 1)[1].split("\n## ", 1)[0]
+    releases = set(re.findall(r"helm (?:upgrade --install|install) (\S+) src/helm_chart", text))
+    assert releases >= {"mlsteps", "wine"}
+    for release in releases:
+        prefix = "" if release == "mlsteps" else f"{release}-"  # the chart's fullname: release-chart
+        for line in (
+            f"helm uninstall {release}",
+            f"kubectl delete pvc {prefix}mlsteps-data",
+            f"kubectl delete pod {prefix}mlsteps-test-predict",
+        ):
+            assert line in cleanup, line
