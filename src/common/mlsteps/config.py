@@ -31,8 +31,8 @@ BUNDLED_DATASETS = {
     "blobs": "clustering",  # generated: drifting groups of points, no labels
 }
 # Pipeline name -> task -> (scikit-learn class, its arguments): the model train fits after a scaler.
-# Only names here: train imports a class when it is chosen (the ensemble, neighbors and cluster modules
-# cost start-up time to all who do not).
+# Classes by their names: train imports one only when it is chosen (the ensemble, neighbors and cluster
+# modules cost start-up time to all who do not), and settings never import scikit-learn.
 BUILTIN_PIPELINES = {
     "linear": {
         "classification": ("sklearn.linear_model.LogisticRegression", {"max_iter": 1000}),
