@@ -1,5 +1,6 @@
 """The CLI every level calls: one run by default, a schedule on request, a clean stop on SIGTERM."""
 
+import http.client
 import signal
 import subprocess
 import sys
@@ -7,7 +8,10 @@ import time
 
 import pytest
 
+from helpers import free_port, wait_for
 from mlsteps.cli import build_parser, main
+from mlsteps.config import BUNDLED_DATASETS
+from mlsteps.doctor import check_port
 from mlsteps.volume.registry import list_versions
 from mlsteps.volume.snapshots import list_snapshots
 
@@ -53,6 +57,17 @@ def test_a_bad_variable_is_named_not_a_flag(settings, capsys, monkeypatch):
     assert capsys.readouterr().err == "mlsteps train: error: MLSTEPS_TRAIN_EVERY='-5' must be 0 or more.\n"
 
 
+def test_a_step_names_the_flag_the_user_typed_or_else_the_variable(settings, capsys, monkeypatch, tmp_path):
+    """The step finds the bad value, long after the settings were read: its sentence still names what was typed."""
+    missing = tmp_path / "absent.csv"
+    assert main(["load-data", "--dataset", f"csv:{missing}"]) == 2
+    err = capsys.readouterr().err
+    assert f"load-data failed: --dataset csv:{missing}: no such file" in err and "MLSTEPS_" not in err
+    monkeypatch.setenv("MLSTEPS_DATASET", f"csv:{missing}")
+    assert main(["load-data"]) == 2
+    assert f"load-data failed: MLSTEPS_DATASET='csv:{missing}': no such file" in capsys.readouterr().err
+
+
 def test_the_console_entry_point_exits_2_without_a_traceback(settings):
     result = subprocess.run(
         [sys.executable, "-m", "mlsteps", "train", "--every", "-1"], capture_output=True, text=True, timeout=60
@@ -72,6 +87,14 @@ def test_every_repeats_until_sigterm(settings):
     log = process.stderr.read()
     assert "scheduled every 0.1s" in log and "stopping (SIGTERM)" in log
     assert len(list_snapshots(settings.snapshots_dir)) >= 3
+
+
+def test_load_data_help_lists_every_dataset_it_takes(capsys):
+    with pytest.raises(SystemExit):
+        main(["load-data", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    assert all(name in out for name in BUNDLED_DATASETS)
+    assert "csv:<path to your file>" in out and "python:<module>:<function>" in out
 
 
 def test_help_lists_every_command():
@@ -120,3 +143,36 @@ def test_bootstrap_if_missing_retrains_when_the_live_model_cannot_be_served(sett
     assert main(["bootstrap", "--if-missing"]) == 0
     assert list_versions(settings.models_dir) == [1, 2]
     assert "trained with scikit-learn 0.24.2" in capsys.readouterr().err
+
+
+def browser_connection(port: int) -> http.client.HTTPConnection:
+    """A keep-alive connection that has had an answer and stays open, as a browser's tab on /docs does."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.request("GET", "/readyz")
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 200 and not response.will_close
+    return connection
+
+
+@pytest.mark.parametrize("presses", [1, 2], ids=["ctrl-c", "ctrl-c twice"])
+def test_ctrl_c_stops_serve_quietly_and_frees_its_port_at_once(trained, presses):
+    """A real `mlsteps serve`, Ctrl-C'd with a browser's connection open: exit 0, no traceback (a second
+    Ctrl-C makes uvicorn skip the app's shutdown), and the port counts as free at once (the connection
+    serve closed waits in TIME_WAIT for a minute, which uvicorn's own bind ignores)."""
+    port = free_port()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "mlsteps", "serve", "--port", str(port)], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        browser = wait_for("serve to answer", lambda: browser_connection(port), 60)
+        for _ in range(presses):
+            serve.send_signal(signal.SIGINT)
+            time.sleep(0.05)
+        assert serve.wait(timeout=15) == 0
+    finally:
+        serve.kill()
+    browser.close()
+    log = serve.stderr.read()
+    assert "Shutting down" in log and "Traceback" not in log and "KeyboardInterrupt" not in log, log
+    assert check_port(trained.model_copy(update={"port": port})).ok

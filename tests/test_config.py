@@ -1,9 +1,20 @@
 """Settings: defaults, parsing, and one clear sentence for every bad value."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from mlsteps.cli import main
-from mlsteps.config import ENV_DEFAULTS, ConfigError, ensure_writable_dir, load_settings
+from mlsteps.config import (
+    BUILTIN_PIPELINES,
+    BUNDLED_DATASETS,
+    ENV_DEFAULTS,
+    ConfigError,
+    ensure_writable_dir,
+    load_settings,
+)
+from mlsteps.errors import explain
 
 
 @pytest.fixture
@@ -85,8 +96,10 @@ def test_bad_value_names_the_variable(environ, variable, value, words):
 
 
 def test_bad_override_names_the_flag_it_came_from(settings):
-    with pytest.raises(ConfigError, match=r"^--every -5 must be 0 or more\.$"):
-        load_settings(flags={"train_every": "--every"}, train_every="-5")
+    with pytest.raises(ConfigError) as error:
+        load_settings(train_every="-5")
+    assert explain(error.value, {"train_every": "--every"}) == "--every -5 must be 0 or more."
+    assert str(error.value) == "MLSTEPS_TRAIN_EVERY='-5' must be 0 or more."  # no flag given: the variable
 
 
 def test_unwritable_data_dir_is_a_config_error(tmp_path):
@@ -115,3 +128,31 @@ def test_the_signing_key_never_shows_in_the_settings(environ):
     environ(MLSTEPS_SIGNING_KEY="k" * 32)
     settings = load_settings()
     assert settings.signing_secret == "k" * 32 and "k" * 32 not in repr(settings)
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+@pytest.mark.parametrize(
+    "page, row, names",
+    [
+        ("concepts.md", "| `MLSTEPS_DATASET`", BUNDLED_DATASETS),
+        ("concepts.md", "| `MLSTEPS_PIPELINE`", BUILTIN_PIPELINES),
+        ("your-own-model.md", "| the model |", BUILTIN_PIPELINES),
+        ("level-1-single-function.md", "| `--dataset`", BUNDLED_DATASETS),
+    ],
+)
+def test_the_docs_list_exactly_the_built_in_names(page, row, names):
+    """The tables that say what a setting takes name every bundled dataset and built-in pipeline, and no other."""
+    line = next(line for line in (DOCS / page).read_text().splitlines() if line.startswith(row))
+    allowed = line.split("|")[3]  # | setting | default or variable | what it takes | ...
+    assert set(re.findall(r"`([a-z_]+)`", allowed)) == set(names)
+
+
+def test_the_settings_accept_each_built_in_name_and_refuse_others(settings):
+    for dataset in BUNDLED_DATASETS:
+        assert load_settings(dataset=dataset).dataset == dataset
+    for pipeline in BUILTIN_PIPELINES:
+        assert load_settings(pipeline=pipeline).pipeline == pipeline
+    with pytest.raises(ConfigError, match="is not a pipeline; use one of linear, forest, boosting, knn, kmeans, or"):
+        load_settings(pipeline="svm")

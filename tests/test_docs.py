@@ -410,3 +410,19 @@ def test_level2_commands_run_as_written(repo_copy):
         subprocess.run(
             [*compose, "down", "-v"], cwd=repo_copy / "src/docker_compose", env=env, capture_output=True, timeout=300
         )
+
+
+def test_level_4_cleanup_removes_every_release_the_page_makes():
+    """Each release the page installs is uninstalled in Clean up, its kept claim and test pod deleted too."""
+    text = (REPO_ROOT / "docs" / "level-4-helm.md").read_text()
+    cleanup = text.split("## Clean up", 1)[1].split("\n## ", 1)[0]
+    releases = set(re.findall(r"helm (?:upgrade --install|install) (\S+) src/helm_chart", text))
+    assert releases >= {"mlsteps", "wine"}
+    for release in releases:
+        prefix = "" if release == "mlsteps" else f"{release}-"  # the chart's fullname: release-chart
+        for line in (
+            f"helm uninstall {release}",
+            f"kubectl delete pvc {prefix}mlsteps-data",
+            f"kubectl delete pod {prefix}mlsteps-test-predict",
+        ):
+            assert line in cleanup, line

@@ -5,6 +5,7 @@ they call the launcher's `main` directly (docs/level-1-single-function.md's `--h
 as a real command in test_docs.py).
 """
 
+import http.client
 import os
 import re
 import signal
@@ -105,6 +106,36 @@ def test_level1_serves_updates_survives_a_crash_and_stops_cleanly(launcher):
     assert "all steps stopped" in log_path.read_text()
 
 
+@pytest.mark.slow
+def test_ctrl_c_then_run_again_at_once_after_a_browser_was_connected(tmp_path, settings):
+    """The docs' edit loop: Ctrl-C, then `make run` again, while the closed keep-alive connection of a
+    browser waits in TIME_WAIT on the port. The second launcher must start, not say the port is in use."""
+    port = free_port()
+    command = [sys.executable, str(LAUNCHER), "--port", str(port), "--data-dir", str(tmp_path / "volume")]
+    first = subprocess.Popen(command, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for("/readyz", lambda: http_json(f"http://127.0.0.1:{port}/readyz")[1].get("status") == "ready", 60)
+        browser = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        browser.request("GET", "/")
+        browser.getresponse().read()
+        os.killpg(first.pid, signal.SIGINT)  # Ctrl-C reaches the terminal's whole process group
+        assert first.wait(timeout=15) == 0
+        browser.close()
+    finally:
+        first.kill()
+    second = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(
+            "the second launcher",
+            lambda: second.poll() is not None or http_json(f"http://127.0.0.1:{port}/readyz")[1].get("status"),
+            60,
+        )
+        assert second.poll() is None, second.stderr.read()
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=15) == 0
+
+
 def test_port_in_use_is_one_sentence_and_exit_2(tmp_path, settings, capsys, monkeypatch):
     launcher = load_launcher()
 
@@ -117,6 +148,26 @@ def test_port_in_use_is_one_sentence_and_exit_2(tmp_path, settings, capsys, monk
     err = capsys.readouterr().err
     assert code == 2 and f"port {port} on 127.0.0.1 is in use" in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_bad_dataset_flag_is_one_line_after_the_log_naming_the_flag(tmp_path, settings):
+    """A real launcher, stderr on a pipe as in a terminal: the log line, then the error on a line of its own
+    (a queue thread once wrote the log line later, sometimes in the middle of the error's line), exit 2."""
+    missing = tmp_path / "absent.csv"
+    result = subprocess.run(
+        [sys.executable, str(LAUNCHER), "--port", str(free_port()), "--data-dir", str(tmp_path / "volume")]
+        + ["--dataset", f"csv:{missing}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    *logged, last = result.stderr.splitlines()
+    assert result.returncode == 2
+    assert last == f"single_function_all_ml_steps: error: --dataset csv:{missing}: no such file; " + (
+        "give csv:<path to an existing file>."
+    )
+    assert [line for line in logged if not re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d launcher ", line)] == []
+    assert "data dir:" in result.stderr
 
 
 def test_help_shows_each_option_with_its_variable(capsys):

@@ -29,10 +29,10 @@ try:
     from pydantic import Field
 
     import mlsteps.serve  # noqa: F401
-    from mlsteps.cli import add_setting_options, run_step, settings_from
+    from mlsteps.cli import add_setting_options, flags_of, run_step, settings_from
     from mlsteps.config import MIN_INTERVAL_SECONDS, ConfigError, Settings
     from mlsteps.doctor import check_port
-    from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, UserError, one_sentence
+    from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, UserError, explain, one_sentence
     from mlsteps.load_data import load_data
     from mlsteps.logs import setup_logging
     from mlsteps.train import train
@@ -86,7 +86,7 @@ def check_port_free(settings: Settings) -> None:
         )
 
 
-def run_child(step: str, settings: Settings) -> None:
+def run_child(step: str, settings: Settings, flags: dict[str, str]) -> None:
     """The body of one child process: one step, until it is told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the launcher decides
     # Not the launcher's handler (inherited through fork): exit normally, so the log queue is flushed.
@@ -95,14 +95,14 @@ def run_child(step: str, settings: Settings) -> None:
         import ctypes
 
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    sys.exit(run_step(step, settings, run_first=False))
+    sys.exit(run_step(step, settings, run_first=False, flags=flags))
 
 
 class Supervisor:
     """Starts the steps, restarts a crashed one with backoff, stops them all on request."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def __init__(self, settings: Settings, flags: dict[str, str]):
+        self.settings, self.flags = settings, flags  # flags: what a step's error names (errors.explain)
         self.context = multiprocessing.get_context("fork")  # children inherit imports and the log queue
         self.processes: dict[str, multiprocessing.Process] = {}
         self.started_at: dict[str, float] = {}
@@ -111,7 +111,9 @@ class Supervisor:
         self.stopping = False
 
     def start(self, step: str) -> None:
-        process = self.context.Process(target=run_child, args=(step, self.settings), name=step, daemon=False)
+        process = self.context.Process(
+            target=run_child, args=(step, self.settings, self.flags), name=step, daemon=False
+        )
         process.start()
         self.processes[step] = process
         self.started_at[step] = time.monotonic()
@@ -181,22 +183,25 @@ def drain_child_logs() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    flags = flags_of(args)
     try:
         settings = load_level1_settings(args)
         check_port_free(settings)
         setup_logging(settings.log_level, step="launcher")
-        multiprocessing_logging.install_mp_handler()  # children's records come back through one queue
         log.info("data dir: %s, dataset: %s", settings.data_dir, settings.dataset)
         load_data(settings)  # bootstrap in order: a first snapshot, then a first model
         train(settings)
     except UserError as error:
-        print(f"single_function_all_ml_steps: error: {error}", file=sys.stderr)
+        print(f"single_function_all_ml_steps: error: {explain(error, flags)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as error:
         print(f"single_function_all_ml_steps: error: {one_sentence(error)}", file=sys.stderr)
         return EXIT_FAILED
 
-    supervisor = Supervisor(settings)
+    # Only now, with no error left to print: the queue's thread writes the children's records to stderr,
+    # and a print beside it could land in the middle of one of them.
+    multiprocessing_logging.install_mp_handler()  # children's records come back through one queue
+    supervisor = Supervisor(settings, flags)
 
     def request_stop(signum, frame):
         if not supervisor.stopping:

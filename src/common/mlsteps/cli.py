@@ -3,18 +3,20 @@
 Each option sets one field of the settings, exactly as its MLSTEPS_* variable does; the level-1
 launcher adds the same options to its own parser with `add_setting_options`, so there is one
 vocabulary and one set of rules. Exit codes: 0 done, 1 the step failed at run time, 2 bad settings
-or input (one sentence, no traceback).
+or input (one sentence, no traceback, naming the flag the user typed or else the variable).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+from collections.abc import Mapping
 
 from mlsteps import __version__
-from mlsteps.config import Settings, ensure_writable_dir, env_name, load_settings
-from mlsteps.errors import EXIT_BAD_INPUT, EXIT_OK, UserError
+from mlsteps.config import Settings, dataset_choices, ensure_writable_dir, load_settings
+from mlsteps.errors import EXIT_BAD_INPUT, EXIT_OK, UserError, env_name, explain
 from mlsteps.logs import setup_logging
 
 PERIODIC = ("load-data", "train")
@@ -23,7 +25,7 @@ log = logging.getLogger("mlsteps.cli")
 # field -> (flag, metavar, help). Values stay strings here: the settings parse and check them.
 SETTING_OPTIONS = {
     "data_dir": ("--data-dir", "DIR", "shared folder for snapshots and models"),
-    "dataset": ("--dataset", "NAME", "iris, wine, breast_cancer, digits, diabetes or csv:<path>"),
+    "dataset": ("--dataset", "NAME", dataset_choices()),
     "host": ("--host", "ADDRESS", "address serve listens on"),
     "port": ("--port", "PORT", "port serve listens on"),
     "load_data_every": ("--load-data-every", "SECONDS", "seconds between snapshots"),
@@ -41,18 +43,30 @@ def add_setting_options(
         parser.add_argument(flag, dest=field, metavar=metavar, help=f"{summary} ({env_name(field)}, default {default})")
 
 
-def settings_from(args: argparse.Namespace, settings_class: type[Settings] = Settings) -> Settings:
-    """Settings from the environment, with every flag that was given taking precedence; checked."""
-    values = {field: getattr(args, field) for field in SETTING_OPTIONS if getattr(args, field, None) is not None}
-    flags = {field: SETTING_OPTIONS[field][0] for field in values}
+def given_flags(args: argparse.Namespace) -> dict[str, tuple[str, str]]:
+    """field -> (flag, value) for every setting given on the command line."""
+    given = {
+        field: (SETTING_OPTIONS[field][0], getattr(args, field))
+        for field in SETTING_OPTIONS
+        if getattr(args, field, None) is not None
+    }
     command = getattr(args, "command", None)
     if command in PERIODIC:  # a step's own --every/--cron set its <step>_every/_cron field
         step = command.replace("-", "_")
         for option in ("every", "cron"):
             if getattr(args, option) is not None:
-                values[f"{step}_{option}"] = getattr(args, option)
-                flags[f"{step}_{option}"] = f"--{option}"
-    return load_settings(settings_class, flags=flags, **values)
+                given[f"{step}_{option}"] = (f"--{option}", getattr(args, option))
+    return given
+
+
+def flags_of(args: argparse.Namespace) -> dict[str, str]:
+    """field -> the flag that set it: what `errors.explain` names instead of the variable."""
+    return {field: flag for field, (flag, _) in given_flags(args).items()}
+
+
+def settings_from(args: argparse.Namespace, settings_class: type[Settings] = Settings) -> Settings:
+    """Settings from the environment, with every flag that was given taking precedence; checked."""
+    return load_settings(settings_class, **{field: value for field, (_, value) in given_flags(args).items()})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,13 +166,37 @@ def step_function(command: str):
     return train
 
 
-def run_step(command: str, settings: Settings, run_first: bool = True, if_missing: bool = False) -> int:
-    """Run one command with checked settings; a scheduled step blocks until stopped."""
-    if command == "serve":  # serve only reads the volume: it may be mounted read-only
-        from mlsteps.serve import run_server
+def serve_until_stopped(settings: Settings) -> int:
+    """Serve until Ctrl-C or SIGTERM, and stop without a traceback, however the Ctrl-C falls.
 
+    While serve starts (seconds of imports), a Ctrl-C is remembered, not raised: raised, it could land in
+    a callback Python ignores ("Exception ignored in ..."), and serve would start all the same. uvicorn
+    handles the signals while it runs, then sends them again: to this same handler, so they end nothing
+    that is still running. Where Ctrl-C is ignored (the level-1 launcher's children), it stays ignored.
+    """
+    stop: list[int] = []
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, lambda signum, frame: stop.append(signum))
+    from mlsteps.serve import run_server
+
+    if not stop:
         run_server(settings)
-        return EXIT_OK
+    return EXIT_OK
+
+
+def run_step(
+    command: str,
+    settings: Settings,
+    run_first: bool = True,
+    if_missing: bool = False,
+    flags: Mapping[str, str] | None = None,
+) -> int:
+    """Run one command with checked settings; a scheduled step blocks until stopped.
+
+    `flags` (field -> flag, see `flags_of`) lets a failing step's sentence name the flag the user typed.
+    """
+    if command == "serve":  # serve only reads the volume: it may be mounted read-only
+        return serve_until_stopped(settings)
     ensure_writable_dir(settings.data_dir)
     from mlsteps.schedule import run_guarded, run_on_schedule
 
@@ -167,18 +205,21 @@ def run_step(command: str, settings: Settings, run_first: bool = True, if_missin
             log.info("model v%d is promoted and loads with this scikit-learn: nothing to bootstrap", version)
             return EXIT_OK
         load_data, train = step_function("load-data"), step_function("train")
-        return run_guarded(lambda: load_data(settings), "load-data") or run_guarded(lambda: train(settings), "train")
+        return run_guarded(lambda: load_data(settings), "load-data", flags) or run_guarded(
+            lambda: train(settings), "train", flags
+        )
     step = step_function(command)
     field = command.replace("-", "_")
     every, cron = getattr(settings, f"{field}_every"), getattr(settings, f"{field}_cron")
     if every or cron:
-        run_on_schedule(lambda: step(settings), command, every, cron, run_first=run_first)
+        run_on_schedule(lambda: step(settings), command, every, cron, run_first=run_first, flags=flags)
         return EXIT_OK
-    return run_guarded(lambda: step(settings), command)
+    return run_guarded(lambda: step(settings), command, flags)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    flags = flags_of(args)
     try:
         settings = settings_from(args)
         if args.command == "doctor":
@@ -192,9 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(settings.log_level, step=args.command)
         if args.command == "rollback":
             return roll_back(settings, args.version)
-        return run_step(args.command, settings, if_missing=getattr(args, "if_missing", False))
+        return run_step(args.command, settings, if_missing=getattr(args, "if_missing", False), flags=flags)
     except UserError as error:
-        print(f"mlsteps {args.command}: error: {error}", file=sys.stderr)
+        print(f"mlsteps {args.command}: error: {explain(error, flags)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return EXIT_OK

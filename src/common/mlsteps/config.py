@@ -2,8 +2,9 @@
 
 Every level (processes, Compose, kubectl, Helm) sets these same names, so the steps never need to
 know where they run. pydantic parses and checks each value against its type and bounds;
-`load_settings` turns its report into one sentence that names the variable (or the command-line
-flag the value came from) and what is allowed, raised as ConfigError: the CLI exits with code 2.
+`load_settings` turns its report into a ConfigError naming the field and what is allowed; the entry
+point says it as one sentence that names the variable or the command-line flag the value came from
+(`errors.explain`), and exits with code 2.
 """
 
 from __future__ import annotations
@@ -11,16 +12,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mlsteps.errors import UserError
+from mlsteps.errors import ENV_PREFIX, UserError, env_name
 
+# What comes in the box, defined once: the settings checks, the CLI's help, load-data, train and the
+# docs (tests/test_config.py reads them) take the names from here. Dataset name -> its task.
 BUNDLED_DATASETS = {
     "iris": "classification",
     "wine": "classification",
@@ -29,7 +30,33 @@ BUNDLED_DATASETS = {
     "diabetes": "regression",
     "blobs": "clustering",  # generated: drifting groups of points, no labels
 }
-BUILTIN_PIPELINES = ("linear", "forest", "boosting", "knn", "kmeans")
+# Pipeline name -> task -> (scikit-learn class, its arguments): the model train fits after a scaler.
+# Classes by their names: train imports one only when it is chosen (the ensemble, neighbors and cluster
+# modules cost start-up time to all who do not), and settings never import scikit-learn.
+BUILTIN_PIPELINES = {
+    "linear": {
+        "classification": ("sklearn.linear_model.LogisticRegression", {"max_iter": 1000}),
+        "regression": ("sklearn.linear_model.Ridge", {"alpha": 1.0}),
+    },
+    "forest": {
+        "classification": ("sklearn.ensemble.RandomForestClassifier", {"n_estimators": 100, "random_state": 0}),
+        "regression": ("sklearn.ensemble.RandomForestRegressor", {"n_estimators": 100, "random_state": 0}),
+    },
+    "boosting": {
+        "classification": ("sklearn.ensemble.HistGradientBoostingClassifier", {"random_state": 0}),
+        "regression": ("sklearn.ensemble.HistGradientBoostingRegressor", {"random_state": 0}),
+    },
+    "knn": {
+        "classification": ("sklearn.neighbors.KNeighborsClassifier", {}),
+        "regression": ("sklearn.neighbors.KNeighborsRegressor", {}),
+    },
+    "kmeans": {"clustering": ("sklearn.cluster.KMeans", {"n_clusters": 3, "n_init": 10, "random_state": 0})},
+}
+DEFAULT_PIPELINES = {  # the pipeline setting left empty
+    "classification": "linear",
+    "regression": "linear",
+    "clustering": "kmeans",
+}
 LEARNER_CODE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # module.path:callable
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_SAMPLES_PER_SNAPSHOT = 1_000_000  # a simulated snapshot is held in memory twice: keep it far below RAM
@@ -51,11 +78,13 @@ def check_dataset(name: str) -> str:
     if name.startswith("python:") and not LEARNER_CODE.match(name.removeprefix("python:")):
         raise ValueError("needs module:function after 'python:', e.g. python:my_ml.example:load_table")
     if name not in BUNDLED_DATASETS and not name.startswith(("csv:", "python:")):
-        choices = ", ".join(BUNDLED_DATASETS)
-        raise ValueError(
-            f"is not a known dataset; use one of {choices}, csv:<path to your file> or python:<module>:<function>"
-        )
+        raise ValueError(f"is not a known dataset; use one of {dataset_choices()}")
     return name
+
+
+def dataset_choices() -> str:
+    """Every value the dataset setting takes, for its error and the CLI's help."""
+    return f"{', '.join(BUNDLED_DATASETS)}, csv:<path to your file> or python:<module>:<function>"
 
 
 def check_pipeline(name: str) -> str:
@@ -132,7 +161,7 @@ Cron = Annotated[str, AfterValidator(check_cron)]
 class Settings(BaseSettings):
     """What the steps need to know; each field is read from MLSTEPS_<FIELD NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="MLSTEPS_", env_ignore_empty=True, frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="forbid")
 
     data_dir: Path = Path("mlsteps-data")
     dataset: Annotated[str, AfterValidator(check_dataset)] = "iris"
@@ -197,10 +226,6 @@ class Settings(BaseSettings):
         return None
 
 
-def env_name(field_name: str) -> str:
-    return "MLSTEPS_" + field_name.upper()
-
-
 ENV_DEFAULTS = {env_name(name): field.default for name, field in Settings.model_fields.items()}
 """Every variable the steps read, with its default: the list the levels must agree on."""
 
@@ -217,43 +242,33 @@ PROBLEMS = {
 }
 
 
-def _sentence(error: dict, flags: Mapping[str, str]) -> str:
-    """One error of pydantic's report as: `MLSTEPS_X='value' must be ...` or `--flag value must be ...`."""
+def _error(error: dict) -> ConfigError:
+    """One error of pydantic's report, as the end of the sentence `MLSTEPS_X='value' must be ...`."""
     field = str(error["loc"][0]) if error["loc"] else ""
     if error["type"] == "value_error":  # our own validators: their message is the sentence's end
         problem = str(error["ctx"]["error"])
     elif error["type"] == "extra_forbidden":
-        return f"{field!r} is not a setting."
+        return ConfigError(f"{field!r} is not a setting.")
     else:
         bounds = {
             key: f"{value:g}" if isinstance(value, float) else value for key, value in error.get("ctx", {}).items()
         }
         problem = PROBLEMS.get(error["type"], error["msg"]).format(**bounds)
-    value = error["input"]
-    if field in SECRET_FIELDS:
-        return f"{env_name(field)} {problem}."
-    if field in flags:
-        return f"{flags[field]} {shlex.quote(str(value))} {problem}."
-    return f"{env_name(field)}={str(value)!r} {problem}."
+    value = None if field in SECRET_FIELDS else error["input"]
+    return ConfigError(f"{problem}.", field=field, value=value)
 
 
-def load_settings(
-    settings_class: type[Settings] = Settings, flags: Mapping[str, str] | None = None, **overrides
-) -> Settings:
-    """Settings from the environment, and from `overrides` (e.g. CLI flags) where not None, checked.
-
-    `flags` maps a field to the command-line flag that gave its override, so an error names what the
-    user typed: the flag, or the variable.
-    """
+def load_settings(settings_class: type[Settings] = Settings, **overrides) -> Settings:
+    """Settings from the environment, and from `overrides` (e.g. CLI flags) where not None, checked."""
     given = {name: value for name, value in overrides.items() if value is not None}
     try:
         return settings_class(**given)
     except ValidationError as report:
-        raise ConfigError(_sentence(report.errors()[0], flags or {})) from None
+        raise _error(report.errors()[0]) from None
 
 
-def ensure_writable_dir(path: Path, variable: str = "MLSTEPS_DATA_DIR") -> Path:
-    """Create `path` if needed and prove it is writable, or raise ConfigError naming the variable."""
+def ensure_writable_dir(path: Path, field: str = "data_dir") -> Path:
+    """Create `path` if needed and prove it is writable, or raise ConfigError naming the setting."""
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".write-test-{os.getpid()}"
@@ -267,5 +282,5 @@ def ensure_writable_dir(path: Path, variable: str = "MLSTEPS_DATA_DIR") -> Path:
             "(on Kubernetes, fsGroup does not re-own NFS shares)."
         ) from None
     except OSError as error:
-        raise ConfigError(f"{variable}={str(path)!r} is not a writable directory ({error.strerror}).") from None
+        raise ConfigError(f"is not a writable directory ({error.strerror}).", field=field, value=path) from None
     return path

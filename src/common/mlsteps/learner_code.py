@@ -1,6 +1,6 @@
 """Import the learner's own code named in a setting (`module:function`), or say in one sentence why not.
 
-Train imports a pipeline factory (MLSTEPS_PIPELINE) and load-data a loader (MLSTEPS_DATASET=python:...);
+Train imports a pipeline factory (the `pipeline` setting) and load-data a loader (`dataset`, python:...);
 the package never imports the learner's code otherwise, so the steps stay independent of it.
 """
 
@@ -12,10 +12,11 @@ from collections.abc import Callable
 from mlsteps.config import ConfigError
 
 
-def load_callable(spec: str, variable: str, prefix: str = "") -> Callable:
-    """The function `spec` ("package.module:function") names; ConfigError naming `variable` if it cannot be had.
+def load_callable(spec: str, field: str, prefix: str = "") -> Callable:
+    """The function `spec` ("package.module:function") names; ConfigError naming the setting `field` if it
+    cannot be had.
 
-    `prefix` is what stood before `spec` in the variable (e.g. "python:"), so the message shows its whole value.
+    `prefix` is what stood before `spec` in the setting (e.g. "python:"), so the message shows its whole value.
     """
     module_name, _, name = spec.partition(":")
     value = prefix + spec
@@ -23,14 +24,16 @@ def load_callable(spec: str, variable: str, prefix: str = "") -> Callable:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as missing:
         raise ConfigError(
-            f"{variable}={value!r}: there is no module {missing.name!r} (is it in src/my_ml/, and "
-            "was the project installed again after you added it?)."
+            f": there is no module {missing.name!r} (is it in src/my_ml/, and "
+            "was the project installed again after you added it?).",
+            field=field,
+            value=value,
         ) from None
     except Exception as error:  # the learner's module itself failed: say how, in one line
         raise ConfigError(
-            f"{variable}={value!r}: importing {module_name} failed ({type(error).__name__}: {error})."
+            f": importing {module_name} failed ({type(error).__name__}: {error}).", field=field, value=value
         ) from None
     function = getattr(module, name, None)
     if not callable(function):
-        raise ConfigError(f"{variable}={value!r}: {module_name} has no function {name!r}.")
+        raise ConfigError(f": {module_name} has no function {name!r}.", field=field, value=value)
     return function

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, UserError, one_sentence
+from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, UserError, explain, one_sentence
 
 log = logging.getLogger("mlsteps.schedule")
 
 
-def run_guarded(step: Callable[[], object], name: str) -> int:
+def run_guarded(step: Callable[[], object], name: str, flags: Mapping[str, str] | None = None) -> int:
     """Run one step and return its exit code; the schedule goes on whatever happened.
 
-    A bad input or a failing disk is one log line (the user can act on it); only a bug, which the
-    user cannot, shows a traceback.
+    A bad input or a failing disk is one log line (the user can act on it, and a setting at fault is
+    named by the flag in `flags` that gave it, else by its variable); only a bug, which the user
+    cannot act on, shows a traceback.
     """
     try:
         step()
         return EXIT_OK
     except UserError as error:
-        log.error("%s failed: %s", name, error)
+        log.error("%s failed: %s", name, explain(error, flags))
         return EXIT_BAD_INPUT
     except OSError as error:
         log.error("%s failed: %s", name, one_sentence(error))
@@ -31,7 +32,14 @@ def run_guarded(step: Callable[[], object], name: str) -> int:
     return EXIT_FAILED
 
 
-def run_on_schedule(step: Callable[[], object], name: str, every: float, cron: str, run_first: bool = True) -> None:
+def run_on_schedule(
+    step: Callable[[], object],
+    name: str,
+    every: float,
+    cron: str,
+    run_first: bool = True,
+    flags: Mapping[str, str] | None = None,
+) -> None:
     """Block, running `step` every `every` seconds and/or at `cron` times, until SIGTERM or Ctrl-C."""
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.combining import OrTrigger
@@ -49,7 +57,7 @@ def run_on_schedule(step: Callable[[], object], name: str, every: float, cron: s
     scheduler.add_job(
         run_guarded,
         trigger,
-        args=[step, name],
+        args=[step, name, flags],
         id=name,
         max_instances=1,
         coalesce=True,

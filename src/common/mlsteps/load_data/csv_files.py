@@ -29,7 +29,7 @@ def _rows(handle) -> Iterator[tuple[int, list[str]]]:
 def _read_header(path: Path, target_column: str) -> tuple[int, list[str]]:
     """(line number, names) of the header row, once it has the target column and a feature."""
     if not path.is_file():
-        raise DataError(f"{path}: no such file (set MLSTEPS_DATASET=csv:<path to an existing file>).")
+        raise DataError(": no such file; give csv:<path to an existing file>.", field="dataset", value=f"csv:{path}")
     with _open(path) as handle:
         line, header = next(_rows(handle), (0, []))
     if not header:
@@ -37,8 +37,9 @@ def _read_header(path: Path, target_column: str) -> tuple[int, list[str]]:
     header = [cell.strip() for cell in header]
     if target_column not in header:
         raise DataError(
-            f"{path}: line {line} has no column {target_column!r} (columns: {', '.join(header)}); "
-            "set MLSTEPS_TARGET_COLUMN to the column to predict."
+            f": {path}, line {line} has no column {target_column!r} (columns: {', '.join(header)}); "
+            "set it to the column to predict.",
+            field="target_column",
         )
     if len(header) < 2:
         raise DataError(f"{path}: needs at least one feature column besides {target_column!r}.")

@@ -12,29 +12,32 @@ from mlsteps.table import Table
 
 
 def _from_loader(spec: str, target_column: str) -> Table:
-    """MLSTEPS_DATASET=python:module:function: call the learner's loader and check what it returned.
+    """The dataset python:module:function: call the learner's loader and check what it returned.
 
     The loader returns a mapping with X (rows of numbers), feature_names, and y (targets; leave it
     out for clustering), or a scikit-learn Bunch (data, target, feature_names).
     """
-    where = f"MLSTEPS_DATASET='python:{spec}'"
-    result = load_callable(spec, "MLSTEPS_DATASET", prefix="python:")()
+    setting = {"field": "dataset", "value": f"python:{spec}"}  # what every error below names
+    result = load_callable(spec, "dataset", prefix="python:")()
     if not hasattr(result, "get"):
-        raise DataError(f"{where} returned {type(result).__name__}; return a dict with X, y and feature_names.")
+        raise DataError(f"returned {type(result).__name__}; return a dict with X, y and feature_names.", **setting)
     X, y, names = (
         result.get("X", result.get("data")),
         result.get("y", result.get("target")),
         result.get("feature_names"),
     )
     if X is None or names is None:
-        raise DataError(f"{where} returned no X or no feature_names; return a dict with X, y and feature_names.")
+        raise DataError("returned no X or no feature_names; return a dict with X, y and feature_names.", **setting)
     if y is None:
         task = "clustering"
     else:
         y = np.asarray(y)
         task = guess_task(y.astype(str))
         y = y.astype(str) if task == "classification" else y.astype(float)
-    return validated(Table(list(names), X, y, task, target_column, f"python:{spec}"), where)
+    try:
+        return validated(Table(list(names), X, y, task, target_column, f"python:{spec}"), where="")
+    except DataError as error:  # its sentence goes on after the setting: ": has 3 rows; ..."
+        raise DataError(error.message, **setting) from None
 
 
 def fetch(settings: Settings, sequence: int) -> Table:

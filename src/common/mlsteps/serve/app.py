@@ -84,8 +84,12 @@ async def lifespan(app: FastAPI):
             settings.models_dir,
         )
     watcher = asyncio.create_task(watch_pointer(live, settings.reload_seconds))
-    yield
-    watcher.cancel()
+    try:
+        yield
+    except asyncio.CancelledError:  # a second Ctrl-C: uvicorn quits at once, cancelling this at the loop's end
+        pass  # nothing is left to stop but the watcher; re-raised, Starlette logs it as a failed shutdown
+    finally:
+        watcher.cancel()
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -14,31 +14,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
 
+from mlsteps.config import BUILTIN_PIPELINES as BUILTINS  # defined once, beside the setting that names them
+from mlsteps.config import DEFAULT_PIPELINES as DEFAULTS
 from mlsteps.config import ConfigError
 from mlsteps.learner_code import load_callable
 
-# name -> task -> (scikit-learn class, its arguments): a new, unfitted model. Classes are imported
-# only when chosen: the ensemble, neighbors and cluster modules cost start-up time to all who do not.
-BUILTINS = {
-    "linear": {
-        "classification": ("sklearn.linear_model.LogisticRegression", {"max_iter": 1000}),
-        "regression": ("sklearn.linear_model.Ridge", {"alpha": 1.0}),
-    },
-    "forest": {
-        "classification": ("sklearn.ensemble.RandomForestClassifier", {"n_estimators": 100, "random_state": 0}),
-        "regression": ("sklearn.ensemble.RandomForestRegressor", {"n_estimators": 100, "random_state": 0}),
-    },
-    "boosting": {
-        "classification": ("sklearn.ensemble.HistGradientBoostingClassifier", {"random_state": 0}),
-        "regression": ("sklearn.ensemble.HistGradientBoostingRegressor", {"random_state": 0}),
-    },
-    "knn": {
-        "classification": ("sklearn.neighbors.KNeighborsClassifier", {}),
-        "regression": ("sklearn.neighbors.KNeighborsRegressor", {}),
-    },
-    "kmeans": {"clustering": ("sklearn.cluster.KMeans", {"n_clusters": 3, "n_init": 10, "random_state": 0})},
-}
-DEFAULTS = {"classification": "linear", "regression": "linear", "clustering": "kmeans"}
 ESTIMATOR_TYPE = {"classification": "classifier", "regression": "regressor", "clustering": "clusterer"}
 
 
@@ -46,8 +26,9 @@ def _builtin(name: str, task: str) -> Pipeline:
     models = BUILTINS[name]
     if task not in models:
         raise ConfigError(
-            f"MLSTEPS_PIPELINE={name!r} has no {task} model; for {task} use one of "
-            f"{', '.join(n for n, m in BUILTINS.items() if task in m)}."
+            f"has no {task} model; for {task} use one of {', '.join(n for n, m in BUILTINS.items() if task in m)}.",
+            field="pipeline",
+            value=name,
         )
     path, arguments = models[task]
     module, _, name = path.rpartition(".")
@@ -56,10 +37,12 @@ def _builtin(name: str, task: str) -> Pipeline:
 
 
 def _learners(spec: str, task: str) -> BaseEstimator:
-    estimator = load_callable(spec, "MLSTEPS_PIPELINE")(task)
+    estimator = load_callable(spec, "pipeline")(task)
     if not (hasattr(estimator, "fit") and hasattr(estimator, "get_params")):
         raise ConfigError(
-            f"MLSTEPS_PIPELINE={spec!r} returned {type(estimator).__name__}, not a scikit-learn estimator or pipeline."
+            f"returned {type(estimator).__name__}, not a scikit-learn estimator or pipeline.",
+            field="pipeline",
+            value=spec,
         )
     try:
         kind = get_tags(estimator).estimator_type
@@ -67,8 +50,10 @@ def _learners(spec: str, task: str) -> BaseEstimator:
         kind = None
     if kind != ESTIMATOR_TYPE[task]:
         raise ConfigError(
-            f"MLSTEPS_PIPELINE={spec!r} returned a {kind or 'model of unknown kind'}; "
-            f"this dataset is {task}, which needs a {ESTIMATOR_TYPE[task]}."
+            f"returned a {kind or 'model of unknown kind'}; "
+            f"this dataset is {task}, which needs a {ESTIMATOR_TYPE[task]}.",
+            field="pipeline",
+            value=spec,
         )
     return estimator
 

@@ -44,8 +44,8 @@ def _check_names(estimator: BaseEstimator, grid: dict[str, list]) -> None:
     if unknown:
         valid = ", ".join(name for name in known if "__" in name and not name.endswith("__memory"))[:300]
         raise ConfigError(
-            f"MLSTEPS_PARAM_GRID names {', '.join(unknown)}, not a parameter of {describe(estimator)}; "
-            f"valid names include: {valid}."
+            f"names {', '.join(unknown)}, not a parameter of {describe(estimator)}; valid names include: {valid}.",
+            field="param_grid",
         )
 
 
@@ -53,7 +53,9 @@ def _folds(task: str, y: np.ndarray | None, seed: int):
     if task == "classification":
         smallest = int(np.unique(y, return_counts=True)[1].min())
         if smallest < 2:
-            raise ConfigError("MLSTEPS_PARAM_GRID: a class has fewer than 2 training rows, too few to cross-validate.")
+            raise ConfigError(
+                ": a class has fewer than 2 training rows, too few to cross-validate.", field="param_grid"
+            )
         return StratifiedKFold(min(MAX_FOLDS, smallest), shuffle=True, random_state=seed)
     return KFold(MAX_FOLDS if task != "clustering" else 3, shuffle=True, random_state=seed)
 
@@ -74,7 +76,7 @@ def tune(
     try:
         search.fit(X, y)
     except (ValueError, TypeError) as error:  # e.g. a value the model refuses: C=-1
-        raise ConfigError(f"MLSTEPS_PARAM_GRID: a candidate could not be fitted ({error}).") from None
+        raise ConfigError(f": a candidate could not be fitted ({error}).", field="param_grid") from None
     results = search.cv_results_
     report = {
         "best_params": search.best_params_,

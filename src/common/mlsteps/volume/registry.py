@@ -21,6 +21,7 @@ from pathlib import Path
 
 import sklearn
 
+from mlsteps.errors import setting_name
 from mlsteps.volume.atomic import (
     hmac_sha256,
     is_stale,
@@ -203,12 +204,12 @@ def _check_blob(
         signature = metadata.get("signature")
         if not signature:
             raise ModelRejected(
-                f"model v{version} is unsigned, and MLSTEPS_SIGNING_KEY is set: unsigned models "
+                f"model v{version} is unsigned, and {setting_name('signing_key')} is set: unsigned models "
                 "are refused (train it again with the key)"
             )
         if not hmac.compare_digest(str(signature), hmac_sha256(blob, signing_key)):
             raise ModelRejected(
-                f"model v{version}: its signature does not match MLSTEPS_SIGNING_KEY "
+                f"model v{version}: its signature does not match {setting_name('signing_key')} "
                 "(signed with another key, or tampered)"
             )
     if metadata["sklearn_version"] != sklearn.__version__:
