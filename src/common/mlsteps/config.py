@@ -277,9 +277,10 @@ def ensure_writable_dir(path: Path, field: str = "data_dir") -> Path:
     except PermissionError as error:  # e.g. an NFS share the kubelet could not give to fsGroup
         groups = ", ".join(map(str, sorted({os.getgid(), *os.getgroups()})))
         raise ConfigError(
-            f"{variable}={str(path)!r} is not a writable directory ({error.strerror}): user {os.getuid()} "
-            f"(groups {groups}) may not write it, so give the volume to that user or group "
-            "(on Kubernetes, fsGroup does not re-own NFS shares)."
+            f"is not a writable directory ({error.strerror}): user {os.getuid()} (groups {groups}) may not "
+            "write it, so give the volume to that user or group (on Kubernetes, fsGroup does not re-own NFS shares).",
+            field=field,
+            value=path,
         ) from None
     except OSError as error:
         raise ConfigError(f"is not a writable directory ({error.strerror}).", field=field, value=path) from None
