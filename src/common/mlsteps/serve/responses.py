@@ -55,6 +55,10 @@ class TooLarge(BaseModel):
     detail: str
 
 
+class Unauthorized(BaseModel):
+    detail: str
+
+
 class NotReady(BaseModel):
     status: Literal["waiting for a model", "model refused"]
     detail: str
@@ -82,6 +86,13 @@ class ModelMetadata(BaseModel):
     sha256: str
 
 
+UNAUTHORIZED = {
+    401: {
+        "model": Unauthorized,
+        "description": "MLSTEPS_API_KEY is set and the request has no 'Authorization: Bearer <key>' header with it",
+        "headers": {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    }
+}
 NOT_READY = {503: {"model": NotReady, "description": "No model to answer with: none promoted yet, or refused"}}
 PREDICT = {
     200: {"model": Prediction, "description": "One answer per row, from one model version"},

@@ -1,56 +1,199 @@
-"""POST /predict answered by its endpoint function straight from the ASGI call: serve's one speed trick
-at the HTTP layer.
+"""POST /predict answered without FastAPI's router, by FastAPI's own parts: serve's speed trick at the HTTP layer.
 
-FastAPI declares /predict like every other route (`routes.predict_route`: its schema, /docs, the
-OpenAPI document). On each request, FastAPI would then pass the call through its exception
-middleware, its router (matching the path against every route), its request handler and its
-dependency solving before reaching that function. This pure ASGI middleware, the kind Starlette
-documents for speed, calls the same function directly. Nothing else changes: the answer, the
-handlers for bad input (those the app registered, picked as FastAPI would), the metrics middleware
-around it, and Starlette's ServerErrorMiddleware, which still turns an unexpected error into a 500.
-It does skip one thing: a `Depends(...)` added to `predict_route` (an API-key check, say) would never
-run; put such a check in the endpoint itself, or remove this middleware (one line in
-`serve.create_app`).
+FastAPI declares /predict like every other route (`routes.predict_route`: its schema, /docs, the OpenAPI
+document). On each request FastAPI would then match the path against every route and wrap the call in
+several layers before reaching that function. This pure ASGI middleware, the kind Starlette documents for
+speed, finds at start-up the route FastAPI's router would pick for POST /predict and then answers it the way
+FastAPI's request handler does, from the same public parts:
 
-Measured in process (uvicorn's httptools protocol and the app, no sockets; minimum of interleaved
-runs), a one-row request took 290 to 370 µs before it and 120 µs after, against 120 to 150 µs for a
-bare FastAPI endpoint answering constant JSON; benchmarks/bench_serve.py shows the same over real
-sockets (docs/benchmarks.md, "Serving speed").
+- the exception handlers the app registered (class and status-code ones, sync ones in a threadpool), through
+  Starlette's own `ExceptionMiddleware` and `wrap_app_handling_exceptions`, in the same two layers as FastAPI;
+- the route's dependencies, those of its router and of the app (an API key, say: `Security(...)`), solved
+  by FastAPI's own `solve_dependencies`, so `app.dependency_overrides`, sub-dependencies, `yield` clean-ups
+  and sync dependencies (threadpool) behave as they do behind the router; a 422 for a missing header
+  parameter too. A route with no dependency and no parameter but the request skips the solving: FastAPI
+  would call it with the request alone;
+- the middleware around it: this one is added last in `serve.create_app`, so every middleware the app has
+  (the metrics, a learner's own) runs around the shortcut as around the router.
+
+What it cannot do the same way, it leaves to FastAPI: at start-up it checks the route and steps aside,
+logging why in one line, when POST /predict has a body parameter (FastAPI parses it first), a custom route
+class, a route-level body limit, an endpoint not declared to return a Response (FastAPI would serialise
+anything else), or a middleware added inside the shortcut (it would be skipped). Then every request goes
+through FastAPI's routing, as with MLSTEPS_SPEED_TRICKS=false. tests/test_speed_tricks.py adds each feature
+and compares the answers with the shortcut and without.
+
+Measured in process (the app called as ASGI, one-row request, minimum of interleaved runs): see
+docs/benchmarks.md ("Serving speed") for the figures over real sockets, with and without an API key.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
+from contextlib import AsyncExitStack
+
+from fastapi import FastAPI
+from fastapi.dependencies.utils import get_typed_return_annotation, solve_dependencies
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette._exception_handler import wrap_app_handling_exceptions
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlsteps.serve.routes import predict_route
+log = logging.getLogger("mlsteps.serve")
+
+PATH, METHOD = "/predict", "POST"
+
+
+def route_for_predict(app: FastAPI):
+    """The route context FastAPI's router picks for POST /predict (the first full match, in order), or None."""
+    probe = {"type": "http", "method": METHOD, "path": PATH, "root_path": "", "path_params": {}}
+    for context in iter_route_contexts(app.routes):
+        if context.matches(probe)[0] == Match.FULL:
+            return context
+    return None
+
+
+def reason_to_step_aside(app: FastAPI, inner: ASGIApp, context) -> str | None:
+    """Why the shortcut could not answer POST /predict exactly as FastAPI would; None when it can."""
+    if context is None:
+        return "the app has no POST /predict route"
+    route = context.original_route
+    if not isinstance(route, APIRoute) or type(route).get_route_handler is not APIRoute.get_route_handler:
+        return f"its route is a {type(route).__name__} with its own request handler"
+    if not isinstance(inner, ExceptionMiddleware):
+        return f"the middleware {type(inner).__name__} was added inside the shortcut and would be skipped"
+    if context.body_field is not None:
+        return "predict_route takes a body parameter, which FastAPI parses before calling it"
+    if getattr(context, "max_body_size", None) is not None:
+        return "the route has its own body limit"
+    returns = get_typed_return_annotation(context.endpoint)
+    if not (inspect.isclass(returns) and issubclass(returns, Response)):
+        return "predict_route is not declared to return a Response (-> Response), which FastAPI sends as it is"
+    return None
+
+
+def direct(dependant, seen: set, top: bool = False) -> bool:
+    """True when FastAPI's solve_dependencies would only call `dependant`'s dependencies with the request.
+
+    That is: every dependency (and theirs) is an async function or an object with an async __call__, takes
+    nothing but the request (as HTTPBearer and serve's require_api_key do) and appears once (so FastAPI's
+    per-request cache has nothing to reuse); no `yield`, no parameter FastAPI reads from the request and could
+    refuse with a 422, no Response, BackgroundTasks or SecurityScopes parameter, no concurrency limit. The
+    endpoint itself (`top`) is called by `PredictShortcut.call`, sync or async.
+    """
+    d = dependant
+    if d.path_params or d.query_params or d.header_params or d.cookie_params or d.body_params:
+        return False
+    if d.response_param_name or d.background_tasks_param_name or d.security_scopes_param_name:
+        return False
+    if d.websocket_param_name or getattr(d, "concurrency", None) is not None:
+        return False
+    if not top:
+        call = d.call
+        if call in seen or not (inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(type(call).__call__)):
+            return False  # a sync dependency (a thread), a generator (yield), or one FastAPI would cache
+        seen.add(call)
+    return all(direct(sub, seen) for sub in d.dependencies)
+
+
+async def values_of(dependant, request: Request) -> dict:
+    """The arguments solve_dependencies would give `dependant`, for one that `direct` accepts."""
+    values = {}
+    for sub in dependant.dependencies:
+        value = await sub.call(**await values_of(sub, request))
+        if sub.name is not None:
+            values[sub.name] = value
+    if dependant.http_connection_param_name:
+        values[dependant.http_connection_param_name] = request
+    if dependant.request_param_name:
+        values[dependant.request_param_name] = request
+    return values
 
 
 class PredictShortcut:
-    """Sends POST /predict to `routes.predict_route` directly; every other request to FastAPI as usual."""
+    """Answers POST /predict as FastAPI's route would, without the router; every other request goes on to FastAPI.
 
-    def __init__(self, app: ASGIApp):
+    `fastapi_app` is the app itself (the middleware is built on its first call, lifespan or request, once the
+    routes, handlers and middleware are all known).
+    """
+
+    def __init__(self, app: ASGIApp, fastapi_app: FastAPI):
         self.app = app
+        context = route_for_predict(fastapi_app)
+        why = reason_to_step_aside(fastapi_app, app, context)
+        self.answer: ASGIApp | None = None
+        if why:
+            log.info("speed trick off: POST /predict goes through FastAPI's routing, because %s", why)
+            return
+        self.route = context.original_route
+        self.endpoint = context.endpoint
+        self.dependant = context.dependant
+        self.overrides = context.dependency_overrides_provider
+        self.is_coroutine = inspect.iscoroutinefunction(self.endpoint)
+        # Called directly when every dependency is (see `direct`); solved by FastAPI otherwise.
+        self.direct = direct(self.dependant, seen=set(), top=True)
+        # What FastAPI's build_middleware_stack gives its ExceptionMiddleware: every handler but the 500 one.
+        handlers = {key: value for key, value in fastapi_app.exception_handlers.items() if key not in (500, Exception)}
+        self.answer = ExceptionMiddleware(self.route_app, handlers=handlers, debug=fastapi_app.debug)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != "/predict" or scope["method"] != "POST":
+        if self.answer is None or scope["type"] != "http" or scope["path"] != PATH or scope["method"] != METHOD:
             return await self.app(scope, receive, send)
-        request = Request(scope, receive)
-        try:
-            response = await predict_route(request)
-        except Exception as error:
-            handler = registered_handler(scope["app"], error)
-            if handler is None:
-                raise  # Starlette's ServerErrorMiddleware answers 500, as for any route
-            response = await handler(request, error)
-        await response(scope, receive, send)
+        scope["endpoint"], scope["path_params"], scope["route"] = self.endpoint, {}, self.route  # as the router sets
+        await self.answer(scope, receive, send)
 
+    async def route_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """What FastAPI's `request_response` wraps around the route's handler: its own Request and handlers."""
+        request = Request(scope, receive, send)
+        overridden = self.overrides is not None and self.overrides.dependency_overrides
+        handle = self.call_directly if self.direct and not overridden else self.call_with_dependencies
+        await wrap_app_handling_exceptions(handle(request), request)(scope, receive, send)
 
-def registered_handler(app, error: Exception):
-    """The handler the app registered for `error`'s class or its nearest base, as FastAPI's exception
-    middleware picks it (the one for Exception itself is the 500 handler's, left to ServerErrorMiddleware);
-    None when there is none."""
-    for cls in type(error).__mro__:
-        if cls is not Exception and cls in app.exception_handlers:
-            return app.exception_handlers[cls]
-    return None
+    def call_directly(self, request: Request) -> ASGIApp:
+        """What solve_dependencies does for dependencies that `direct` accepts, without its bookkeeping."""
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            response = await self.call(await values_of(self.dependant, request))
+            await response(scope, receive, send)
+
+        return app
+
+    def call_with_dependencies(self, request: Request) -> ASGIApp:
+        """FastAPI's request handler for a route without a body: its exit stacks, dependencies, then the endpoint."""
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            async with AsyncExitStack() as request_stack:
+                scope["fastapi_inner_astack"] = request_stack
+                async with AsyncExitStack() as function_stack:
+                    scope["fastapi_function_astack"] = function_stack
+                    solved = await solve_dependencies(
+                        request=request,
+                        dependant=self.dependant,
+                        dependency_overrides_provider=self.overrides,
+                        async_exit_stack=request_stack,
+                        embed_body_fields=False,
+                    )
+                    if solved.errors:
+                        raise RequestValidationError(solved.errors)
+                    response = await self.call(solved.values)
+                    if response.background is None:
+                        response.background = solved.background_tasks
+                await response(scope, receive, send)
+
+        return app
+
+    async def call(self, values: dict) -> Response:
+        response = (
+            await self.endpoint(**values) if self.is_coroutine else await run_in_threadpool(self.endpoint, **values)
+        )
+        if not isinstance(response, Response):
+            raise TypeError(
+                f"{self.endpoint.__name__} returned a {type(response).__name__}, not the Response it declares"
+            )
+        return response
