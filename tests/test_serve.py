@@ -9,15 +9,14 @@ from fastapi import Request
 from fastapi.testclient import TestClient
 
 from mlsteps.load_data import load_data
-from mlsteps.serve import create_app
 from mlsteps.serve.routes import reachable_base_url
 from mlsteps.train import train
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 
 
-def test_not_ready_until_a_model_exists(settings):
-    with TestClient(create_app(settings)) as client:
+def test_not_ready_until_a_model_exists(settings, make_app):
+    with TestClient(make_app(settings)) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         ready = client.get("/readyz")
         assert ready.status_code == 503 and "no model promoted yet" in ready.json()["detail"]
@@ -51,11 +50,11 @@ def test_predict_rows_keyed_by_feature_name(client):
     assert answer.status_code == 200 and answer.json()["predictions"] == ["setosa"]
 
 
-def test_regression_predictions_are_numbers(settings):
+def test_regression_predictions_are_numbers(settings, make_app):
     settings = settings.model_copy(update={"dataset": "diabetes"})
     load_data(settings)
     train(settings)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(make_app(settings)) as client:
         answer = client.post("/predict", json={"instances": [[0.0] * 10]}).json()
     assert isinstance(answer["predictions"][0], float) and "probabilities" not in answer
 
@@ -92,9 +91,9 @@ def test_missing_content_type_is_explained(client, headers):
     assert "instances" in response.json()["expected"]
 
 
-def test_new_model_is_picked_up_without_restart(trained):
+def test_new_model_is_picked_up_without_restart(trained, make_app):
     trained = trained.model_copy(update={"reload_seconds": 0.05})
-    with TestClient(create_app(trained)) as client:
+    with TestClient(make_app(trained)) as client:
         load_data(trained)
         train(trained)
         deadline = time.monotonic() + 5
@@ -145,9 +144,9 @@ def test_docs_work_offline(client, page):
     assert all(client.get(url).status_code == 200 for url in assets)
 
 
-def test_home_page_curl_example_uses_the_address_the_reader_used(trained):
+def test_home_page_curl_example_uses_the_address_the_reader_used(trained, make_app):
     in_a_container = trained.model_copy(update={"host": "0.0.0.0"})
-    with TestClient(create_app(in_a_container)) as client:
+    with TestClient(make_app(in_a_container)) as client:
         home = client.get("/", headers={"Host": "localhost:30080"}).text
     assert "curl -s -X POST http://localhost:30080/predict" in home and "0.0.0.0" not in home
 
@@ -178,9 +177,9 @@ def _refuse_v1(models_dir, why):
 
 
 @pytest.mark.parametrize("why", ["checksum", "scikit-learn version"])
-def test_not_ready_says_which_model_was_refused_and_why(trained, why):
+def test_not_ready_says_which_model_was_refused_and_why(trained, why, make_app):
     reason = _refuse_v1(trained.models_dir, why)
-    with TestClient(create_app(trained)) as client:
+    with TestClient(make_app(trained)) as client:
         ready = client.get("/readyz")
         home = client.get("/").text
     assert ready.status_code == 503
