@@ -1,6 +1,7 @@
 """The API: every endpoint, every kind of bad input, model swaps, and refusing a bad model."""
 
 import json
+import logging
 import re
 import time
 
@@ -8,6 +9,9 @@ import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
 
+from helpers import SAMPLE
+from mlsteps.cli import main
+from mlsteps.config import load_settings
 from mlsteps.load_data import load_data
 from mlsteps.serve.routes import reachable_base_url
 from mlsteps.train import train
@@ -196,3 +200,101 @@ def test_home_page_says_a_newer_model_was_refused_while_the_previous_serves(clie
     home = client.get("/").text
     assert "Serving model <b>v1</b>" in home and "Refused model" in home and "model v2" in home
     assert client.get("/readyz").json() == {"status": "ready", "model_version": 1}
+
+
+# -- the optional API key ------------------------------------------------------------------------------
+
+KEY = "a-key-of-at-least-16-characters"
+BEARER = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture
+def keyed(trained, make_app):
+    """A TestClient of serve with MLSTEPS_API_KEY set; both paths."""
+    with TestClient(make_app(load_settings(data_dir=trained.data_dir, api_key=KEY))) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    "headers, words",
+    [
+        ({}, "this server needs an API key"),
+        ({"Authorization": "Bearer a-wrong-key-of-16-characters"}, "wrong API key"),
+        ({"Authorization": f"Basic {KEY}"}, "this server needs an API key"),
+        ({"Authorization": f"Bearer {KEY}x"}, "wrong API key"),
+    ],
+)
+@pytest.mark.parametrize("method, path", [("POST", "/predict"), ("GET", "/model"), ("GET", "/metrics")])
+def test_with_an_api_key_the_data_routes_need_it(keyed, method, path, headers, words):
+    response = keyed.request(method, path, json=SAMPLE, headers=headers)
+    assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["detail"].startswith(words) and "Authorization: Bearer" in response.json()["detail"]
+    assert KEY not in response.text
+
+
+def test_with_the_api_key_the_data_routes_answer(keyed):
+    assert keyed.post("/predict", json=SAMPLE, headers=BEARER).json()["predictions"] == ["setosa"]
+    assert keyed.get("/model", headers=BEARER).json()["version"] == 1
+    assert keyed.get("/metrics", headers={"authorization": f"bearer {KEY}"}).status_code == 200  # any case
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/docs", "/openapi.json", "/"])
+def test_the_probes_and_the_docs_stay_open(keyed, path):
+    assert keyed.get(path).status_code == 200
+
+
+def test_the_api_key_shows_in_the_openapi_document_and_in_docs(client):
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["API key"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["API key"]["description"],
+    }
+    for path, method in [("/predict", "post"), ("/model", "get"), ("/metrics", "get")]:
+        operation = spec["paths"][path][method]
+        assert operation["security"] == [{"API key": []}]
+        unauthorized = operation["responses"]["401"]
+        assert unauthorized["headers"]["WWW-Authenticate"] and list(unauthorized["content"]) == ["application/json"]
+        assert unauthorized["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Unauthorized"}
+    assert "security" not in spec["paths"]["/readyz"]["get"] and "security" not in spec["paths"]["/healthz"]["get"]
+
+
+def test_without_an_api_key_every_route_is_open(client):
+    assert client.post("/predict", json=SAMPLE).status_code == 200
+    assert client.get("/model").status_code == 200 and client.get("/metrics").status_code == 200
+
+
+def test_the_home_page_with_an_api_key_shows_the_header_and_not_the_models_details(keyed):
+    home = keyed.get("/").text
+    assert 'curl -s -X POST http://testserver/predict -H "Authorization: Bearer $MLSTEPS_API_KEY"' in home
+    assert "Serving model <b>v1</b>" in home and "Features" not in home and KEY not in home
+
+
+def test_the_api_key_is_never_logged(trained, make_app, caplog):
+    with (
+        caplog.at_level(logging.DEBUG),
+        TestClient(make_app(load_settings(data_dir=trained.data_dir, api_key=KEY))) as c,
+    ):
+        c.post("/predict", json=SAMPLE, headers={"Authorization": "Bearer wrong-but-long-enough"})
+        c.post("/predict", json=SAMPLE, headers=BEARER)
+    assert caplog.records and KEY not in caplog.text
+
+
+def test_a_short_api_key_stops_serve_with_one_sentence(settings, monkeypatch, capsys):
+    monkeypatch.setenv("MLSTEPS_API_KEY", "hunter2")
+    assert main(["serve"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        "mlsteps serve: error: MLSTEPS_API_KEY must be at least 16 characters long "
+        "(make one with: python -c 'import secrets; print(secrets.token_hex(32))')."
+    )
+
+
+def test_the_home_page_escapes_what_it_shows(trained, make_app):
+    """Feature names come from the learner's data (a CSV header): they are shown as text, never run as HTML."""
+    path = trained.models_dir / "v000001" / "metadata.json"
+    metadata = json.loads(path.read_text())
+    path.write_text(json.dumps({**metadata, "feature_names": ["<script>alert(1)</script>", "b & c", "d", "e"]}))
+    with TestClient(make_app(trained)) as client:
+        home = client.get("/").text
+    assert "<script>" not in home and "&lt;script&gt;alert(1)&lt;/script&gt;, b &amp; c" in home

@@ -93,6 +93,13 @@ UNAUTHORIZED = {
         "headers": {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
     }
 }
+# For a route whose own answers are not JSON (/metrics): FastAPI would list the model under their media type.
+UNAUTHORIZED_JSON = {
+    401: {
+        **{key: value for key, value in UNAUTHORIZED[401].items() if key != "model"},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Unauthorized"}}},
+    }
+}
 NOT_READY = {503: {"model": NotReady, "description": "No model to answer with: none promoted yet, or refused"}}
 PREDICT = {
     200: {"model": Prediction, "description": "One answer per row, from one model version"},

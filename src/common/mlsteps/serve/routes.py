@@ -20,7 +20,16 @@ from mlsteps.serve.api_key import API_KEY
 from mlsteps.serve.live_model import LiveModel
 from mlsteps.serve.metrics import CONTENT_TYPE
 from mlsteps.serve.request_body import InputError, PredictRequest, to_matrix
-from mlsteps.serve.responses import NOT_READY, PREDICT, UNAUTHORIZED, Alive, FastJSONResponse, ModelMetadata, Ready
+from mlsteps.serve.responses import (
+    NOT_READY,
+    PREDICT,
+    UNAUTHORIZED,
+    UNAUTHORIZED_JSON,
+    Alive,
+    FastJSONResponse,
+    ModelMetadata,
+    Ready,
+)
 from mlsteps.serve.scoring import predict
 from mlsteps.serve.speed_tricks.plain_rows import plain_rows
 
@@ -202,7 +211,7 @@ async def model_info(request: Request):
     dependencies=[API_KEY],
     responses={
         200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}, "description": "Prometheus text format"},
-        **UNAUTHORIZED,
+        **UNAUTHORIZED_JSON,
     },
 )
 async def metrics_route(request: Request):
