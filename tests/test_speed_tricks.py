@@ -166,9 +166,9 @@ def needs_team_header_sync(request: Request) -> None:  # FastAPI runs a sync dep
 
 
 def with_router(monkeypatch, router) -> None:
-    """serve's routes, included through a learner's router (the way create_app includes routes.router)."""
-    router.include_router(routes.router)
-    monkeypatch.setattr("mlsteps.serve.app.router", router)
+    """serve's data routes (/predict...), included through a learner's router."""
+    router.include_router(routes.data)
+    monkeypatch.setattr("mlsteps.serve.app.data", router)
 
 
 def team_answers(clients) -> tuple[int, int]:
@@ -184,7 +184,7 @@ def test_a_dependency_on_the_route_runs(volume, monkeypatch):
         "/predict",
         routes.predict_route,
         methods=["POST"],
-        dependencies=[Depends(needs_team_header), routes.API_KEY],
+        dependencies=[Depends(needs_team_header)],
         response_class=FastJSONResponse,
     )
     with_router(monkeypatch, learner)
@@ -256,7 +256,8 @@ def test_dependency_overrides_apply(volume):
     def override(app):
         app.dependency_overrides[require_api_key] = always_refuse
 
-    with both_paths(volume, override) as clients:  # no key set: without the override every request passes
+    with both_paths(volume, override, api_key=KEY) as clients:  # the override refuses even the right key
+        assert same_answer(clients, json=SAMPLE, headers={"Authorization": f"Bearer {KEY}"}).status_code == 401
         assert same_answer(clients, json=SAMPLE).json() == {"detail": "overridden"}
 
 

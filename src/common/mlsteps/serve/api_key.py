@@ -1,13 +1,13 @@
 """The optional API key: with MLSTEPS_API_KEY set, the data routes answer only `Authorization: Bearer <key>`.
 
-A FastAPI security dependency (`Security(require_api_key)` on /predict, /model and /metrics), so /docs shows
-it (the Authorize button) and the OpenAPI document says which routes need it. /healthz and /readyz stay
-open for the probes, / (the home page) leaves the model's details out, and /docs stays open so a reader
-can find the Authorize button. /metrics counts as data: it tells who else uses the model and how much, and
-Prometheus sends a bearer token where a scrape needs one (`authorization: credentials_file: ...`).
+A FastAPI security dependency, which `serve.create_app` puts on /predict, /model and /metrics when the key
+is set, so /docs shows it (the Authorize button) and the OpenAPI document says which routes need it and
+that they may answer 401. Without a key the routes have no dependency and no 401: serve cannot answer one.
 
-Without a key every request passes: the dependency is always there, so the documented contract does not
-change with a setting.
+/healthz and /readyz stay open for the probes, / (the home page) leaves the model's details out, and /docs
+stays open so a reader can find the Authorize button. /metrics counts as data: it tells who else uses the
+model and how much, and Prometheus sends a bearer token where a scrape needs one
+(`authorization: credentials_file: ...`).
 """
 
 from __future__ import annotations
@@ -34,14 +34,12 @@ def expected_key(secret: str | None) -> bytes | None:
 async def require_api_key(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 ) -> None:
-    """Nothing when the server has no key or the request carries it; otherwise a 401 that says what to send.
+    """Nothing when the request carries the server's key; otherwise a 401 that says what to send.
 
     async, so FastAPI (and the /predict shortcut) call it on the event loop, not in a thread. The comparison
     takes the same time wherever the first wrong character is (hmac.compare_digest), so timing tells nothing.
     """
     expected = request.app.state.api_key
-    if expected is None:
-        return
     # Starlette reads headers as latin-1: encoding back gives the bytes the client sent.
     given = credentials.credentials.encode("latin-1") if credentials else b""
     if not hmac.compare_digest(given, expected):
@@ -53,4 +51,4 @@ async def require_api_key(
         )
 
 
-API_KEY = Security(require_api_key)  # for a route's `dependencies=[...]`
+API_KEY = Security(require_api_key)  # for `dependencies=[...]` of a route or an included router

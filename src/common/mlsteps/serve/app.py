@@ -19,10 +19,11 @@ from fastapi_offline import FastAPIOffline
 
 from mlsteps import __version__
 from mlsteps.config import Settings
-from mlsteps.serve.api_key import expected_key
+from mlsteps.serve.api_key import API_KEY, expected_key
 from mlsteps.serve.live_model import LiveModel
 from mlsteps.serve.metrics import Metrics, MetricsMiddleware
-from mlsteps.serve.routes import BodyTooLarge, explain_bad_input, refuse_large_body, router
+from mlsteps.serve.responses import UNAUTHORIZED
+from mlsteps.serve.routes import BodyTooLarge, data, explain_bad_input, probes, refuse_large_body
 from mlsteps.serve.speed_tricks.predict_shortcut import PredictShortcut
 from mlsteps.serve.speed_tricks.process import tune_process_for_serving
 
@@ -93,7 +94,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.api_key = expected_key(settings.api_key.get_secret_value() if settings.api_key else None)
     app.state.live = LiveModel(settings.models_dir, settings.signing_secret, speed_tricks=settings.speed_tricks)
-    app.include_router(router)
+    # /predict first: FastAPI matches a request against the routes in order. With an API key, the data routes
+    # need it, and their OpenAPI entries say so (and /docs has an Authorize button); without, they are open.
+    if app.state.api_key is None:
+        app.include_router(data)
+    else:
+        app.include_router(data, dependencies=[API_KEY], responses=UNAUTHORIZED)
+    app.include_router(probes)
     app.add_exception_handler(RequestValidationError, explain_bad_input)
     app.add_exception_handler(BodyTooLarge, refuse_large_body)
     # The metrics' path labels: every route's path, so their number stays bounded. iter_route_contexts

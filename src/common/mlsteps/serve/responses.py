@@ -86,18 +86,13 @@ class ModelMetadata(BaseModel):
     sha256: str
 
 
+# Added to the data routes with the API key (serve.create_app). The schema is written out, not a model's
+# $ref: FastAPI would list a model under each route's own media type, and /metrics answers text.
 UNAUTHORIZED = {
     401: {
-        "model": Unauthorized,
-        "description": "MLSTEPS_API_KEY is set and the request has no 'Authorization: Bearer <key>' header with it",
+        "description": "The request has no 'Authorization: Bearer <key>' header with the server's MLSTEPS_API_KEY",
         "headers": {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
-    }
-}
-# For a route whose own answers are not JSON (/metrics): FastAPI would list the model under their media type.
-UNAUTHORIZED_JSON = {
-    401: {
-        **{key: value for key, value in UNAUTHORIZED[401].items() if key != "model"},
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Unauthorized"}}},
+        "content": {"application/json": {"schema": Unauthorized.model_json_schema()}},
     }
 }
 NOT_READY = {503: {"model": NotReady, "description": "No model to answer with: none promoted yet, or refused"}}

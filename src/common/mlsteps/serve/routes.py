@@ -16,15 +16,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from pydantic import ValidationError
 
 from mlsteps.serve import home_page
-from mlsteps.serve.api_key import API_KEY
 from mlsteps.serve.live_model import LiveModel
 from mlsteps.serve.metrics import CONTENT_TYPE
 from mlsteps.serve.request_body import InputError, PredictRequest, to_matrix
 from mlsteps.serve.responses import (
     NOT_READY,
     PREDICT,
-    UNAUTHORIZED,
-    UNAUTHORIZED_JSON,
     Alive,
     FastJSONResponse,
     ModelMetadata,
@@ -35,7 +32,8 @@ from mlsteps.serve.speed_tricks.plain_rows import plain_rows
 
 EXPECTED = 'a JSON body {"instances": [[number, ...], ...]} or {"instances": [{"feature": number, ...}, ...]}'
 
-router = APIRouter()
+data = APIRouter()  # /predict, /model, /metrics: behind the API key when there is one (serve.create_app)
+probes = APIRouter()  # /healthz, /readyz and the home page: always open
 
 
 def not_ready(live: LiveModel, models_dir: Path) -> JSONResponse:
@@ -138,14 +136,12 @@ PREDICT_BODY = {
 
 # /predict first: FastAPI matches a request against the routes in order, and this one is the hot path (POST
 # requests skip the router altogether through PredictShortcut; other methods still match here).
-# API_KEY: with MLSTEPS_API_KEY set, the data routes (/predict, /model, /metrics) need it (api_key.py).
-@router.post(
+@data.post(
     "/predict",
     tags=["model"],
-    dependencies=[API_KEY],
     openapi_extra=PREDICT_BODY,
     response_class=FastJSONResponse,
-    responses={**PREDICT, **UNAUTHORIZED},
+    responses=PREDICT,
 )
 async def predict_route(request: Request) -> Response:
     """Predict one row or a batch with the live model."""
@@ -175,13 +171,13 @@ def score(current, X):
         return predict(current, X)
 
 
-@router.get("/healthz", tags=["health"], response_model=Alive)
+@probes.get("/healthz", tags=["health"], response_model=Alive)
 async def healthz():
     """Liveness: the process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"], response_model=Ready, responses=NOT_READY)
+@probes.get("/readyz", tags=["health"], response_model=Ready, responses=NOT_READY)
 async def readyz(request: Request):
     """Readiness: 200 once a model is loaded; 503 before, saying why."""
     live = request.app.state.live
@@ -190,13 +186,7 @@ async def readyz(request: Request):
     return {"status": "ready", "model_version": live.current.version}
 
 
-@router.get(
-    "/model",
-    tags=["model"],
-    dependencies=[API_KEY],
-    response_model=ModelMetadata,
-    responses={**NOT_READY, **UNAUTHORIZED},
-)
+@data.get("/model", tags=["model"], response_model=ModelMetadata, responses=NOT_READY)
 async def model_info(request: Request):
     """The live model's metadata: version, metrics, features, tuning, the snapshot it was trained on."""
     live = request.app.state.live
@@ -204,14 +194,12 @@ async def model_info(request: Request):
     return FastJSONResponse(current.metadata) if current else not_ready(live, request.app.state.settings.models_dir)
 
 
-@router.get(
+@data.get(
     "/metrics",
     response_class=PlainTextResponse,
     tags=["health"],
-    dependencies=[API_KEY],
     responses={
-        200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}, "description": "Prometheus text format"},
-        **UNAUTHORIZED_JSON,
+        200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}, "description": "Prometheus text format"}
     },
 )
 async def metrics_route(request: Request):
@@ -219,7 +207,7 @@ async def metrics_route(request: Request):
     return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
 
 
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+@probes.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def home(request: Request):
     api_key = request.app.state.api_key is not None
     return home_page.render(request.app.state.live, reachable_base_url(request), api_key)

@@ -6,8 +6,9 @@ several layers before reaching that function. This pure ASGI middleware, the kin
 speed, finds at start-up the route FastAPI's router would pick for POST /predict and then answers it the way
 FastAPI's request handler does, from the same public parts:
 
-- the exception handlers the app registered (class and status-code ones, sync ones in a threadpool), through
-  Starlette's own `ExceptionMiddleware` and `wrap_app_handling_exceptions`, in the same two layers as FastAPI;
+- the exception handlers the app registered (class and status-code ones, sync ones in a threadpool), in the
+  tables Starlette's own `ExceptionMiddleware` builds, looked up by its `wrap_app_handling_exceptions` as
+  for any route;
 - the route's dependencies, those of its router and of the app (an API key, say: `Security(...)`), solved
   by FastAPI's own `solve_dependencies`, so `app.dependency_overrides`, sub-dependencies, `yield` clean-ups
   and sync dependencies (threadpool) behave as they do behind the router; a 422 for a missing header
@@ -102,18 +103,23 @@ def direct(dependant, seen: set, top: bool = False) -> bool:
     return all(direct(sub, seen) for sub in d.dependencies)
 
 
-async def values_of(dependant, request: Request) -> dict:
-    """The arguments solve_dependencies would give `dependant`, for one that `direct` accepts."""
-    values = {}
+def plan(dependant, steps: list) -> list[tuple[str, int | None]]:
+    """`dependant`'s arguments as (name, source): the request (None) or the result of a step appended to `steps`.
+
+    Each step is a dependency's call and its own arguments, in the order solve_dependencies calls them (a
+    dependency's dependencies first): for the dependencies that `direct` accepts, running the steps in order
+    gives the values solve_dependencies would, without a coroutine per level.
+    """
+    arguments = []
     for sub in dependant.dependencies:
-        value = await sub.call(**await values_of(sub, request))
-        if sub.name is not None:
-            values[sub.name] = value
-    if dependant.http_connection_param_name:
-        values[dependant.http_connection_param_name] = request
-    if dependant.request_param_name:
-        values[dependant.request_param_name] = request
-    return values
+        sub_arguments = plan(sub, steps)
+        steps.append((sub.call, sub_arguments))
+        if sub.name is not None:  # None: a dependency in `dependencies=[...]`, run for its effect
+            arguments.append((sub.name, len(steps) - 1))
+    for name in (dependant.http_connection_param_name, dependant.request_param_name):
+        if name:
+            arguments.append((name, None))
+    return arguments
 
 
 class PredictShortcut:
@@ -138,18 +144,29 @@ class PredictShortcut:
         self.is_coroutine = inspect.iscoroutinefunction(self.endpoint)
         # Called directly when every dependency is (see `direct`); solved by FastAPI otherwise.
         self.direct = direct(self.dependant, seen=set(), top=True)
-        # What FastAPI's build_middleware_stack gives its ExceptionMiddleware: every handler but the 500 one.
+        self.steps: list = []
+        self.arguments = plan(self.dependant, self.steps) if self.direct else []
+        # The handler tables FastAPI's ExceptionMiddleware looks exceptions up in, as it builds them (class
+        # handlers, with HTTPException's, and status-code handlers): the app's handlers but the 500 one.
         handlers = {key: value for key, value in fastapi_app.exception_handlers.items() if key not in (500, Exception)}
-        self.answer = ExceptionMiddleware(self.route_app, handlers=handlers, debug=fastapi_app.debug)
+        tables = ExceptionMiddleware(app, handlers=handlers, debug=fastapi_app.debug)
+        self.handler_tables = (tables._exception_handlers, tables._status_handlers)
+        self.answer = self.route_app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.answer is None or scope["type"] != "http" or scope["path"] != PATH or scope["method"] != METHOD:
             return await self.app(scope, receive, send)
         scope["endpoint"], scope["path_params"], scope["route"] = self.endpoint, {}, self.route  # as the router sets
+        scope["starlette.exception_handlers"] = self.handler_tables  # as FastAPI's ExceptionMiddleware sets
         await self.answer(scope, receive, send)
 
     async def route_app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """What FastAPI's `request_response` wraps around the route's handler: its own Request and handlers."""
+        """What FastAPI's `request_response` wraps around the route's handler: its Request, and the handlers
+        looked up as Starlette looks them up (`wrap_app_handling_exceptions`), sync ones in a threadpool.
+
+        (FastAPI's ExceptionMiddleware wraps the router in the same lookup once more, for what the router
+        itself raises; the shortcut has no router, so one layer gives the same answers.)
+        """
         request = Request(scope, receive, send)
         overridden = self.overrides is not None and self.overrides.dependency_overrides
         handle = self.call_directly if self.direct and not overridden else self.call_with_dependencies
@@ -159,7 +176,10 @@ class PredictShortcut:
         """What solve_dependencies does for dependencies that `direct` accepts, without its bookkeeping."""
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
-            response = await self.call(await values_of(self.dependant, request))
+            results = []
+            for call, arguments in self.steps:
+                results.append(await call(**{name: request if i is None else results[i] for name, i in arguments}))
+            response = await self.call({name: request if i is None else results[i] for name, i in self.arguments})
             await response(scope, receive, send)
 
         return app
