@@ -12,7 +12,9 @@ of per-round ratios between runs made back to back. Baselines, measured in the s
 - before: `mlsteps serve` as it was at commit BEFORE (default: main when the serving-speed issue was
   written), its source taken from git and run in this same environment, for the batch speed-up.
 
-Then `mlsteps serve` with each built-in pipeline (trained on iris by `mlsteps bootstrap`): single
+Then `mlsteps serve` with each built-in pipeline (trained on iris by `mlsteps bootstrap`), and for
+`linear` two more: the plain path (MLSTEPS_SPEED_TRICKS=false: FastAPI's routing, pydantic, scikit-learn)
+and the fast path with MLSTEPS_API_KEY set (wrk then sends `Authorization: Bearer <key>`): single
 rows at 1 and 8 connections, 1,000-row batches, p50/p99, the server's CPU time per request (from
 /proc, so the load generator's own noise is left out), and the resident memory of each server when
 idle and after the load. Needs wrk (Debian: apt-get install wrk).
@@ -54,6 +56,7 @@ done = function(summary, latency, requests)
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, errors, summary.errors.status))
 end
 """
+API_KEY = "bench-serve-api-key-0123456789"  # at least 16 characters, as serve requires
 BARE_APP = Path(__file__).with_name("bare_app.py")  # the baseline, shared with the other benchmarks
 REPO = Path(__file__).resolve().parents[1]
 BEFORE = "16dd8bb"  # main when the serving-speed issue was written: the "today" its batch target doubles
@@ -157,6 +160,11 @@ class Bench:
         self.args, self.work = args, work
         self.script = work / "post.lua"
         self.script.write_text(WRK_SCRIPT)
+        self.key_script = work / "post-with-key.lua"  # the same requests, with the API key's header
+        self.key_script.write_text(
+            WRK_SCRIPT.replace("\nwrk.body", f'\nwrk.headers["Authorization"] = "Bearer {API_KEY}"\nwrk.body', 1)
+        )
+        self.keyed: set[str] = set()
         self.bodies = {}
         for name, rows in (("single", 1), ("batch", 1000)):
             self.bodies[name] = work / f"{name}.json"
@@ -169,15 +177,19 @@ class Bench:
         self.servers[name] = (start([sys.executable, str(BARE_APP), str(port), stack], {}, port), port)
         self.idle[name] = rss_mib(self.servers[name][0])
 
-    def add_mlsteps(self, name: str, pipeline: str, source: Path | None = None) -> None:
-        """`mlsteps serve` on a fresh volume trained by `mlsteps bootstrap`; `source`: another src/ to run."""
+    def add_mlsteps(self, name: str, pipeline: str, source: Path | None = None, **settings: str) -> None:
+        """`mlsteps serve` on a fresh volume trained by `mlsteps bootstrap`; `source`: another src/ to run;
+        `settings`: more MLSTEPS_* variables (speed_tricks="false", api_key=...)."""
         volume = self.work / f"volume-{name.replace(' ', '-')}"
         env = {
             "MLSTEPS_DATA_DIR": str(volume),
             "MLSTEPS_PIPELINE": pipeline,
             "MLSTEPS_ACCESS_LOG": "false",
             "MLSTEPS_LOG_LEVEL": "WARNING",
+            **{f"MLSTEPS_{key.upper()}": value for key, value in settings.items()},
         }
+        if "api_key" in settings:
+            self.keyed.add(name)
         if source is not None:  # imported first, ahead of the installed package
             env["PYTHONPATH"] = os.pathsep.join([str(source / "common"), str(source)])
         subprocess.run(
@@ -195,8 +207,9 @@ class Bench:
             found = {}
             for server, body, connections in loads:
                 process, port = self.servers[server]
+                script = self.key_script if server in self.keyed else self.script
                 found[(server, body, connections)] = wrk(
-                    process, port, self.bodies[body], connections, self.args.seconds, self.script
+                    process, port, self.bodies[body], connections, self.args.seconds, script
                 )
             rounds.append(found)
         return rounds
@@ -246,6 +259,17 @@ def report(bench: Bench, rounds: list[dict], pipelines: list[str], before: str |
                 f"CPU {paired(rounds, mine, same, 'cpu_us')}; stock uvicorn {paired(rounds, mine, stock)}, "
                 f"CPU {paired(rounds, mine, stock, 'cpu_us')}"
             )
+    print("\nthe plain path and the API key, single rows (median of the rounds, and their range):")
+    for connections in (1, 8):
+        plain = ("mlsteps linear plain", "single", connections)
+        keyed = ("mlsteps linear key", "single", connections)
+        fast = ("mlsteps linear", "single", connections)
+        same = ("bare (same stack)", "single", connections)
+        print(
+            f"  c={connections}: plain path to bare (same stack) {paired(rounds, plain, same)}, "
+            f"CPU {paired(rounds, plain, same, 'cpu_us')}; with the API key to without {paired(rounds, keyed, fast)}, "
+            f"CPU {paired(rounds, keyed, fast, 'cpu_us')}; with the API key to bare {paired(rounds, keyed, same)}"
+        )
     if before:
         print(f"\n1,000-row batches, rows/s against the code of {before} (median of the rounds, and their range):")
         print(f"  mlsteps linear: {paired(rounds, ('mlsteps linear', 'batch', 1), ('before', 'batch', 1))}")
@@ -274,11 +298,15 @@ def main() -> None:
             bench.add_bare("bare (stock uvicorn)", "asyncio+h11")
             for pipeline in args.pipelines:
                 bench.add_mlsteps(f"mlsteps {pipeline}", pipeline)
+            bench.add_mlsteps("mlsteps linear plain", "linear", speed_tricks="false")
+            bench.add_mlsteps("mlsteps linear key", "linear", api_key=API_KEY)
             source = None if args.before == "none" else source_at(args.before, Path(scratch) / "before")
             if source:
                 bench.add_mlsteps("before", "linear", source)
             loads = [(server, "single", c) for c in (1, 8) for server in bench.servers]
-            loads += [(server, "batch", 1) for server in bench.servers if not server.startswith("bare")]
+            loads += [
+                (server, "batch", 1) for server in bench.servers if not server.startswith(("bare", "mlsteps linear "))
+            ]
             print(
                 f"wrk on core {LOAD_CORE}, servers on core {SERVER_CORE}; {args.rounds} alternating rounds of "
                 f"{args.seconds:g} s\n"

@@ -31,12 +31,24 @@ def trained(settings):
     return settings
 
 
-@pytest.fixture
-def client(trained):
-    """A TestClient of serve's app on the `trained` volume, its lifespan (model loading) run."""
-    from fastapi.testclient import TestClient
+@pytest.fixture(params=[True, False], ids=["speed-tricks", "plain-fastapi"])
+def make_app(request):
+    """serve's `create_app`, run twice: with the speed tricks (the default) and with MLSTEPS_SPEED_TRICKS=false.
 
+    The API tests take their apps from here, so every answer they check is checked on both paths.
+    """
     from mlsteps.serve import create_app
 
-    with TestClient(create_app(trained)) as client:
+    def make(settings):
+        return create_app(settings.model_copy(update={"speed_tricks": request.param}))
+
+    return make
+
+
+@pytest.fixture
+def client(trained, make_app):
+    """A TestClient of serve's app on the `trained` volume, its lifespan (model loading) run; both paths."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(make_app(trained)) as client:
         yield client

@@ -496,7 +496,7 @@ def test_helm_test_pod_calls_readyz_and_predict_with_the_apps_image():
     assert container["image"] == "mlsteps:0.1.0"
     script = "\n".join(container["command"] + container["args"])
     assert "/readyz" in script and "/predict" in script
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}  # MLSTEPS_API_KEY: from a Secret
     assert env["MLSTEPS_TEST_URL"] == "http://mlsteps-serve:8000"
     assert json.loads(env["MLSTEPS_TEST_INSTANCE"]) == [5.1, 3.5, 1.4, 0.2]
     serve = by_key(chart_objects())[("Deployment", "mlsteps-serve")]

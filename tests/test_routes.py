@@ -15,7 +15,6 @@ from sklearn.linear_model import Ridge
 
 from helpers import free_port
 from mlsteps.load_data import load_data
-from mlsteps.serve import create_app
 from mlsteps.train import train
 from mlsteps.volume.atomic import sha256_bytes
 
@@ -38,9 +37,9 @@ def replace_model(models_dir, version, model, **metadata_changes):
 # -- bodies: bounded before and while they are read --------------------------------------------------
 
 
-def test_a_declared_body_over_the_limit_is_413_before_it_is_read(trained):
+def test_a_declared_body_over_the_limit_is_413_before_it_is_read(trained, make_app):
     settings = trained.model_copy(update={"max_body_bytes": 2048})
-    with TestClient(create_app(settings)) as client:
+    with TestClient(make_app(settings)) as client:
         response = client.post(
             "/predict", content=b"{" + b" " * 5000 + b"}", headers={"Content-Type": "application/json"}
         )
@@ -48,11 +47,11 @@ def test_a_declared_body_over_the_limit_is_413_before_it_is_read(trained):
     assert response.json()["detail"].startswith("the body is declared as 5002 bytes, over the limit of 2048")
 
 
-def test_a_chunked_body_is_cut_off_at_the_limit_and_the_rest_never_read(trained):
+def test_a_chunked_body_is_cut_off_at_the_limit_and_the_rest_never_read(trained, make_app):
     """A real uvicorn on a real socket: the server answers 413 long before the client could send it all."""
     settings = trained.model_copy(update={"max_body_bytes": 100_000})
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(make_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -101,11 +100,11 @@ def test_rows_the_model_cannot_score_finitely_are_a_422_naming_them(client):
     ]
 
 
-def test_a_regression_with_huge_inputs_is_a_422_too(settings):
+def test_a_regression_with_huge_inputs_is_a_422_too(settings, make_app):
     settings = settings.model_copy(update={"dataset": "diabetes"})
     load_data(settings)
     train(settings)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(make_app(settings)) as client:
         response = client.post("/predict", json={"instances": [[1e308] * 10]})
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "instances", 0]
 
@@ -131,19 +130,19 @@ def test_json_with_parameters_is_accepted(client):
 @pytest.mark.parametrize(
     "pointer, words", [("[1, 2]", "has no whole-number 'version'"), ("{not json", "is unreadable")]
 )
-def test_a_fresh_serve_starts_alive_but_not_ready_when_the_pointer_is_refused(trained, pointer, words):
+def test_a_fresh_serve_starts_alive_but_not_ready_when_the_pointer_is_refused(trained, pointer, words, make_app):
     (trained.models_dir / "latest.json").write_text(pointer)
-    with TestClient(create_app(trained)) as client:
+    with TestClient(make_app(trained)) as client:
         assert client.get("/healthz").status_code == 200
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["status"] == "model refused" and words in ready.text
         assert "mlsteps_model_rejections_total 1.0" in client.get("/metrics").text
 
 
-def test_metadata_without_feature_names_is_refused_not_a_crash(trained):
+def test_metadata_without_feature_names_is_refused_not_a_crash(trained, make_app):
     path = trained.models_dir / "v000001" / "metadata.json"
     path.write_text(json.dumps({k: v for k, v in json.loads(path.read_text()).items() if k != "feature_names"}))
-    with TestClient(create_app(trained)) as client:
+    with TestClient(make_app(trained)) as client:
         assert "lacks feature_names" in client.get("/readyz").json()["detail"]
 
 
@@ -184,7 +183,7 @@ def test_unknown_methods_and_paths_are_counted_as_other(client):
 def test_every_status_serve_answers_is_documented_with_a_schema(client):
     spec = client.get("/openapi.json").json()
     predict = spec["paths"]["/predict"]["post"]
-    assert set(predict["responses"]) == {"200", "413", "422", "503"}
+    assert set(predict["responses"]) == {"200", "413", "422", "503"}  # 401 too with an API key: test_serve
     for path, methods in spec["paths"].items():
         for method, operation in methods.items():
             for status, response in operation["responses"].items():
@@ -197,11 +196,11 @@ def test_every_status_serve_answers_is_documented_with_a_schema(client):
 # -- clustering -------------------------------------------------------------------------------------
 
 
-def test_a_clustering_model_answers_each_rows_cluster_and_distance(settings):
+def test_a_clustering_model_answers_each_rows_cluster_and_distance(settings, make_app):
     settings = settings.model_copy(update={"dataset": "blobs"})
     load_data(settings)
     train(settings)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(make_app(settings)) as client:
         answer = client.post("/predict", json={"instances": [[-5, -5], [5, 5], [-5.2, -4.9]]}).json()
         assert answer["predictions"][0] == answer["predictions"][2] != answer["predictions"][1]
         assert all(isinstance(p, int) for p in answer["predictions"]) and all(d < 1.0 for d in answer["distances"])
@@ -209,12 +208,12 @@ def test_a_clustering_model_answers_each_rows_cluster_and_distance(settings):
 
 
 @pytest.mark.parametrize("pipeline", ["linear", "forest", "boosting", "knn"])
-def test_every_builtin_pipeline_answers_one_row_and_a_batch(settings, pipeline):
+def test_every_builtin_pipeline_answers_one_row_and_a_batch(settings, pipeline, make_app):
     """Each model's own output layout reaches the JSON encoder (boosting answers a transposed array)."""
     settings = settings.model_copy(update={"pipeline": pipeline})
     load_data(settings)
     train(settings)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(make_app(settings)) as client:
         for rows in (1, 200):
             answer = client.post("/predict", json={"instances": [ROW] * rows})
             assert answer.status_code == 200, answer.text

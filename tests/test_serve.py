@@ -1,6 +1,7 @@
 """The API: every endpoint, every kind of bad input, model swaps, and refusing a bad model."""
 
 import json
+import logging
 import re
 import time
 
@@ -8,16 +9,18 @@ import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
 
+from helpers import SAMPLE
+from mlsteps.cli import main
+from mlsteps.config import load_settings
 from mlsteps.load_data import load_data
-from mlsteps.serve import create_app
 from mlsteps.serve.routes import reachable_base_url
 from mlsteps.train import train
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 
 
-def test_not_ready_until_a_model_exists(settings):
-    with TestClient(create_app(settings)) as client:
+def test_not_ready_until_a_model_exists(settings, make_app):
+    with TestClient(make_app(settings)) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         ready = client.get("/readyz")
         assert ready.status_code == 503 and "no model promoted yet" in ready.json()["detail"]
@@ -51,11 +54,11 @@ def test_predict_rows_keyed_by_feature_name(client):
     assert answer.status_code == 200 and answer.json()["predictions"] == ["setosa"]
 
 
-def test_regression_predictions_are_numbers(settings):
+def test_regression_predictions_are_numbers(settings, make_app):
     settings = settings.model_copy(update={"dataset": "diabetes"})
     load_data(settings)
     train(settings)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(make_app(settings)) as client:
         answer = client.post("/predict", json={"instances": [[0.0] * 10]}).json()
     assert isinstance(answer["predictions"][0], float) and "probabilities" not in answer
 
@@ -92,9 +95,9 @@ def test_missing_content_type_is_explained(client, headers):
     assert "instances" in response.json()["expected"]
 
 
-def test_new_model_is_picked_up_without_restart(trained):
+def test_new_model_is_picked_up_without_restart(trained, make_app):
     trained = trained.model_copy(update={"reload_seconds": 0.05})
-    with TestClient(create_app(trained)) as client:
+    with TestClient(make_app(trained)) as client:
         load_data(trained)
         train(trained)
         deadline = time.monotonic() + 5
@@ -145,9 +148,9 @@ def test_docs_work_offline(client, page):
     assert all(client.get(url).status_code == 200 for url in assets)
 
 
-def test_home_page_curl_example_uses_the_address_the_reader_used(trained):
+def test_home_page_curl_example_uses_the_address_the_reader_used(trained, make_app):
     in_a_container = trained.model_copy(update={"host": "0.0.0.0"})
-    with TestClient(create_app(in_a_container)) as client:
+    with TestClient(make_app(in_a_container)) as client:
         home = client.get("/", headers={"Host": "localhost:30080"}).text
     assert "curl -s -X POST http://localhost:30080/predict" in home and "0.0.0.0" not in home
 
@@ -178,9 +181,9 @@ def _refuse_v1(models_dir, why):
 
 
 @pytest.mark.parametrize("why", ["checksum", "scikit-learn version"])
-def test_not_ready_says_which_model_was_refused_and_why(trained, why):
+def test_not_ready_says_which_model_was_refused_and_why(trained, why, make_app):
     reason = _refuse_v1(trained.models_dir, why)
-    with TestClient(create_app(trained)) as client:
+    with TestClient(make_app(trained)) as client:
         ready = client.get("/readyz")
         home = client.get("/").text
     assert ready.status_code == 503
@@ -197,3 +200,99 @@ def test_home_page_says_a_newer_model_was_refused_while_the_previous_serves(clie
     home = client.get("/").text
     assert "Serving model <b>v1</b>" in home and "Refused model" in home and "model v2" in home
     assert client.get("/readyz").json() == {"status": "ready", "model_version": 1}
+
+
+# -- the optional API key ------------------------------------------------------------------------------
+
+KEY = "a-key-of-at-least-16-characters"
+BEARER = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture
+def keyed(trained, make_app):
+    """A TestClient of serve with MLSTEPS_API_KEY set; both paths."""
+    with TestClient(make_app(load_settings(data_dir=trained.data_dir, api_key=KEY))) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    "headers, words",
+    [
+        ({}, "this server needs an API key"),
+        ({"Authorization": "Bearer a-wrong-key-of-16-characters"}, "wrong API key"),
+        ({"Authorization": f"Basic {KEY}"}, "this server needs an API key"),
+        ({"Authorization": f"Bearer {KEY}x"}, "wrong API key"),
+    ],
+)
+@pytest.mark.parametrize("method, path", [("POST", "/predict"), ("GET", "/model"), ("GET", "/metrics")])
+def test_with_an_api_key_the_data_routes_need_it(keyed, method, path, headers, words):
+    response = keyed.request(method, path, json=SAMPLE, headers=headers)
+    assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["detail"].startswith(words) and "Authorization: Bearer" in response.json()["detail"]
+    assert KEY not in response.text
+
+
+def test_with_the_api_key_the_data_routes_answer(keyed):
+    assert keyed.post("/predict", json=SAMPLE, headers=BEARER).json()["predictions"] == ["setosa"]
+    assert keyed.get("/model", headers=BEARER).json()["version"] == 1
+    assert keyed.get("/metrics", headers={"authorization": f"bearer {KEY}"}).status_code == 200  # any case
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/docs", "/openapi.json", "/"])
+def test_the_probes_and_the_docs_stay_open(keyed, path):
+    assert keyed.get(path).status_code == 200
+
+
+def test_the_api_key_shows_in_the_openapi_document_and_in_docs(keyed, client):
+    spec = keyed.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["API key"]["scheme"] == "bearer"  # /docs: the Authorize button
+    for path, method in [("/predict", "post"), ("/model", "get"), ("/metrics", "get")]:
+        operation = spec["paths"][path][method]
+        assert operation["security"] == [{"API key": []}]
+        unauthorized = operation["responses"]["401"]
+        assert unauthorized["headers"]["WWW-Authenticate"] and list(unauthorized["content"]) == ["application/json"]
+        assert unauthorized["content"]["application/json"]["schema"]["required"] == ["detail"]
+    assert "security" not in spec["paths"]["/readyz"]["get"] and "security" not in spec["paths"]["/healthz"]["get"]
+    without = client.get("/openapi.json").json()  # no key: no 401 serve could answer, no Authorize button
+    assert "securitySchemes" not in without.get("components", {}) and "401" not in json.dumps(without["paths"])
+
+
+def test_without_an_api_key_every_route_is_open(client):
+    assert client.post("/predict", json=SAMPLE).status_code == 200
+    assert client.get("/model").status_code == 200 and client.get("/metrics").status_code == 200
+
+
+def test_the_home_page_with_an_api_key_shows_the_header_and_not_the_models_details(keyed):
+    home = keyed.get("/").text
+    assert 'curl -s -X POST http://testserver/predict -H "Authorization: Bearer $MLSTEPS_API_KEY"' in home
+    assert "Serving model <b>v1</b>" in home and "Features" not in home and KEY not in home
+
+
+def test_the_api_key_is_never_logged(trained, make_app, caplog):
+    with (
+        caplog.at_level(logging.DEBUG),
+        TestClient(make_app(load_settings(data_dir=trained.data_dir, api_key=KEY))) as c,
+    ):
+        c.post("/predict", json=SAMPLE, headers={"Authorization": "Bearer wrong-but-long-enough"})
+        c.post("/predict", json=SAMPLE, headers=BEARER)
+    assert caplog.records and KEY not in caplog.text
+
+
+def test_a_short_api_key_stops_serve_with_one_sentence(settings, monkeypatch, capsys):
+    monkeypatch.setenv("MLSTEPS_API_KEY", "hunter2")
+    assert main(["serve"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        "mlsteps serve: error: MLSTEPS_API_KEY must be at least 16 characters long "
+        "(make one with: python -c 'import secrets; print(secrets.token_hex(32))')."
+    )
+
+
+def test_the_home_page_escapes_what_it_shows(trained, make_app):
+    """Feature names come from the learner's data (a CSV header): they are shown as text, never run as HTML."""
+    path = trained.models_dir / "v000001" / "metadata.json"
+    metadata = json.loads(path.read_text())
+    path.write_text(json.dumps({**metadata, "feature_names": ["<script>alert(1)</script>", "b & c", "d", "e"]}))
+    with TestClient(make_app(trained)) as client:
+        home = client.get("/").text
+    assert "<script>" not in home and "&lt;script&gt;alert(1)&lt;/script&gt;, b &amp; c" in home

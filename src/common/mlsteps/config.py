@@ -65,7 +65,7 @@ MIN_SIGNING_KEY_LENGTH = 16
 MAX_CLUSTERS = 50
 BYTES_PER_ROW = 1024  # room for ~50 numbers written out in full: what the default body limit allows a row
 EXAMPLE_GRID = '{"model__C": [0.1, 1, 10]}'
-SECRET_FIELDS = {"signing_key"}  # never repeated in an error message or a log line
+SECRET_FIELDS = {"signing_key", "api_key"}  # never repeated in an error message or a log line
 
 
 class ConfigError(UserError):
@@ -189,6 +189,11 @@ class Settings(BaseSettings):
     log_level: Annotated[str, AfterValidator(check_log_level)] = "INFO"
     # HMAC key: train signs each model, serve refuses unsigned or badly signed ones. None: unsigned.
     signing_key: Annotated[SecretStr | None, AfterValidator(check_signing_key)] = None
+    # When set, serve's /predict, /model and /metrics need `Authorization: Bearer <key>` (at least 16
+    # characters, as the signing key). None: open.
+    api_key: Annotated[SecretStr | None, AfterValidator(check_signing_key)] = None
+    # serve's speed tricks (serve/speed_tricks/): false gives the plain FastAPI path, with the same answers.
+    speed_tricks: bool = True
 
     @property
     def signing_secret(self) -> str | None:

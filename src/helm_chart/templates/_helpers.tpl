@@ -66,6 +66,16 @@ env:
         key: key
         optional: true
 {{- end }}
+{{- if .apiKey }}
+  - name: MLSTEPS_API_KEY  # with the Secret, /predict, /model and /metrics need `Authorization: Bearer <key>`
+    valueFrom:
+      secretKeyRef:
+        name: {{ .root.Values.serve.apiKey.existingSecret | default (printf "%s-api-key" (include "mlsteps.fullname" .root)) }}
+        key: {{ .root.Values.serve.apiKey.key }}
+        {{- if not .root.Values.serve.apiKey.existingSecret }}
+        optional: true
+        {{- end }}
+{{- end }}
 {{- end }}
 
 {{/* checkov findings that do not apply here, the same skips as level 3 (checkov.io/skipN: ID=reason). */}}

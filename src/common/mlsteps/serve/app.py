@@ -1,8 +1,8 @@
 """The serve step: a FastAPI app answering predictions from the newest promoted model.
 
-`create_app` builds the app from parts: the routes (`routes.py`), the model watched on the volume
-(`live_model.py`), the metrics middleware (`metrics.py`) and the shortcut to /predict
-(`speed_tricks/predict_shortcut.py`).
+`create_app` builds the app from parts: the routes (`routes.py`), the optional API key (`api_key.py`), the
+model watched on the volume (`live_model.py`), the metrics middleware (`metrics.py`) and, with the speed
+tricks on (MLSTEPS_SPEED_TRICKS, the default), the shortcut to /predict (`speed_tricks/predict_shortcut.py`).
 `run_server` is the step itself.
 """
 
@@ -19,30 +19,15 @@ from fastapi_offline import FastAPIOffline
 
 from mlsteps import __version__
 from mlsteps.config import Settings
+from mlsteps.serve.api_key import API_KEY, expected_key
 from mlsteps.serve.live_model import LiveModel
 from mlsteps.serve.metrics import Metrics, MetricsMiddleware
-from mlsteps.serve.routes import BodyTooLarge, explain_bad_input, refuse_large_body, router
+from mlsteps.serve.responses import UNAUTHORIZED
+from mlsteps.serve.routes import BodyTooLarge, data, explain_bad_input, probes, refuse_large_body
 from mlsteps.serve.speed_tricks.predict_shortcut import PredictShortcut
+from mlsteps.serve.speed_tricks.process import tune_process_for_serving
 
 log = logging.getLogger("mlsteps.serve")
-
-
-def tune_process_for_serving() -> None:
-    """Process-wide settings that make serving faster; called by `run_server` only, never by train.
-
-    Each won a measurable share of a one-row /predict in benchmarks/bench_level1.py.
-    """
-    import gc
-
-    import sklearn
-    from threadpoolctl import threadpool_limits
-
-    # The request validation already refused NaN and infinity: scikit-learn need not look again.
-    sklearn.set_config(assume_finite=True)
-    # One request at a time runs on the event loop, and its matrices are small: BLAS worker
-    # threads would only spin and take CPU from the server itself.
-    threadpool_limits(limits=1)
-    gc.freeze()  # the ~10^5 objects imported so far live as long as the process: GC skips them
 
 
 def run_server(settings: Settings) -> None:
@@ -50,7 +35,8 @@ def run_server(settings: Settings) -> None:
     import uvicorn
 
     app = create_app(settings)
-    tune_process_for_serving()
+    if settings.speed_tricks:
+        tune_process_for_serving()
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=settings.access_log)
 
 
@@ -74,6 +60,8 @@ async def lifespan(app: FastAPI):
             "tampering, so whoever can write %s can run code here",
             settings.models_dir,
         )
+    if not settings.speed_tricks:
+        log.info("speed tricks off (MLSTEPS_SPEED_TRICKS=false): the plain FastAPI path answers, a little slower")
     try:
         live.refresh()
     except Exception:  # serve always starts: alive, not ready, and the log says why
@@ -108,8 +96,15 @@ def create_app(settings: Settings) -> FastAPI:
         description="Predictions from the newest promoted scikit-learn model on the shared volume.",
     )
     app.state.settings = settings
-    app.state.live = LiveModel(settings.models_dir, settings.signing_secret)
-    app.include_router(router)
+    app.state.api_key = expected_key(settings.api_key.get_secret_value() if settings.api_key else None)
+    app.state.live = LiveModel(settings.models_dir, settings.signing_secret, speed_tricks=settings.speed_tricks)
+    # /predict first: FastAPI matches a request against the routes in order. With an API key, the data routes
+    # need it, and their OpenAPI entries say so (and /docs has an Authorize button); without, they are open.
+    if app.state.api_key is None:
+        app.include_router(data)
+    else:
+        app.include_router(data, dependencies=[API_KEY], responses=UNAUTHORIZED)
+    app.include_router(probes)
     app.add_exception_handler(RequestValidationError, explain_bad_input)
     app.add_exception_handler(BodyTooLarge, refuse_large_body)
     # The metrics' path labels: every route's path, so their number stays bounded. iter_route_contexts
@@ -117,6 +112,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = Metrics(
         routes={context.path for context in iter_route_contexts(app.routes)} - {None}, live=app.state.live
     )
-    app.add_middleware(PredictShortcut)  # added first, so it runs inside the metrics: /predict is counted
+    # Middleware added later runs around the earlier: the shortcut, added first, runs inside every other
+    # (the metrics count /predict), and steps aside if a middleware is ever added inside it.
+    if settings.speed_tricks:
+        app.add_middleware(PredictShortcut, fastapi_app=app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -22,9 +22,10 @@ class LiveModel:
     it is the difference between "nothing promoted yet" and "promoted, but this server cannot load it".
     """
 
-    def __init__(self, models_dir: Path, signing_key: str | None = None):
+    def __init__(self, models_dir: Path, signing_key: str | None = None, speed_tricks: bool = True):
         self.models_dir = models_dir
         self.signing_key = signing_key  # when set, only models signed with it are loaded
+        self.speed_tricks = speed_tricks  # False: scikit-learn answers, never the linear scorer
         self.current: ServedModel | None = None
         self.reloads = 0
         self.rejected = 0
@@ -70,7 +71,7 @@ class LiveModel:
         if loaded is None or (self.current and loaded.version == self.current.version):
             return None
         try:
-            served = ServedModel(loaded, compile_linear(loaded.model))
+            served = ServedModel(loaded, compile_linear(loaded.model) if self.speed_tricks else None)
             trial(served)
         except Exception as error:  # a loadable pickle is not yet a model that answers: say why, do not crash
             raise ModelRejected(

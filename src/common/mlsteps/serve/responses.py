@@ -55,6 +55,10 @@ class TooLarge(BaseModel):
     detail: str
 
 
+class Unauthorized(BaseModel):
+    detail: str
+
+
 class NotReady(BaseModel):
     status: Literal["waiting for a model", "model refused"]
     detail: str
@@ -82,6 +86,15 @@ class ModelMetadata(BaseModel):
     sha256: str
 
 
+# Added to the data routes with the API key (serve.create_app). The schema is written out, not a model's
+# $ref: FastAPI would list a model under each route's own media type, and /metrics answers text.
+UNAUTHORIZED = {
+    401: {
+        "description": "The request has no 'Authorization: Bearer <key>' header with the server's MLSTEPS_API_KEY",
+        "headers": {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+        "content": {"application/json": {"schema": Unauthorized.model_json_schema()}},
+    }
+}
 NOT_READY = {503: {"model": NotReady, "description": "No model to answer with: none promoted yet, or refused"}}
 PREDICT = {
     200: {"model": Prediction, "description": "One answer per row, from one model version"},

@@ -6,25 +6,34 @@ the metrics) and calls plain functions that tests can call directly.
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
+import sklearn
 from fastapi import APIRouter, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 
+from mlsteps.serve import home_page
 from mlsteps.serve.live_model import LiveModel
 from mlsteps.serve.metrics import CONTENT_TYPE
 from mlsteps.serve.request_body import InputError, PredictRequest, to_matrix
-from mlsteps.serve.responses import NOT_READY, PREDICT, Alive, FastJSONResponse, ModelMetadata, Ready
+from mlsteps.serve.responses import (
+    NOT_READY,
+    PREDICT,
+    Alive,
+    FastJSONResponse,
+    ModelMetadata,
+    Ready,
+)
 from mlsteps.serve.scoring import predict
 from mlsteps.serve.speed_tricks.plain_rows import plain_rows
 
 EXPECTED = 'a JSON body {"instances": [[number, ...], ...]} or {"instances": [{"feature": number, ...}, ...]}'
 
-router = APIRouter()
+data = APIRouter()  # /predict, /model, /metrics: behind the API key when there is one (serve.create_app)
+probes = APIRouter()  # /healthz, /readyz and the home page: always open
 
 
 def not_ready(live: LiveModel, models_dir: Path) -> JSONResponse:
@@ -99,19 +108,21 @@ async def read_instances(request: Request) -> list:
     """The rows of /predict's body (a PredictRequest); a body that is not valid gets FastAPI's own 422.
 
     FastAPI's usual way is a typed body parameter (`body: PredictRequest`). serve reads the body here
-    instead, for speed twice over: PredictShortcut (speed_tricks/predict_shortcut.py) calls the endpoint
-    with the request alone, skipping FastAPI's dependency solving; and a typed body had FastAPI parse the JSON with the
+    instead, for speed twice over: PredictShortcut (speed_tricks/predict_shortcut.py) can answer a route
+    without a body parameter without FastAPI's router; and a typed body had FastAPI parse the JSON with the
     standard library and the Content-Type header with the email package before pydantic saw it (in
     process, bare endpoint 269 µs, this 360 µs, a typed body 396 µs per one-row request; the runs are
-    in docs/benchmarks.md). Plain rows of numbers are read by `speed_tricks.plain_rows`; pydantic validates
-    everything else straight from the JSON bytes. /docs still shows the body: see PREDICT_BODY.
+    in docs/benchmarks.md). With the speed tricks on, plain rows of numbers are read by
+    `speed_tricks.plain_rows`; pydantic validates everything else straight from the JSON bytes. /docs
+    still shows the body: see PREDICT_BODY.
     """
     if not is_json(request.headers.get("content-type", "")):
         raise RequestValidationError([])  # explain_bad_input adds the missing header to the answer
     body = await read_limited(request, request.app.state.settings.body_limit)
-    rows = plain_rows(body)  # the common case, faster; pydantic judges and explains everything else
-    if rows is not None:
-        return rows
+    if request.app.state.settings.speed_tricks:
+        rows = plain_rows(body)  # the common case, faster; pydantic judges and explains everything else
+        if rows is not None:
+            return rows
     try:
         return PredictRequest.model_validate_json(body).instances
     except ValidationError as error:
@@ -125,7 +136,13 @@ PREDICT_BODY = {
 
 # /predict first: FastAPI matches a request against the routes in order, and this one is the hot path (POST
 # requests skip the router altogether through PredictShortcut; other methods still match here).
-@router.post("/predict", tags=["model"], openapi_extra=PREDICT_BODY, response_class=FastJSONResponse, responses=PREDICT)
+@data.post(
+    "/predict",
+    tags=["model"],
+    openapi_extra=PREDICT_BODY,
+    response_class=FastJSONResponse,
+    responses=PREDICT,
+)
 async def predict_route(request: Request) -> Response:
     """Predict one row or a batch with the live model."""
     instances = await read_instances(request)
@@ -135,18 +152,32 @@ async def predict_route(request: Request) -> Response:
         return not_ready(live, settings.models_dir)
     try:
         X = to_matrix(instances, current.metadata["feature_names"], settings.max_batch)
-        return FastJSONResponse(predict(current, X))
+        return FastJSONResponse(score(current, X))
     except InputError as error:
         return JSONResponse({"detail": error.errors, "expected": EXPECTED}, status_code=422)
 
 
-@router.get("/healthz", tags=["health"], response_model=Alive)
+def score(current, X):
+    """The model's answers, with scikit-learn's finiteness checks off, on both paths.
+
+    read_instances already refused NaN and infinity; what is left is an overflow inside the model (1e308
+    scaled), which scoring.predict answers with a 422 naming the rows. With the checks on, scikit-learn would
+    raise it as an error (a 500) between two steps of a pipeline. The speed tricks turn the checks off for the
+    whole process (speed_tricks/process.py); without them, this context does it (about 6 µs a request).
+    """
+    if sklearn.get_config()["assume_finite"]:
+        return predict(current, X)
+    with sklearn.config_context(assume_finite=True):
+        return predict(current, X)
+
+
+@probes.get("/healthz", tags=["health"], response_model=Alive)
 async def healthz():
     """Liveness: the process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"], response_model=Ready, responses=NOT_READY)
+@probes.get("/readyz", tags=["health"], response_model=Ready, responses=NOT_READY)
 async def readyz(request: Request):
     """Readiness: 200 once a model is loaded; 503 before, saying why."""
     live = request.app.state.live
@@ -155,7 +186,7 @@ async def readyz(request: Request):
     return {"status": "ready", "model_version": live.current.version}
 
 
-@router.get("/model", tags=["model"], response_model=ModelMetadata, responses=NOT_READY)
+@data.get("/model", tags=["model"], response_model=ModelMetadata, responses=NOT_READY)
 async def model_info(request: Request):
     """The live model's metadata: version, metrics, features, tuning, the snapshot it was trained on."""
     live = request.app.state.live
@@ -163,7 +194,7 @@ async def model_info(request: Request):
     return FastJSONResponse(current.metadata) if current else not_ready(live, request.app.state.settings.models_dir)
 
 
-@router.get(
+@data.get(
     "/metrics",
     response_class=PlainTextResponse,
     tags=["health"],
@@ -176,9 +207,10 @@ async def metrics_route(request: Request):
     return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
 
 
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+@probes.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def home(request: Request):
-    return home_page(live=request.app.state.live, base_url=reachable_base_url(request))
+    api_key = request.app.state.api_key is not None
+    return home_page.render(request.app.state.live, reachable_base_url(request), api_key)
 
 
 def reachable_base_url(request: Request) -> str:
@@ -188,42 +220,3 @@ def reachable_base_url(request: Request) -> str:
     Without a Host header (HTTP/1.0), the address this connection arrived at.
     """
     return str(request.base_url).rstrip("/")
-
-
-def model_status(live: LiveModel) -> str:
-    """The home page's paragraphs about the model: what is served, and what was refused."""
-    current = live.current
-    refused = f"<p><b>Refused model</b>: {html.escape(live.refused)}</p>" if live.refused else ""
-    if current is None:
-        waiting = "a model this server can load" if live.refused else "one within seconds"
-        return f"{refused}<p>No model yet: the train step publishes {waiting}. This page updates on reload.</p>"
-    meta = current.metadata
-    metric = meta["primary_metric"]
-    clusters = f", k={meta['metrics']['k']} clusters" if "k" in meta["metrics"] else ""
-    return (
-        f"<p>Serving model <b>v{meta['version']}</b> ({meta['task']}, {metric} "
-        f"{meta['metrics'][metric]:.3f}{clusters}), trained {meta.get('created_at')} on "
-        f"{meta.get('snapshot')}.</p>{refused}"
-        f"<p>Features: {html.escape(', '.join(meta['feature_names']))}</p>"
-    )
-
-
-def curl_example(live: LiveModel, base_url: str) -> str:
-    """A request the reader can paste into a terminal: one row of 1.0s, to the URL they are reading."""
-    if live.current is None:
-        return ""
-    row = ", ".join("1.0" for _ in live.current.metadata["feature_names"])
-    return (
-        f"<pre>curl -s -X POST {html.escape(base_url)}/predict "
-        f"-H 'Content-Type: application/json' -d '{{\"instances\": [[{row}]]}}'</pre>"
-    )
-
-
-def home_page(live: LiveModel, base_url: str) -> str:
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>mlsteps</title></head>"
-        f"<body style='font-family: sans-serif; max-width: 48rem; margin: 2rem auto'>"
-        f"<h1>mlsteps</h1>{model_status(live)}{curl_example(live, base_url)}<p><a href='/docs'>/docs</a> "
-        f"(try it) · <a href='/model'>/model</a> · <a href='/metrics'>/metrics</a> · "
-        f"<a href='/readyz'>/readyz</a></p></body></html>"
-    )
