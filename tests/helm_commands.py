@@ -100,13 +100,20 @@ def render_objects(values: dict, release: str, namespace: str = "default") -> li
     return [o for path, text in rendered.items() if path.endswith(".yaml") for o in yaml_objects(text)]
 
 
-def releases(commands: list[HelmCommand]) -> dict[tuple[str, str], dict]:
-    """(release, namespace) -> the values it ends with after `commands`, as Helm keeps them."""
+def release_states(commands: list[HelmCommand]) -> list[tuple[tuple[str, str], dict]]:
+    """Each ((release, namespace), values) a release passes through along `commands`, as Helm keeps them."""
     current: dict[tuple[str, str], dict] = {}
+    states = []
     for command in commands:
         if command.fails or command.action == "rollback":
             continue
         key = (command.release, command.namespace)
         base = current.get(key, {}) if command.reuse else {}
         current[key] = deep_merge(base, command.values)
-    return current
+        states.append((key, current[key]))
+    return states
+
+
+def releases(commands: list[HelmCommand]) -> dict[tuple[str, str], dict]:
+    """(release, namespace) -> the values it ends with after `commands`, as Helm keeps them."""
+    return dict(release_states(commands))

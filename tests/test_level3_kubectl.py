@@ -175,7 +175,7 @@ def test_every_step_reads_the_one_settings_configmap():
     load-data, train and serve's bootstrap can never disagree on the dataset or the pipeline; only what
     the pod fixes (data dir, serve's address) and the signing key (a Secret) are per container."""
     name = settings_configmap()["metadata"]["name"]
-    per_container = {"MLSTEPS_DATA_DIR", "MLSTEPS_HOST", "MLSTEPS_PORT", "MLSTEPS_SIGNING_KEY"}
+    per_container = {"MLSTEPS_DATA_DIR", "MLSTEPS_HOST", "MLSTEPS_PORT", "MLSTEPS_SIGNING_KEY", "MLSTEPS_API_KEY"}
     for obj in workloads():
         for container in containers(obj):
             assert container["envFrom"] == [{"configMapRef": {"name": name}}], container["name"]

@@ -27,7 +27,7 @@ import pytest
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 
-from helm_commands import commands_in, parse, releases, render_objects
+from helm_commands import commands_in, parse, release_states, render_objects
 from helpers import (
     LEARNERS_CODE,
     REPO_ROOT,
@@ -854,9 +854,9 @@ def test_revision_numbers_follow_the_pages_own_commands():
 def test_the_signing_secret_the_docs_name_is_the_one_the_chart_reads():
     """The reference is optional: a Secret under another name is ignored and models stay unsigned. Each
     `kubectl create secret` and each `...-signing` name in the docs is one the objects really read."""
-    installed = releases([c for page in DOC_PAGES for c in commands_in(page)])
+    states = release_states([c for page in DOC_PAGES for c in commands_in(page)])
     read = set()
-    for (release, namespace), values in {("mlsteps", "default"): {}, **installed}.items():
+    for (release, namespace), values in [(("mlsteps", "default"), {}), *states]:
         objects = render_objects(values, release, namespace) + level3_objects()
         read |= {
             e["valueFrom"]["secretKeyRef"]["name"]

@@ -96,6 +96,7 @@ NOT_CHART_VALUES = {
     "load_data_cron": "levels 1 and 2 only: at levels 3 and 4 the CronJob (loadData.schedule) is the schedule",
     "train_cron": "levels 1 and 2 only: at levels 3 and 4 the CronJob (train.schedule) is the schedule",
     "signing_key": "a secret: from the Secret <fullname>-signing, never a value stored in the release",
+    "api_key": "a secret: from the Secret serve.apiKey names (or <fullname>-api-key), never a value in the release",
 }
 # A value for each chart-valued setting that differs from its default and that the steps accept.
 NON_DEFAULTS = {
@@ -114,6 +115,7 @@ NON_DEFAULTS = {
     "max_body_bytes": 4096,
     "access_log": False,
     "log_level": "DEBUG",
+    "speed_tricks": False,
 }
 
 
