@@ -14,7 +14,7 @@ import re
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("mlsteps-data")
     dataset: Annotated[str, AfterValidator(check_dataset)] = "iris"
     target_column: str = "target"
+    # What the model learns: auto takes it from your estimator (a classifier, regressor or clusterer),
+    # then guesses from the target; clustering needs no target column.
+    task: Literal["auto", "classification", "regression", "clustering"] = "auto"
     # The estimator train fits; empty: the task's default (linear, or kmeans for clustering).
     pipeline: Annotated[str, AfterValidator(check_pipeline)] = ""
     param_grid: Annotated[str, AfterValidator(check_param_grid)] = ""  # JSON: tune before the final fit
@@ -214,6 +217,7 @@ PROBLEMS = {
     "greater_than_equal": "must be {ge} or more",
     "greater_than": "must be more than {gt}",
     "less_than_equal": "must be {le} or less",
+    "literal_error": "must be one of {expected}",
 }
 
 

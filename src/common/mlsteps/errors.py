@@ -14,6 +14,13 @@ class UserError(ValueError):
     """A setting or an input the steps cannot use; the message is one sentence that says what to fix."""
 
 
+class RuntimeFailure(Exception):
+    """A step failed at run time for a reason one sentence says (exit 1, no traceback).
+
+    E.g. a model serve would refuse: train does not publish it.
+    """
+
+
 def one_sentence(error: OSError) -> str:
     """An operating-system error (disk full, a folder where a file should be) as one readable sentence."""
     where = f" ({error.filename})" if error.filename else ""

@@ -7,7 +7,7 @@ import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, UserError, one_sentence
+from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, RuntimeFailure, UserError, one_sentence
 
 log = logging.getLogger("mlsteps.schedule")
 
@@ -24,6 +24,8 @@ def run_guarded(step: Callable[[], object], name: str) -> int:
     except UserError as error:
         log.error("%s failed: %s", name, error)
         return EXIT_BAD_INPUT
+    except RuntimeFailure as error:
+        log.error("%s failed: %s", name, error)
     except OSError as error:
         log.error("%s failed: %s", name, one_sentence(error))
     except Exception:

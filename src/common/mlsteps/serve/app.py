@@ -21,6 +21,7 @@ from mlsteps import __version__
 from mlsteps.config import Settings
 from mlsteps.serve.live_model import LiveModel
 from mlsteps.serve.metrics import Metrics, MetricsMiddleware
+from mlsteps.serve.request_body import openapi_with_features
 from mlsteps.serve.routes import BodyTooLarge, explain_bad_input, refuse_large_body, router
 from mlsteps.serve.speed_tricks.predict_shortcut import PredictShortcut
 
@@ -106,6 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.live = LiveModel(settings.models_dir, settings.signing_secret)
     app.include_router(router)
+    app.openapi = openapi_with_features(app)  # /openapi.json and /docs show the live model's features
     app.add_exception_handler(RequestValidationError, explain_bad_input)
     app.add_exception_handler(BodyTooLarge, refuse_large_body)
     # The metrics' path labels: every route's path, so their number stays bounded. iter_route_contexts

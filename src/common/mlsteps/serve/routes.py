@@ -17,12 +17,15 @@ from pydantic import ValidationError
 
 from mlsteps.serve.live_model import LiveModel
 from mlsteps.serve.metrics import CONTENT_TYPE
-from mlsteps.serve.request_body import InputError, PredictRequest, to_matrix
+from mlsteps.serve.request_body import InputError, PredictRequest, to_inputs
 from mlsteps.serve.responses import NOT_READY, PREDICT, Alive, FastJSONResponse, ModelMetadata, Ready
 from mlsteps.serve.scoring import predict
 from mlsteps.serve.speed_tricks.plain_rows import plain_rows
 
-EXPECTED = 'a JSON body {"instances": [[number, ...], ...]} or {"instances": [{"feature": number, ...}, ...]}'
+EXPECTED = (
+    'a JSON body {"instances": [[value, ...], ...]} or {"instances": [{"feature": value, ...}, ...]}, '
+    "each value a number or text as its column holds, or null where it is missing (GET /model lists the features)"
+)
 
 router = APIRouter()
 
@@ -134,7 +137,7 @@ async def predict_route(request: Request) -> Response:
     if current is None:
         return not_ready(live, settings.models_dir)
     try:
-        X = to_matrix(instances, current.metadata["feature_names"], settings.max_batch)
+        X = to_inputs(instances, current.features, settings.max_batch)
         return FastJSONResponse(predict(current, X))
     except InputError as error:
         return JSONResponse({"detail": error.errors, "expected": EXPECTED}, status_code=422)
