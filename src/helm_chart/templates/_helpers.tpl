@@ -52,6 +52,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: MLSTEPS_DATASET
   value: {{ .root.Values.dataset | quote }}
 {{- end }}
+{{- if or .dataset .pipeline }}
+- name: MLSTEPS_TASK
+  value: {{ .root.Values.task | quote }}  # auto: from the estimator, then the target
+{{- end }}
 {{- if .pipeline }}
 - name: MLSTEPS_PIPELINE
   value: {{ .root.Values.pipeline | quote }}  # empty: the task's default
