@@ -1,6 +1,7 @@
 """The estimator's own contract, through train and serve: the task it declares, the answers it has, and a trial
 before it is published; and a real table (text, missing values, an integer target) from CSV to /predict."""
 
+import html
 import json
 import sys
 
@@ -185,6 +186,10 @@ def test_a_mixed_table_with_an_integer_target_trains_and_answers_text_and_null(s
         as_list = client.post("/predict", json={"instances": [list(row.values())]}).json()
         assert as_list["predictions"][0] == answer.json()["predictions"][0]
         wrong = client.post("/predict", json={"instances": [{**row, "bill_length_mm": "long"}]})
+        home = html.unescape(client.get("/").text)  # its curl example is a request serve answers
+        example = json.loads(home.split("-d '")[1].split("'</pre>")[0])
+        assert example["instances"][0][:2] == ["Adelie", "Biscoe"]
+        assert client.post("/predict", json=example).status_code == 200
     assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"] == ["body", "instances", 0, "bill_length_mm"]
     assert "column 'bill_length_mm' expects a number or null, got 'long'" in wrong.json()["detail"][0]["msg"]
 

@@ -7,6 +7,7 @@ the metrics) and calls plain functions that tests can call directly.
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -212,10 +213,16 @@ def model_status(live: LiveModel) -> str:
 
 
 def curl_example(live: LiveModel, base_url: str) -> str:
-    """A request the reader can paste into a terminal: one row of 1.0s, to the URL they are reading."""
+    """A request the reader can paste into a terminal: one row of 1.0s (a text column's first category), to the URL
+    they are reading."""
     if live.current is None:
         return ""
-    row = ", ".join("1.0" for _ in live.current.metadata["feature_names"])
+    row = html.escape(
+        ", ".join(
+            json.dumps((f.get("categories") or ["?"])[0]) if f["type"] == "text" else "1.0"
+            for f in live.current.features
+        )
+    )
     return (
         f"<pre>curl -s -X POST {html.escape(base_url)}/predict "
         f"-H 'Content-Type: application/json' -d '{{\"instances\": [[{row}]]}}'</pre>"
