@@ -426,3 +426,49 @@ def test_level_4_cleanup_removes_every_release_the_page_makes():
             f"kubectl delete pod {prefix}mlsteps-test-predict",
         ):
             assert line in cleanup, line
+# -- the real-table walkthrough of your-own-model.md, for real (level 1) ---------------------------
+
+OWN_MODEL = REPO_ROOT / "docs/your-own-model.md"
+
+
+def walkthrough() -> list[str]:
+    """The commands of your-own-model.md's section on a real table, in order."""
+    section = OWN_MODEL.read_text().split("## A real table", 1)[1].split("\n## ", 1)[0]
+    return [line.strip() for block in BLOCK.finditer(section) for line in block.group(2).splitlines() if line.strip()]
+
+
+@pytest.mark.slow
+def test_the_real_table_walkthrough_runs_as_written(repo_copy, settings):
+    """A mixed table (text, missing values) trained with the default pipeline by real processes, and
+    answered with text and null in the request, exactly as the page shows."""
+    lines = walkthrough()
+    start = next(line for line in lines if line.endswith("make run"))
+    curls = [line for line in lines if line.startswith("curl")]
+    assert any('"sex": null' in line for line in curls)
+    port = free_port()
+    env = {**os.environ, "MLSTEPS_PORT": str(port)}
+    env.pop("MLSTEPS_DATA_DIR")
+    env.update(dict(re.findall(r"(MLSTEPS_\w+)=(\S+)", start)))  # the settings the page puts before make run
+    launcher = subprocess.Popen(
+        [sys.executable, LAUNCHER_PATH], cwd=repo_copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for("level 1 to become ready", lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60)
+        answers = [
+            subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", line.replace("127.0.0.1:8000", f"127.0.0.1:{port}")],
+                cwd=repo_copy,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            ).stdout
+            for line in curls
+        ]
+    finally:
+        launcher.send_signal(signal.SIGTERM)
+        assert launcher.wait(timeout=15) == 0
+    model, prediction = answers
+    assert '"name":"island","type":"text"' in model and '"sex"' in model
+    assert prediction.startswith(
+        '{"model_version":1,"predictions":["Gentoo"],"classes":["Adelie","Chinstrap","Gentoo"]'
+    )

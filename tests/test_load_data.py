@@ -47,10 +47,10 @@ def test_learners_csv_becomes_a_snapshot(settings, tmp_path):
 def test_cli_bad_csv_is_bad_input_one_line_exit_2(settings, tmp_path, capsys):
     """A bad row is bad input the user must fix (exit 2), like a bad setting; a run-time failure is 1."""
     source = tmp_path / "bad.csv"
-    source.write_text("x,target\n" + "1,a\n" * 10 + "two,b\n")
+    source.write_text("x,target\n" + "1,a\n" * 10 + "1e999,b\n")
     assert main(["load-data", "--dataset", f"csv:{source}", "--data-dir", str(settings.data_dir)]) == 2
     err = capsys.readouterr().err
-    assert "line 12, column 'x': 'two' is not a number" in err and "Traceback" not in err
+    assert "line 12, column 'x': '1e999' is not a finite number" in err and "Traceback" not in err
 
 
 def test_concurrent_runs_never_reuse_a_snapshot_number(settings):

@@ -102,6 +102,7 @@ NOT_CHART_VALUES = {
 NON_DEFAULTS = {
     "dataset": "wine",
     "target_column": "label",
+    "task": "classification",
     "pipeline": "forest",
     "param_grid": '{"model__C": [1, 2]}',
     "k_range": "2-5",

@@ -95,7 +95,8 @@ def test_rows_the_model_cannot_score_finitely_are_a_422_naming_them(client):
     assert response.json()["detail"] == [
         {
             "loc": ["body", "instances", 1],
-            "msg": "the model cannot score this row with finite numbers (are its values too large?)",
+            "msg": "the model cannot score this row with finite numbers "
+            "(are its values too large, or missing where the model needs them?)",
         }
     ]
 
@@ -147,7 +148,8 @@ def test_metadata_without_feature_names_is_refused_not_a_crash(trained, make_app
 
 
 @pytest.mark.parametrize(
-    "model, words", [({"a": "dict"}, "AttributeError"), (Ridge().fit(np.eye(4), np.arange(4.0)), "AttributeError")]
+    "model, words",
+    [({"a": "dict"}, "a dict has no predict method"), (Ridge().fit(np.eye(4), np.arange(4.0)), "AttributeError")],
 )
 def test_a_loadable_but_wrong_pickle_fails_its_trial_and_the_previous_model_keeps_serving(
     client, trained, model, words
@@ -189,7 +191,11 @@ def test_every_status_serve_answers_is_documented_with_a_schema(client):
             for status, response in operation["responses"].items():
                 assert "schema" in next(iter(response["content"].values())), f"{method} {path} {status}"
     body = predict["requestBody"]["content"]["application/json"]["schema"]
-    assert "minLength" not in json.dumps(body) and json.dumps(body).count('"minItems": 1') >= 2
+    assert "minLength" not in json.dumps(body) and body["properties"]["instances"]["minItems"] == 1
+    rows = spec["components"]["schemas"]  # the live model's features, by name and in order
+    assert rows["Row"]["required"] == client.get("/model").json()["feature_names"]
+    assert rows["Row"]["properties"]["sepal_length_cm"]["type"] == ["number", "null"]
+    assert rows["RowInFeatureOrder"]["minItems"] == rows["RowInFeatureOrder"]["maxItems"] == 4
     assert set(spec["paths"]["/readyz"]["get"]["responses"]) == {"200", "503"}
 
 

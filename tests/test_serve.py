@@ -67,7 +67,7 @@ def test_regression_predictions_are_numbers(settings, make_app):
     "body, words",
     [
         ({"instances": [[5.1, 3.5, 1.4]]}, "has 3 values; the model expects 4: sepal_length_cm"),
-        ({"instances": [[5.1, "3.5", 1.4, 0.2]]}, "valid number"),
+        ({"instances": [[5.1, "3.5", 1.4, 0.2]]}, "column 'sepal_width_cm' expects a number or null, got '3.5'"),
         ({"instances": [[5.1, True, 1.4, 0.2]]}, "valid number"),
         ({"instances": []}, "at least 1 item"),
         ({"instances": [{"sepal_length_cm": 1.0, "colour": 2.0}]}, "missing petal_length_cm"),

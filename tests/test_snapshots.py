@@ -1,4 +1,4 @@
-"""Snapshots on the volume: pickles of numpy arrays, read only when their sidecar vouches for them."""
+"""Snapshots on the volume: pickles of named numpy arrays, read only when their sidecar vouches for them."""
 
 import json
 import pickle
@@ -30,8 +30,35 @@ def rewrite(sidecar, obj):
 def test_a_snapshot_reads_back_the_same_arrays(settings):
     sidecar = load_data(settings)
     table, meta = read_snapshot(sidecar)
-    assert meta["file"] == "snapshot-000001.pkl" and table.X.dtype == float and table.X.shape == (300, 4)
-    assert set(np.unique(table.y)) == {"setosa", "versicolor", "virginica"}
+    assert meta["file"] == "snapshot-000001.pkl" and table.X.shape == (300, 4)
+    assert (table.X.dtypes == np.float64).all() and list(table.X.columns) == meta["feature_names"]
+    assert set(np.unique(table.y)) == {"setosa", "versicolor", "virginica"} and len(table.groups) == 300
+
+
+def test_text_and_missing_values_are_stored_as_strings_and_none_and_read_back(settings, tmp_path):
+    """Text is kept as Python strings, a missing value as None (text) or NaN (numbers): no pandas object is pickled."""
+    source = tmp_path / "mixed.csv"
+    source.write_text(
+        "colour,size,target\n"
+        + "".join(f"{['red', 'NA', 'blue'][i % 3]},{i if i % 4 else ''},{i % 2}\n" for i in range(12))
+    )
+    sidecar = load_data(settings.model_copy(update={"dataset": f"csv:{source}"}))
+    stored = pickle.loads(sidecar.with_suffix(".pkl").read_bytes())
+    assert stored["columns"]["colour"].tolist()[:3] == ["red", None, "blue"]
+    assert np.isnan(stored["columns"]["size"][0]) and stored["columns"]["size"][1] == 1.0
+    table, meta = read_snapshot(sidecar)
+    assert meta["features"][0] == {"name": "colour", "type": "text", "categories": ["blue", "red"]}
+    assert table.X["colour"].isna().sum() == 4 and table.y.tolist()[:3] == [0, 1, 0]
+
+
+def test_an_object_other_than_text_in_a_column_is_refused(settings):
+    sidecar = load_data(settings)
+    meta = json.loads(sidecar.read_text())
+    columns = {name: np.zeros(3) for name in meta["feature_names"]}
+    columns[meta["feature_names"][0]] = np.array([1, b"bytes", None], dtype=object)
+    rewrite(sidecar, {"columns": columns})
+    with pytest.raises(SnapshotRejected, match="holds something other than text and missing values"):
+        read_snapshot(sidecar)
 
 
 def test_damaged_data_is_refused(settings):

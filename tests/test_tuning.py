@@ -39,7 +39,7 @@ def test_clustering_picks_k_by_silhouette_over_the_k_range(settings):
     [
         (
             '{"model__nope": [1, 2]}',
-            "MLSTEPS_PARAM_GRID names model__nope, not a parameter of StandardScaler -> "
+            "MLSTEPS_PARAM_GRID names model__nope, not a parameter of SimpleImputer -> StandardScaler -> "
             "LogisticRegression; valid names include: ",
         ),
         ('{"model__C": [-1]}', "MLSTEPS_PARAM_GRID: a candidate could not be fitted"),
@@ -60,4 +60,7 @@ def test_model_shows_the_tuning_in_its_metadata_file(settings):
     load_data(settings)
     train(settings)
     record = json.loads((settings.models_dir / "v000001" / "metadata.json").read_text())
-    assert record["tuning"]["folds"] == 5 and record["estimator"] == "StandardScaler -> LogisticRegression"
+    assert (
+        record["tuning"]["folds"] == 5
+        and record["estimator"] == "SimpleImputer -> StandardScaler -> LogisticRegression"
+    )

@@ -144,12 +144,16 @@ def roll_back(settings: Settings, version: int) -> int:
 
 
 def servable_model(settings: Settings) -> int | None:
-    """The version of the promoted model if serve could load it here and now (checksum, signature, scikit-learn)."""
+    """The version of the promoted model if serve could load it here and now (checksum, signature, scikit-learn)
+    and it passes the trial serve makes (model_contract.trial on probe rows)."""
+    from mlsteps import model_contract
     from mlsteps.volume.registry import ModelRejected, load_latest
 
     try:
         model = load_latest(settings.models_dir, settings.signing_secret)
-    except ModelRejected as reason:
+        if model is not None:
+            model_contract.trial_loaded(model)
+    except (ModelRejected, model_contract.ContractError) as reason:
         log.info("the promoted model cannot be served here (%s): training a new one", reason)
         return None
     return model.version if model else None

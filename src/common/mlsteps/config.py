@@ -13,7 +13,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,8 +43,14 @@ BUILTIN_PIPELINES = {
         "regression": ("sklearn.ensemble.RandomForestRegressor", {"n_estimators": 100, "random_state": 0}),
     },
     "boosting": {
-        "classification": ("sklearn.ensemble.HistGradientBoostingClassifier", {"random_state": 0}),
-        "regression": ("sklearn.ensemble.HistGradientBoostingRegressor", {"random_state": 0}),
+        "classification": (
+            "sklearn.ensemble.HistGradientBoostingClassifier",
+            {"random_state": 0, "categorical_features": "from_dtype"},
+        ),
+        "regression": (
+            "sklearn.ensemble.HistGradientBoostingRegressor",
+            {"random_state": 0, "categorical_features": "from_dtype"},
+        ),
     },
     "knn": {
         "classification": ("sklearn.neighbors.KNeighborsClassifier", {}),
@@ -166,6 +172,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("mlsteps-data")
     dataset: Annotated[str, AfterValidator(check_dataset)] = "iris"
     target_column: str = "target"
+    # What the model learns: auto takes it from your estimator (a classifier, regressor or clusterer),
+    # then guesses from the target; clustering needs no target column.
+    task: Literal["auto", "classification", "regression", "clustering"] = "auto"
     # The estimator train fits; empty: the task's default (linear, or kmeans for clustering).
     pipeline: Annotated[str, AfterValidator(check_pipeline)] = ""
     param_grid: Annotated[str, AfterValidator(check_param_grid)] = ""  # JSON: tune before the final fit
@@ -244,6 +253,7 @@ PROBLEMS = {
     "greater_than_equal": "must be {ge} or more",
     "greater_than": "must be more than {gt}",
     "less_than_equal": "must be {le} or less",
+    "literal_error": "must be one of {expected}",
 }
 
 

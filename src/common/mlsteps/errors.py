@@ -59,6 +59,13 @@ def explain(error: BaseException, flags: Mapping[str, str] | None = None) -> str
     return f"{setting_name(error.field, error.value, flags)}{joint}{error.message}"
 
 
+class RuntimeFailure(Exception):
+    """A step failed at run time for a reason one sentence says (exit 1, no traceback).
+
+    E.g. a model serve would refuse: train does not publish it.
+    """
+
+
 def one_sentence(error: OSError) -> str:
     """An operating-system error (disk full, a folder where a file should be) as one readable sentence."""
     where = f" ({error.filename})" if error.filename else ""

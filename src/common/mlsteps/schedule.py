@@ -7,7 +7,7 @@ import signal
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, UserError, explain, one_sentence
+from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, RuntimeFailure, UserError, explain, one_sentence
 
 log = logging.getLogger("mlsteps.schedule")
 
@@ -25,6 +25,8 @@ def run_guarded(step: Callable[[], object], name: str, flags: Mapping[str, str] 
     except UserError as error:
         log.error("%s failed: %s", name, explain(error, flags))
         return EXIT_BAD_INPUT
+    except RuntimeFailure as error:
+        log.error("%s failed: %s", name, error)
     except OSError as error:
         log.error("%s failed: %s", name, one_sentence(error))
     except Exception:

@@ -26,9 +26,11 @@ def _snapshot_lines(settings: Settings) -> list[str]:
         f"{table.task}, from {table.source}, {meta['created_at']}); {len(snapshots)} kept"
     ]
     columns = [*table.feature_names, *([] if table.y is None else [table.target_name])]
+    first = table.X.head(FIRST_ROWS).astype(object).to_numpy()
     rows = [
-        [f"{v:g}" for v in table.X[i]] + ([] if table.y is None else [str(table.y[i])])
-        for i in range(min(FIRST_ROWS, len(table.X)))
+        [f"{v:g}" if isinstance(v, float) else str(v) for v in first[i]]
+        + ([] if table.y is None else [str(table.y[i])])
+        for i in range(len(first))
     ]
     widths = [max(len(c), *(len(r[j]) for r in rows)) for j, c in enumerate(columns)]
     lines += ["  " + "  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]

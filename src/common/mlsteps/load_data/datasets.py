@@ -6,14 +6,14 @@ import math
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 
 from mlsteps.config import BUNDLED_DATASETS
 from mlsteps.errors import UserError
-from mlsteps.table import Table
+from mlsteps.table import NUMBER, TASKS, Table, TargetError, describe_columns, target_for
 
 MIN_ROWS = 10
 MAX_ABS_VALUE = 1e150  # larger values overflow to infinity when squared (variance, scaling)
-MAX_CLASSES_FOR_NUMBERS = 20
 DRIFT_PERIOD = 50  # snapshots per full cycle of the simulated drift
 BLOB_CENTERS = [[-5.0, -5.0], [-5.0, 5.0], [5.0, -5.0], [5.0, 5.0]]  # far apart: the best k is 4
 
@@ -30,56 +30,68 @@ def bundled(name: str) -> Table:
     task = BUNDLED_DATASETS[name]
     if task == "clustering":  # made, not loaded: four groups of points in two dimensions
         X, _ = datasets.make_blobs(n_samples=600, centers=BLOB_CENTERS, cluster_std=1.0, random_state=0)
-        return Table(["x1", "x2"], X, None, task, "", f"sklearn:make_blobs ({len(BLOB_CENTERS)} centers)")
+        frame = pd.DataFrame(X, columns=["x1", "x2"])
+        return Table(frame, None, task, "", f"sklearn:make_blobs ({len(BLOB_CENTERS)} centers)")
     bunch = getattr(datasets, f"load_{name}")()
     names = [str(n).replace(" ", "_").replace("(", "").replace(")", "") for n in bunch.feature_names]
     if task == "classification":
         labels = np.asarray([str(bunch.target_names[i]) for i in bunch.target], dtype=str)
     else:
         labels = bunch.target.astype(float)
-    return Table(names, bunch.data.astype(float), labels, task, "target", f"sklearn:{name}")
+    return Table(pd.DataFrame(bunch.data.astype(float), columns=names), labels, task, "target", f"sklearn:{name}")
 
 
 def simulate_new_samples(base: Table, sequence: int, seed: int, rows: int) -> Table:
-    """Resample `base` with noise and a slow, bounded drift; the same inputs always give the same table."""
+    """Resample `base` with noise and a slow, bounded drift; the same inputs always give the same table.
+
+    Rows are drawn with replacement, so one base row can give several noisy copies: each row's
+    `groups` entry says which base row it came from, and train keeps copies of one row together.
+    """
     rng = np.random.default_rng([seed, sequence])
     picks = rng.integers(0, len(base.X), size=rows)
-    spread = base.X.std(axis=0)
-    direction = np.random.default_rng(seed).choice([-1.0, 1.0], size=base.X.shape[1])
+    X0 = base.X.to_numpy(dtype=float)
+    spread = X0.std(axis=0)
+    direction = np.random.default_rng(seed).choice([-1.0, 1.0], size=X0.shape[1])
     drift = 0.3 * math.sin(2 * math.pi * sequence / DRIFT_PERIOD) * spread * direction
-    X = base.X[picks] + rng.normal(0.0, 0.05, size=(rows, base.X.shape[1])) * spread + drift
+    X = X0[picks] + rng.normal(0.0, 0.05, size=(rows, X0.shape[1])) * spread + drift
     y = None if base.y is None else base.y[picks]
     if base.task == "regression":
         y = y + rng.normal(0.0, 0.05 * base.y.std(), size=rows)
-    return Table(base.feature_names, np.round(X, 4), y, base.task, base.target_name, base.source)
+    frame = pd.DataFrame(np.round(X, 4), columns=base.X.columns)
+    return Table(frame, y, base.task, base.target_name, base.source, groups=picks)
+
+
+def _check_columns(X: pd.DataFrame, where: str) -> None:
+    """Enough rows, a value in every column somewhere, and no number beyond what training can square."""
+    if len(X.columns) == 0:
+        raise DataError(f"{where}: has no feature column.")
+    if len(X) < MIN_ROWS:
+        raise DataError(f"{where}: has {len(X)} rows; at least {MIN_ROWS} are needed to train and evaluate.")
+    empty = [str(name) for name in X.columns if X[name].isna().all()]
+    if empty:
+        raise DataError(f"{where}: column {empty[0]!r} has no value in any row; remove it or fill it in.")
+    numbers = [f["name"] for f in describe_columns(X) if f["type"] == NUMBER]
+    values = X[numbers].to_numpy(dtype=float)
+    if not np.all(np.isnan(values) | (np.abs(values) <= MAX_ABS_VALUE)):
+        raise DataError(f"{where}: a column holds infinity or values beyond {MAX_ABS_VALUE:g}; clean or rescale it.")
 
 
 def validated(table: Table, where: str) -> Table:
-    """The checks every source passes (CSV, your loader): enough rows, usable numbers, two classes or more."""
-    X = np.asarray(table.X, dtype=float) if np.ndim(table.X) == 2 else None
-    if X is None or X.shape[1] != len(table.feature_names) or X.shape[1] == 0:
-        raise DataError(
-            f"{where}: X must be a 2-D table with one column per feature name "
-            f"({len(table.feature_names)} names, X has shape {np.shape(table.X)})."
-        )
-    if len(X) < MIN_ROWS:
-        raise DataError(f"{where}: has {len(X)} rows; at least {MIN_ROWS} are needed to train and evaluate.")
-    if not np.all(np.abs(X) <= MAX_ABS_VALUE):  # False for NaN and infinity too
-        raise DataError(f"{where}: X holds NaN, infinity or values beyond {MAX_ABS_VALUE:g}; clean or rescale them.")
-    if table.task != "clustering" and (table.y is None or len(table.y) != len(X)):
-        raise DataError(f"{where}: y must hold one target per row of X ({len(X)}).")
-    if table.task == "classification" and len(np.unique(table.y)) < 2:
-        raise DataError(
-            f"{where}: the target holds one class only ({str(table.y[0])!r}); a classifier needs at least two."
-        )
-    return Table(list(map(str, table.feature_names)), X, table.y, table.task, table.target_name, table.source)
-
-
-def guess_task(values: np.ndarray) -> str:
-    """Text or a few whole numbers mean classes; anything else numeric is a regression target."""
-    try:
-        numbers = values.astype(float)
-    except ValueError:
-        return "classification"
-    whole = bool(np.all(numbers == np.round(numbers)))
-    return "classification" if whole and len(np.unique(numbers)) <= MAX_CLASSES_FOR_NUMBERS else "regression"
+    """The checks every source passes (CSV, your loader): enough rows, usable values, a target fit for the task."""
+    _check_columns(table.X, where)
+    if table.task not in (*TASKS, "auto"):
+        raise DataError(f"{where}: the task {table.task!r} is not one of auto, {', '.join(TASKS)}.")
+    if table.task == "clustering" or table.y is None:
+        if table.task not in ("clustering", "auto"):
+            raise DataError(f"{where}: has no target, and a {table.task} needs one (or set MLSTEPS_TASK=clustering).")
+        return Table(table.X, None, "clustering", "", table.source, table.groups)
+    if len(table.y) != len(table.X):
+        raise DataError(f"{where}: y must hold one target per row of X ({len(table.X)}).")
+    if table.task != "auto":
+        try:
+            target_for(table.task, table.y, table.target_name or "target")
+        except TargetError as error:
+            raise DataError(f"{where}: {error}.") from None
+    elif len(np.unique(table.y.astype(str))) < 2:
+        raise DataError(f"{where}: the target holds one value only ({str(table.y[0])!r}); there is nothing to learn.")
+    return table

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlsteps import model_contract
 from mlsteps.serve.scoring import predict
 from mlsteps.serve.served_model import ServedModel
 
 
 def trial(served: ServedModel) -> None:
-    """Raise ValueError unless `served` answers probe rows with the shape and kind its metadata promises.
+    """Raise ValueError unless `served` answers probe rows as its contract and its metadata promise.
 
-    Run before a model goes live: a pickle that loads is not yet a model that can answer.
+    The same trial (model_contract.trial) that train ran on its holdout before publishing, then the
+    same rows through serve's own path (the fast scorer too, when there is one).
     """
-    names = served.metadata["feature_names"]
-    probes = np.vstack([np.zeros(len(names)), np.ones(len(names))])
-    answer = predict(served, probes)
-    predictions = np.asarray(answer["predictions"])
-    if predictions.shape != (len(probes),):
-        raise ValueError(f"it answered {predictions.shape} predictions for {len(probes)} probe rows")
-    task = served.metadata["task"]
-    if task == "classification" and [str(c) for c in answer["classes"]] != served.metadata["classes"]:
-        raise ValueError(f"its classes {list(answer['classes'])} are not the recorded {served.metadata['classes']}")
-    if task == "regression" and predictions.dtype.kind != "f":
+    model_contract.trial_loaded(served.loaded)
+    probes = model_contract.probe_frame(served.features)
+    recorded = served.metadata.get("outputs")
+    if recorded is not None and recorded != served.outputs:
+        raise ValueError(f"it answers {served.outputs}, and its metadata promises {recorded}")
+    rows = probes.to_numpy(dtype=float) if model_contract.is_all_numbers(served.features) else probes
+    answer = predict(served, rows)
+    if len(answer["predictions"]) != len(probes):
+        raise ValueError(f"it answered {len(answer['predictions'])} predictions for {len(probes)} probe rows")
+    if served.task == "regression" and np.asarray(answer["predictions"]).dtype.kind != "f":
         raise ValueError("a regression model must answer numbers")

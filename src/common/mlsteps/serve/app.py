@@ -22,6 +22,7 @@ from mlsteps.config import Settings
 from mlsteps.serve.api_key import API_KEY, expected_key
 from mlsteps.serve.live_model import LiveModel
 from mlsteps.serve.metrics import Metrics, MetricsMiddleware
+from mlsteps.serve.request_body import openapi_with_features
 from mlsteps.serve.responses import UNAUTHORIZED
 from mlsteps.serve.routes import BodyTooLarge, data, explain_bad_input, probes, refuse_large_body
 from mlsteps.serve.speed_tricks.predict_shortcut import PredictShortcut
@@ -105,6 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
     else:
         app.include_router(data, dependencies=[API_KEY], responses=UNAUTHORIZED)
     app.include_router(probes)
+    app.openapi = openapi_with_features(app)  # /openapi.json and /docs show the live model's features
     app.add_exception_handler(RequestValidationError, explain_bad_input)
     app.add_exception_handler(BodyTooLarge, refuse_large_body)
     # The metrics' path labels: every route's path, so their number stays bounded. iter_route_contexts

@@ -7,6 +7,7 @@ chosen here, in plain functions the tests call directly.
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from html import escape
 from importlib.resources import files
@@ -41,10 +42,13 @@ def model_status(live: LiveModel, api_key: bool) -> str:
 
 
 def curl_example(live: LiveModel, base_url: str, api_key: bool) -> str:
-    """A request the reader can paste: one row of 1.0s, to the URL they are reading (with the key's header)."""
+    """A request the reader can paste: one row of 1.0s (a text column's first category), to the URL they are
+    reading (with the key's header)."""
     if live.current is None:
         return ""
-    row = ", ".join("1.0" for _ in live.current.metadata["feature_names"])
+    row = ", ".join(
+        json.dumps((f.get("categories") or ["?"])[0]) if f["type"] == "text" else "1.0" for f in live.current.features
+    )
     header = ' -H "Authorization: Bearer $MLSTEPS_API_KEY"' if api_key else ""
     return escape(
         f"curl -s -X POST {base_url}/predict{header} -H 'Content-Type: application/json' "

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from mlsteps.serve import home_page
 from mlsteps.serve.live_model import LiveModel
 from mlsteps.serve.metrics import CONTENT_TYPE
-from mlsteps.serve.request_body import InputError, PredictRequest, to_matrix
+from mlsteps.serve.request_body import InputError, PredictRequest, to_inputs
 from mlsteps.serve.responses import (
     NOT_READY,
     PREDICT,
@@ -30,7 +30,10 @@ from mlsteps.serve.responses import (
 from mlsteps.serve.scoring import predict
 from mlsteps.serve.speed_tricks.plain_rows import plain_rows
 
-EXPECTED = 'a JSON body {"instances": [[number, ...], ...]} or {"instances": [{"feature": number, ...}, ...]}'
+EXPECTED = (
+    'a JSON body {"instances": [[value, ...], ...]} or {"instances": [{"feature": value, ...}, ...]}, '
+    "each value a number or text as its column holds, or null where it is missing (GET /model lists the features)"
+)
 
 data = APIRouter()  # /predict, /model, /metrics: behind the API key when there is one (serve.create_app)
 probes = APIRouter()  # /healthz, /readyz and the home page: always open
@@ -151,7 +154,7 @@ async def predict_route(request: Request) -> Response:
     if current is None:
         return not_ready(live, settings.models_dir)
     try:
-        X = to_matrix(instances, current.metadata["feature_names"], settings.max_batch)
+        X = to_inputs(instances, current.features, settings.max_batch)
         return FastJSONResponse(score(current, X))
     except InputError as error:
         return JSONResponse({"detail": error.errors, "expected": EXPECTED}, status_code=422)

@@ -1,13 +1,17 @@
-"""The live model's answers to a matrix of rows: predictions, and classes and probabilities or distances.
+"""The live model's answers to a batch of rows: what the estimator's own contract says it answers.
 
-Numbers in an answer stay numpy arrays: the response encoder (orjson, see responses.py) writes them
-without a Python float per value.
+Labels come from `predict` (model_contract.py says why); probabilities only from a classifier that
+has `predict_proba`, distances only from a clusterer that has `transform`. Numbers in an answer stay
+numpy arrays: the response encoder (orjson, see responses.py) writes them without a Python float
+per value.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
+from mlsteps import model_contract
 from mlsteps.serve.request_body import InputError
 from mlsteps.serve.served_model import ServedModel
 
@@ -17,42 +21,67 @@ DECIMALS = 4  # answers are rounded: more digits would only show the arithmetic'
 def _finite(values: np.ndarray) -> np.ndarray:
     """`values` (one row per request row), or InputError naming the rows whose answer is not a finite number.
 
-    Huge but finite inputs (1e308) overflow inside the model; JSON has no infinity, so such rows get
-    a 422 that says so, never a 500.
+    Huge but finite inputs (1e308) overflow inside the model, and a model that cannot handle a
+    missing value answers NaN; JSON has no infinity, so such rows get a 422 that says so, never a 500.
     """
     if np.isfinite(values).all():  # the usual case, in one pass
         return values
     bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
+    rows = np.flatnonzero(bad)
+    raise InputError(
+        [
+            {
+                "loc": ["body", "instances", int(i)],
+                "msg": "the model cannot score this row with finite numbers "
+                "(are its values too large, or missing where the model needs them?)",
+            }
+            for i in rows[:10]
+        ]
+    )
+
+
+def _fast(served: ServedModel, X: np.ndarray) -> dict:
+    """The folded linear scorer's answers: the same labels and numbers as scikit-learn's (linear_scorer.py)."""
+    scorer = served.scorer
+    decision = _finite(scorer.decision(X))
+    if served.task != "classification":
+        return {"predictions": decision[:, 0].round(DECIMALS)}
+    return {
+        "predictions": served.labels[scorer.label_index(decision)].tolist(),
+        "classes": served.classes,
+        "probabilities": scorer.predict_proba(X, decision).round(DECIMALS),
+    }
+
+
+def _model(served: ServedModel, X: np.ndarray | pd.DataFrame) -> dict:
+    model, task = served.loaded.model, served.task
+    if isinstance(X, np.ndarray):
+        X = model_contract.numbers_frame(X, served.features)
+    try:
+        raw = model_contract.answer(model, X, task, served.outputs)
+    except (ValueError, TypeError) as error:  # the model refuses these values (a missing one, say): the request's
         raise InputError(
-            [
-                {
-                    "loc": ["body", "instances", int(i)],
-                    "msg": "the model cannot score this row with finite numbers (are its values too large?)",
-                }
-                for i in rows[:10]
-            ]
-        )
-    return values
+            [{"loc": ["body", "instances"], "msg": f"the model cannot score these rows ({error})"}]
+        ) from None
+    predictions = raw["predictions"]
+    if task == "classification":
+        answer = {"predictions": predictions.tolist(), "classes": served.classes}
+        if model_contract.PROBABILITIES in raw:
+            answer["probabilities"] = _finite(raw["probabilities"]).round(DECIMALS)
+        return answer
+    if task == "clustering":
+        answer = {"predictions": predictions.astype(int)}
+        if model_contract.DISTANCES in raw:
+            answer["distances"] = _finite(raw["distances"]).round(DECIMALS)
+        return answer
+    return {"predictions": _finite(predictions).round(DECIMALS)}
 
 
-def predict(served: ServedModel, X: np.ndarray) -> dict:
-    """Predictions, plus classes and probabilities (classifier) or distances to the centre (clustering)."""
-    engine = served.scorer or served.loaded.model  # the same answers; the scorer skips scikit-learn's checks
-    task = served.metadata["task"]
-    answer: dict = {"model_version": served.version}
+def predict(served: ServedModel, X: np.ndarray | pd.DataFrame) -> dict:
+    """The model's answers to rows `X` (a float matrix for an all-numbers model, else a typed DataFrame)."""
     with np.errstate(all="ignore"):  # overflow shows up as inf/nan, which _finite turns into a 422
-        if task == "classification":
-            probabilities = _finite(engine.predict_proba(X))
-            labels = served.labels
-            answer["predictions"] = labels[probabilities.argmax(axis=1)].tolist()  # labels: text, not numbers
-            answer["classes"] = labels.tolist()
-            answer["probabilities"] = probabilities.round(DECIMALS)
-        elif task == "clustering":
-            answer["predictions"] = engine.predict(X).astype(int)
-            if hasattr(engine, "transform"):  # K-means: each row's distance to every centre
-                answer["distances"] = _finite(engine.transform(X).min(axis=1)).round(DECIMALS)
+        if served.scorer is not None and isinstance(X, np.ndarray):
+            answer = _fast(served, X)
         else:
-            answer["predictions"] = _finite(engine.predict(X).astype(float)).round(DECIMALS)
-    return answer
+            answer = _model(served, X)
+    return {"model_version": served.version, **answer}

@@ -11,19 +11,20 @@ import numpy as np
 import sklearn
 from sklearn.base import BaseEstimator
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score
-from sklearn.model_selection import train_test_split
 
-from mlsteps.config import Settings, ensure_writable_dir
-from mlsteps.table import Table
-from mlsteps.train.pipelines import describe, make_estimator
+from mlsteps import model_contract
+from mlsteps.config import ConfigError, Settings, ensure_writable_dir
+from mlsteps.errors import RuntimeFailure
+from mlsteps.table import Table, TargetError, guess_task, target_for
+from mlsteps.train.pipelines import choose, describe
+from mlsteps.train.split import group_keys, holdout_mask
 from mlsteps.train.tuning import search_space, silhouette, tune
-from mlsteps.volume.registry import ModelRejected, prune_models, publish, read_live_metadata
+from mlsteps.volume.registry import ModelRejected, load_latest, prune_models, publish
 from mlsteps.volume.snapshots import SnapshotRejected, list_snapshots, read_snapshot
 
 log = logging.getLogger("mlsteps.train")
 
 PRIMARY_METRIC = {"classification": "accuracy", "regression": "r2", "clustering": "silhouette"}  # higher: better
-HOLDOUT = 0.25
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class TrainResult:
     metrics: dict
 
 
-def evaluate(estimator: BaseEstimator, X: np.ndarray, y: np.ndarray | None, task: str) -> dict:
+def evaluate(estimator: BaseEstimator, X, y: np.ndarray | None, task: str) -> dict:
     """Scores on the holdout rows, which the model never saw; the first is the one promotion compares."""
     if task == "clustering":
         return {"silhouette": round(silhouette(estimator, X), 4), "k": number_of_clusters(estimator)}
@@ -52,28 +53,75 @@ def number_of_clusters(estimator: BaseEstimator) -> int:
     return int(len(centers)) if centers is not None else int(len(np.unique(getattr(model, "labels_", []))))
 
 
-def _split(table: Table, seed: int):
-    if table.task == "clustering":  # no target: split the rows alone
-        X_train, X_test = train_test_split(table.X, test_size=HOLDOUT, random_state=seed)
-        return X_train, X_test, None, None
-    stratify = None
-    if table.task == "classification":
-        _, counts = np.unique(table.y.astype(str), return_counts=True)
-        if counts.min() >= 2:
-            stratify = table.y
-    return train_test_split(table.X, table.y, test_size=HOLDOUT, random_state=seed, stratify=stratify)
+@dataclass(frozen=True)
+class Plan:
+    """What train fits and on what: the estimator, the task (and why), the target as that task needs it."""
+
+    estimator: BaseEstimator
+    task: str
+    why: str
+    y: np.ndarray | None
 
 
-def _live_score(settings: Settings, table: Table) -> tuple[int, float] | None:
-    """The live model's recorded holdout score, when it is comparable (same task and features)."""
+def plan(settings: Settings, table: Table) -> Plan:
+    """The task (MLSTEPS_TASK, then the snapshot's declared one, then the estimator, then a guess) and the estimator.
+
+    A contradiction stops train with one sentence (ConfigError, exit 2).
+    """
+    if settings.task != "auto" and table.task not in ("auto", settings.task):
+        raise ConfigError(
+            f"MLSTEPS_TASK={settings.task!r}, and the newest snapshot holds {table.task} data ({table.source}); "
+            "set the same MLSTEPS_TASK for load-data and train."
+        )
+    declared = settings.task if settings.task != "auto" else (None if table.task == "auto" else table.task)
+    if declared not in (None, "clustering") and table.y is None:
+        raise ConfigError(f"the task is {declared}, and the newest snapshot has no target column to learn from.")
+    guess = guess_task(table.y) if table.y is not None else ("clustering", "the data has no target")
+    estimator, task, why = choose(settings.pipeline, declared, guess, table.features())
+    if task == "clustering":
+        return Plan(estimator, task, why, None)
+    if table.y is None:
+        raise ConfigError(f"the task is {task} ({why}), and the newest snapshot has no target column to learn from.")
     try:
-        live = read_live_metadata(settings.models_dir)
+        return Plan(estimator, task, why, target_for(task, table.y, table.target_name))
+    except TargetError as error:
+        raise ConfigError(f"{error} (the task is {task}: {why}).") from None
+
+
+def _live_on_holdout(settings: Settings, table: Table, task: str, X_test, y_test) -> tuple[int, float] | None:
+    """The live model's score on this same holdout, when it is comparable (same task and features)."""
+    try:
+        live = load_latest(settings.models_dir, settings.signing_secret)
     except ModelRejected as reason:
         log.warning("ignoring the current model: %s", reason)
         return None
-    if live is None or live.get("feature_names") != table.feature_names or live.get("task") != table.task:
+    if live is None or live.metadata.get("task") != task:
         return None
-    return live["version"], live["metrics"][PRIMARY_METRIC[table.task]]
+    if _kinds(model_contract.features_of(live.metadata)) != _kinds(table.features()):
+        return None
+    try:
+        score = evaluate(live.model, X_test, y_test, task)[PRIMARY_METRIC[task]]
+    except Exception as error:  # its columns changed kind, say: the new model is compared with nothing
+        log.warning("the live model v%d cannot score the new holdout (%s); not comparing", live.version, error)
+        return None
+    return live.version, score
+
+
+def _kinds(features: list[dict]) -> list[tuple[str, str]]:
+    return [(feature["name"], feature["type"]) for feature in features]
+
+
+def _tried(pipeline: BaseEstimator, X_test, task: str, features: list[dict]) -> list[str]:
+    """The outputs the model has, once it answered the holdout and serve's probe rows as its contract says.
+
+    RuntimeFailure (exit 1, one sentence) when it does not: a model serve would refuse is never published.
+    """
+    try:
+        for rows in (X_test, model_contract.probe_frame(features)):
+            model_contract.trial(pipeline, rows, task)
+    except model_contract.ContractError as error:
+        raise RuntimeFailure(f"the model ({describe(pipeline)}) is not published: {error}.") from None
+    return model_contract.outputs(pipeline, task)
 
 
 def _newest_good_snapshot(settings: Settings):
@@ -94,12 +142,17 @@ def train(settings: Settings) -> TrainResult | None:
         log.info("no data snapshot yet in %s; nothing to train (the next run tries again)", settings.snapshots_dir)
         return None
     table, snapshot = newest
-    X_train, X_test, y_train, y_test = _split(table, settings.seed)
-    estimator = make_estimator(settings.pipeline, table.task)
-    grid = search_space(settings, estimator, table.task)
+    chosen = plan(settings, table)
+    task, estimator = chosen.task, chosen.estimator
+    log.info("task: %s (%s)", task, chosen.why)
+    held = holdout_mask(table, settings.seed)
+    X_train, X_test = table.X[~held], table.X[held]
+    y_train, y_test = (None, None) if chosen.y is None else (chosen.y[~held], chosen.y[held])
+    grid = search_space(settings, estimator, task)
     tuning = None
     if grid:
-        estimator, tuning = tune(estimator, grid, X_train, y_train, table.task, settings.seed)
+        groups = group_keys(table)[~held]
+        estimator, tuning = tune(estimator, grid, X_train, y_train, task, settings.seed, groups)
         log.info(
             "tuned %s: best %s (cross-validated %s %.3f over %d candidates)",
             describe(estimator),
@@ -109,33 +162,39 @@ def train(settings: Settings) -> TrainResult | None:
             len(tuning["candidates"]),
         )
     pipeline = estimator.fit(X_train, y_train)
-    metrics = evaluate(pipeline, X_test, y_test, table.task)
-    metric = PRIMARY_METRIC[table.task]
+    outputs = _tried(pipeline, X_test, task, table.features())
+    metrics = evaluate(pipeline, X_test, y_test, task)
+    metric = PRIMARY_METRIC[task]
 
-    current = _live_score(settings, table)
+    current = _live_on_holdout(settings, table, task, X_test, y_test)
     promoted = current is None or metrics[metric] >= current[1] - settings.promotion_tolerance
     metadata = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "snapshot": snapshot["file"],
         "snapshot_sequence": snapshot["sequence"],
         "source": table.source,
-        "task": table.task,
-        "target": table.target_name,
+        "task": task,
+        "task_from": chosen.why,
+        "target": table.target_name if task != "clustering" else "",
         "feature_names": table.feature_names,
-        "classes": [str(c) for c in pipeline.classes_] if table.task == "classification" else None,
+        "features": table.features(),
+        "outputs": outputs,
+        "classes": pipeline.classes_.tolist() if task == "classification" else None,
         "pipeline": settings.pipeline or "default",
         "estimator": describe(pipeline),
         "tuning": tuning,
         "metrics": metrics,
         "primary_metric": metric,
+        "compared_with": None if current is None else {"version": current[0], metric: round(current[1], 4)},
         "train_rows": len(X_train),
         "holdout_rows": len(X_test),
+        "holdout": "by row group, fixed across snapshots (train/split.py)",
         "python_version": platform.python_version(),
         "sklearn_version": sklearn.__version__,
     }
     version = publish(settings.models_dir, pipeline, metadata, promote=promoted, signing_key=settings.signing_secret)
     prune_models(settings.models_dir, settings.keep_models)
-    versus = f", live v{current[0]} had {current[1]:.3f}" if current else ""
+    versus = f", live v{current[0]} has {current[1]:.3f} on the same holdout" if current else ""
     signed = "signed" if settings.signing_key else "unsigned: set MLSTEPS_SIGNING_KEY to sign models"
     verdict = "promoted" if promoted else "NOT promoted, it scores clearly worse"
     log.log(

@@ -1,7 +1,8 @@
 """The fine-tuning step: a cross-validated search over MLSTEPS_PARAM_GRID (and, for clustering, over k).
 
 Train calls `tune` before the final fit when there is anything to search; it returns the estimator
-with the best parameters set (not fitted) and a report for the model's metadata.
+with the best parameters set (not fitted) and a report for the model's metadata. Its folds keep each
+group of copies together, as the holdout does (split.py): a copy in each fold would flatter a candidate.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import silhouette_score
-from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 
 from mlsteps.config import ConfigError, Settings
@@ -19,7 +20,7 @@ MAX_FOLDS = 5
 SCORING = {"classification": "accuracy", "regression": "r2"}  # clustering: silhouette, below
 
 
-def silhouette(estimator: BaseEstimator, X: np.ndarray, y=None) -> float:
+def silhouette(estimator: BaseEstimator, X, y=None) -> float:
     """How well separated the clusters are (-1 to 1, higher is better), in the space the model clusters in."""
     labels = estimator.predict(X)
     if len(np.unique(labels)) < 2 or len(np.unique(labels)) >= len(X):
@@ -49,32 +50,42 @@ def _check_names(estimator: BaseEstimator, grid: dict[str, list]) -> None:
         )
 
 
-def _folds(task: str, y: np.ndarray | None, seed: int):
+def _folds(task: str, y: np.ndarray | None, groups: np.ndarray, seed: int):
+    folds = min(MAX_FOLDS if task != "clustering" else 3, len(np.unique(groups)))
     if task == "classification":
         smallest = int(np.unique(y, return_counts=True)[1].min())
-        if smallest < 2:
+        if smallest < 2 or folds < 2:
             raise ConfigError(
                 ": a class has fewer than 2 training rows, too few to cross-validate.", field="param_grid"
             )
-        return StratifiedKFold(min(MAX_FOLDS, smallest), shuffle=True, random_state=seed)
-    return KFold(MAX_FOLDS if task != "clustering" else 3, shuffle=True, random_state=seed)
+        return StratifiedGroupKFold(min(folds, smallest), shuffle=True, random_state=seed)
+    if folds < 2:
+        raise ConfigError(": the training rows are copies of one row, too few to cross-validate.", field="param_grid")
+    return GroupKFold(folds, shuffle=True, random_state=seed)
 
 
 def tune(
-    estimator: BaseEstimator, grid: dict[str, list], X: np.ndarray, y: np.ndarray | None, task: str, seed: int
+    estimator: BaseEstimator,
+    grid: dict[str, list],
+    X,
+    y: np.ndarray | None,
+    task: str,
+    seed: int,
+    groups: np.ndarray | None = None,
 ) -> tuple[BaseEstimator, dict]:
     """(the estimator with the best parameters, unfitted; the search's report for the metadata)."""
     _check_names(estimator, grid)
+    groups = np.arange(len(X)) if groups is None else groups
     search = GridSearchCV(
         clone(estimator),
         grid,
         scoring=SCORING.get(task, silhouette),
-        cv=_folds(task, y, seed),
+        cv=_folds(task, y, groups, seed),
         refit=False,
         error_score="raise",
     )
     try:
-        search.fit(X, y)
+        search.fit(X, y, groups=groups)
     except (ValueError, TypeError) as error:  # e.g. a value the model refuses: C=-1
         raise ConfigError(f": a candidate could not be fitted ({error}).", field="param_grid") from None
     results = search.cv_results_

@@ -1,7 +1,11 @@
-"""Data snapshots on the shared volume: numbered pickles of numpy arrays, each made complete by its JSON sidecar.
+"""Data snapshots on the shared volume: numbered pickles of named numpy arrays, each made complete by its JSON sidecar.
 
 A pickle can run code when it is loaded, so a snapshot is read only after its sha256 matches the
-sidecar, and through an unpickler that admits numpy arrays and nothing else.
+sidecar, and through an unpickler that admits numpy arrays and nothing else. Each feature column is
+one array under its name: numbers as float64 with NaN where a value is missing, text as an array of
+Python strings with None where a value is missing (pickle writes strings and None itself, without
+naming any class); the target and the rows' groups are arrays too. After loading, every array is
+checked to hold only those.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlsteps.table import Table
+from mlsteps.table import Table, make_frame, stored_columns
 from mlsteps.volume.atomic import is_stale, remove_stale_temp_files, sha256_bytes, write_bytes_atomic, write_text_atomic
 
 STEM = re.compile(r"^snapshot-(\d{6,})$")
@@ -63,15 +67,17 @@ def next_sequence(directory: Path) -> int:
 
 
 def write_snapshot(directory: Path, table: Table, sequence: int) -> Path:
-    """Write the data (a pickle of two numpy arrays), then the sidecar that marks it complete. Returns the sidecar.
+    """Write the data (a pickle of named numpy arrays), then the sidecar that marks it complete. Returns the sidecar.
 
     Both appear by atomic rename, the sidecar last, with the data's sha256 in it: a reader that
     finds a sidecar finds whole data, and can tell if it was damaged since.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    arrays = {"X": np.ascontiguousarray(table.X, dtype=float)}
+    arrays = {"columns": stored_columns(table.X)}
     if table.y is not None:  # clustering data has no target
         arrays["y"] = np.asarray(table.y)
+    if table.groups is not None:
+        arrays["groups"] = np.asarray(table.groups, dtype=np.int64)
     blob = pickle.dumps(arrays, protocol=pickle.HIGHEST_PROTOCOL)
     data_path = directory / f"snapshot-{sequence:06d}{DATA_SUFFIX}"
     write_bytes_atomic(data_path, blob)
@@ -82,6 +88,7 @@ def write_snapshot(directory: Path, table: Table, sequence: int) -> Path:
         "task": table.task,
         "target": table.target_name,
         "feature_names": table.feature_names,
+        "features": table.features(),
         "rows": len(table.X),
         "file": data_path.name,
         "sha256": sha256_bytes(blob),
@@ -102,10 +109,34 @@ def read_snapshot(json_path: Path) -> tuple[Table, dict]:
         raise SnapshotRejected(f"{meta['file']} does not match the sha256 in {json_path.name} (corrupt or tampered)")
     try:
         arrays = _ArraysOnly(io.BytesIO(blob)).load()
-        X, y = arrays["X"], arrays.get("y")
+        columns = _columns(arrays, meta["feature_names"])
+        y, groups = _checked("y", arrays.get("y"), "biufUO"), _checked("groups", arrays.get("groups"), "iu")
     except Exception as error:  # a pickle can fail in many ways; all mean: do not use it
         raise SnapshotRejected(f"{meta['file']} is refused: {error}") from None
-    return Table(meta["feature_names"], X, y, meta["task"], meta["target"], meta["source"]), meta
+    table = Table(make_frame(columns), y, meta["task"], meta["target"], meta["source"], groups)
+    return table, meta
+
+
+def _checked(name: str, values, kinds: str) -> np.ndarray | None:
+    """`values` if it is a 1-D array of numbers or text (strings, None where missing); ValueError otherwise."""
+    if values is None:
+        return None
+    if not isinstance(values, np.ndarray) or values.ndim != 1 or values.dtype.kind not in kinds:
+        raise ValueError(f"{name} is not a column of numbers or text")
+    if values.dtype.kind == "O" and not all(value is None or type(value) is str for value in values):
+        raise ValueError(f"{name} holds something other than text and missing values")
+    return values
+
+
+def _columns(arrays: dict, names: list[str]) -> dict[str, np.ndarray]:
+    """The named feature columns, checked; a snapshot written before columns had names holds one matrix X."""
+    if "X" in arrays:
+        X = arrays["X"]
+        return {name: _checked(name, X[:, i], "f") for i, name in enumerate(names)}
+    columns = arrays["columns"]
+    if list(columns) != names:
+        raise ValueError(f"its columns {list(columns)} are not the sidecar's {names}")
+    return {name: _checked(name, values, "fO") for name, values in columns.items()}
 
 
 def prune_snapshots(directory: Path, keep: int) -> list[Path]:

@@ -1,8 +1,10 @@
 """A faster way to answer with the same numbers: fold the scaler into the linear model's weights.
 
 scikit-learn checks its inputs on every call, which costs ~250 µs for one row; the arithmetic itself
-costs ~5 µs. The pipelines train builds are a StandardScaler (mean μ, scale σ per feature), then a
-linear model (weights W, intercept b). Their decision for a row x is
+costs ~5 µs. The pipelines train builds for a table of numbers fill in missing values (SimpleImputer:
+a missing value becomes the column's median, which changes nothing in a complete row), then scale
+(StandardScaler: mean μ, scale σ per feature), then fit a linear model (weights W, intercept b).
+Their decision for a row x is
 
     ((x - μ) / σ) · W + b  =  x · (W / σ)  +  (b - (μ / σ) · W)
 
@@ -10,7 +12,9 @@ so the scaling folds into new weights W' = W / σ (row i of W divided by σ_i) a
 b' = b - (μ / σ) · W, both computed once, when the model loads: one row then costs one small matrix
 product. A Ridge's prediction is that decision. A LogisticRegression turns its decisions into
 probabilities: with one decision (two classes) by the logistic function 1 / (1 + e^-d) for the
-second class, with one decision per class by the softmax e^d_k / Σ_j e^d_j.
+second class, with one decision per class by the softmax e^d_k / Σ_j e^d_j. Its label is what
+scikit-learn's `predict` answers: the second class where the one decision is above 0, else the class
+with the largest decision.
 
 The folded scorer is used only after it gave scikit-learn's own answers on probe rows, spread around
 the training data; otherwise serve calls scikit-learn as usual, and the log says why.
@@ -22,6 +26,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -40,9 +45,21 @@ class LinearScorer:
     weights: np.ndarray  # (features, outputs)
     bias: np.ndarray  # (outputs,)
     classes: np.ndarray | None  # None for a regression
+    fill: np.ndarray | None = None  # each feature's value where one is missing (the imputer's); None: no imputer
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        decision = X @ self.weights + self.bias
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        if self.fill is not None and np.isnan(X).any():  # a null in the request: filled in as the imputer would
+            X = np.where(np.isnan(X), self.fill, X)
+        return X @ self.weights + self.bias
+
+    def label_index(self, decision: np.ndarray) -> np.ndarray:
+        """Each row's class, as its index in `classes`: exactly what LogisticRegression.predict picks."""
+        if decision.shape[1] == 1:
+            return (decision[:, 0] > 0).astype(np.intp)
+        return decision.argmax(axis=1)
+
+    def predict_proba(self, X: np.ndarray, decision: np.ndarray | None = None) -> np.ndarray:
+        decision = self.decision(X) if decision is None else decision
         if decision.shape[1] == 1:  # binary: the logistic function of one score
             positive = 1.0 / (1.0 + np.exp(-decision[:, 0]))
             return np.column_stack([1.0 - positive, positive])
@@ -57,45 +74,84 @@ class LinearScorer:
         return np.ascontiguousarray(scores.T)  # rows again, in the layout orjson writes directly
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return (X @ self.weights + self.bias)[:, 0]
+        """A regression's values, or a classifier's labels (as `predict` answers them)."""
+        decision = self.decision(X)
+        if self.classes is not None:
+            return self.classes[self.label_index(decision)]
+        return decision[:, 0]
+
+
+def _parts(model) -> tuple[SimpleImputer | None, StandardScaler] | None:
+    """(imputer, scaler) of a foldable model's preparation: a StandardScaler, or a median/mean imputer then one."""
+    prepare = model[0]
+    if isinstance(prepare, StandardScaler):
+        return None, prepare
+    if (
+        isinstance(prepare, Pipeline)
+        and len(prepare.steps) == 2
+        and isinstance(prepare[0], SimpleImputer)
+        and prepare[0].strategy in ("mean", "median")
+        and not prepare[0].add_indicator
+        and len(prepare[0].statistics_) == prepare[1].n_features_in_
+        and isinstance(prepare[1], StandardScaler)
+    ):
+        return prepare[0], prepare[1]
+    return None
 
 
 def is_foldable(model) -> bool:
-    """True for a Pipeline of exactly a StandardScaler, then a LogisticRegression or a Ridge."""
+    """True for a Pipeline of a StandardScaler (after a SimpleImputer, or not), then a LogisticRegression or a Ridge."""
     return (
         isinstance(model, Pipeline)
         and len(model.steps) == 2
-        and isinstance(model[0], StandardScaler)
         and isinstance(model[1], (LogisticRegression, Ridge))
+        and _parts(model) is not None
     )
 
 
 def fold(model: Pipeline) -> LinearScorer:
     """W' = W / σ and b' = b - (μ / σ) · W, for a model that `is_foldable`."""
-    scaler, linear = model[0], model[1]
+    imputer, scaler = _parts(model)
+    linear = model[1]
     scale = scaler.scale_ if scaler.with_std else np.ones_like(scaler.mean_)
     mean = scaler.mean_ if scaler.with_mean else np.zeros_like(scaler.mean_)
     coef = np.atleast_2d(linear.coef_)  # (outputs, features)
     weights = (coef / scale).T
     bias = np.atleast_1d(linear.intercept_) - (mean / scale) @ coef.T
     classes = linear.classes_ if isinstance(linear, LogisticRegression) else None
-    return LinearScorer(weights, bias, classes)
+    fill = None if imputer is None else np.asarray(imputer.statistics_, dtype=float)
+    return LinearScorer(weights, bias, classes, fill)
 
 
 def probe_difference(scorer: LinearScorer, model: Pipeline, seed: int = 0) -> float:
     """The largest difference between the scorer's answers and the model's own, on random probe rows."""
-    scaler = model[0]
+    scaler = _parts(model)[1]
     spread = scaler.scale_ if scaler.with_std else np.ones_like(scaler.mean_)
     probes = np.random.default_rng(seed).normal(
         scaler.mean_, spread * PROBE_SPREAD_SD, size=(PROBE_ROWS, len(scaler.mean_))
     )
+    if scorer.fill is not None:
+        probes[0, :] = np.nan  # a row of missing values: filled in as the imputer fills them
+    named = _as_fitted(model, probes)
     if scorer.classes is not None:
-        ours, theirs = scorer.predict_proba(probes), model.predict_proba(probes)
+        if not np.array_equal(scorer.predict(probes[1:]), model.predict(named[1:])):
+            return float("inf")  # a label differs: never answer other labels than predict
+        ours, theirs = scorer.predict_proba(probes), model.predict_proba(named)
     else:
-        ours, theirs = scorer.predict(probes), model.predict(probes)
+        ours, theirs = scorer.predict(probes), model.predict(named)
     if ours.shape != theirs.shape:  # e.g. a Ridge fitted on several targets
         return float("inf")
     return float(np.max(np.abs(ours - theirs)))
+
+
+def _as_fitted(model, X: np.ndarray):
+    """The probes as the model was fitted on them: a DataFrame with its column names, or the matrix."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return X
+    import pandas as pd
+
+    return pd.DataFrame(X, columns=names)
 
 
 def compile_linear(model) -> LinearScorer | None:
