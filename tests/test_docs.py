@@ -426,6 +426,8 @@ def test_level_4_cleanup_removes_every_release_the_page_makes():
             f"kubectl delete pod {prefix}mlsteps-test-predict",
         ):
             assert line in cleanup, line
+
+
 # -- the real-table walkthrough of your-own-model.md, for real (level 1) ---------------------------
 
 OWN_MODEL = REPO_ROOT / "docs/your-own-model.md"
