@@ -16,10 +16,12 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 
 def load_table() -> dict:
-    """Return the data for one snapshot: X (rows of numbers), y (one target per row), feature_names.
+    """Return the data for one snapshot: X (rows of values), y (one target per row), feature_names.
 
-    Leave y out for a clustering task. Here: scikit-learn's wine dataset with two engineered
-    features, the kind of wrangling a real loader does after reading a database or an API.
+    Or return a pandas DataFrame (its target in the MLSTEPS_TARGET_COLUMN column): columns may hold
+    numbers or text, with missing values. Leave y out for a clustering task; add "task" to declare it.
+    Here: scikit-learn's wine dataset with two engineered features, the kind of wrangling a real
+    loader does after reading a database or an API.
     """
     from sklearn.datasets import load_wine
 
@@ -38,8 +40,10 @@ def load_table() -> dict:
 def make_pipeline(task: str):
     """Return a new, unfitted scikit-learn estimator or Pipeline for `task`.
 
-    `task` is "classification", "regression" or "clustering", as the data decided. Naming the steps
-    "scale" and "model" lets MLSTEPS_PARAM_GRID tune them, e.g. '{"model__C": [0.1, 1, 10]}'.
+    `task` is "classification", "regression" or "clustering" (MLSTEPS_TASK, or the data's best guess);
+    the estimator's own kind then decides when the task is auto. It is fitted on a pandas DataFrame
+    with the column names. Naming the steps "scale" and "model" lets MLSTEPS_PARAM_GRID tune them,
+    e.g. '{"model__C": [0.1, 1, 10]}'.
     """
     model = LogisticRegression(max_iter=2000) if task == "classification" else Ridge()
     return Pipeline([("scale", StandardScaler()), ("pairs", PolynomialFeatures(degree=2)), ("model", model)])
