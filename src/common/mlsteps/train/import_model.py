@@ -269,13 +269,13 @@ def import_model(settings: Settings, where: str, force: bool = False, trusted: l
     }
     version = publish(settings.models_dir, model, metadata, promote=promoted, signing_key=settings.signing_secret)
     prune_models(settings.models_dir, settings.keep_models)
-    versus = f", live v{current[0]} has {current[1]:.3f} on the same holdout" if current else ""
+    versus = f", live v{current[0]} has {current[1]:.3f} on the same rows" if current else ""
     signed = "signed" if settings.signing_key else "unsigned: set MLSTEPS_SIGNING_KEY to sign models"
     verdict = "promoted" + (" (--force)" if force else "") if promoted else "NOT promoted, it scores clearly worse"
     log.log(
         logging.INFO if promoted else logging.WARNING,
-        "imported %s (%s, sha256 %s...) as model v%d (%s=%.3f%s on %s's holdout): %s (%s)",
-        *(name, form, model_file.sha256[:12], version, metric, metrics[metric], versus, snapshot["file"]),
+        "imported %s (%s, sha256 %s...) as model v%d (%s=%.3f on %s's holdout%s): %s (%s)",
+        *(name, form, model_file.sha256[:12], version, metric, metrics[metric], snapshot["file"], versus),
         *(verdict, signed),
     )
     return ImportResult(version, promoted, metrics)
