@@ -33,7 +33,7 @@ from helpers import (
     wait_for,
 )
 from images import python_image
-from kube_harness import level3_objects
+from kube_harness import level3_objects, load_objects
 from mlsteps.cli import build_parser
 from mlsteps.config import ENV_DEFAULTS
 
@@ -183,7 +183,8 @@ def kubernetes_objects() -> list[dict]:
     installed = releases([command for doc in DOCS for command in commands_in(doc)])
     for (release, namespace), values in {("mlsteps", "default"): {}, **installed}.items():
         objects += render_objects(values, release, namespace)
-    return objects
+    by_hand = {m for _, line, _ in ALL for m in re.findall(r"kubectl create -f (\S+)", line)}  # outside -k
+    return objects + load_objects(REPO_ROOT / path for path in sorted(by_hand))
 
 
 def test_kubernetes_names_and_labels_exist():
@@ -474,3 +475,49 @@ def test_the_real_table_walkthrough_runs_as_written(repo_copy, settings):
     assert prediction.startswith(
         '{"model_version":1,"predictions":["Gentoo"],"classes":["Adelie","Chinstrap","Gentoo"]'
     )
+
+
+# -- "I already have a model" of your-own-model.md, for real (level 1) -----------------------------
+
+
+def import_walkthrough() -> list[str]:
+    """The level-1 commands of the section (its level-2 to -4 subsections are checked like the others)."""
+    section = OWN_MODEL.read_text().split("## I already have a model", 1)[1].split("\n### ", 1)[0]
+    return [line.strip() for block in BLOCK.finditer(section) for line in block.group(2).splitlines() if line.strip()]
+
+
+@pytest.mark.slow
+def test_i_already_have_a_model_runs_as_written(repo_copy, settings):
+    """A joblib file made elsewhere, imported by the real CLI, then answered by serve alone, as the page shows."""
+    lines = import_walkthrough()
+    serve = next(line for line in lines if line.endswith("-m mlsteps serve"))
+    before, curls = lines[: lines.index(serve)], [line for line in lines if line.startswith("curl")]
+    assert any("import-model" in line for line in before) and curls
+    port = free_port()
+    env = {**os.environ, "MLSTEPS_PORT": str(port)}
+    env.pop("MLSTEPS_DATA_DIR")  # the default folder, mlsteps-data, as the page uses it
+
+    def run(line: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", line.replace("127.0.0.1:8000", f"127.0.0.1:{port}")],
+            cwd=repo_copy,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    for line in before:
+        result = run(line)
+        assert result.returncode == 0, f"{line}\n{result.stdout}{result.stderr}"
+    assert "imported penguins.joblib (joblib, sha256 " in result.stderr and "promoted" in result.stderr
+    server = subprocess.Popen(["bash", "-c", f"exec {serve}"], cwd=repo_copy, env=env, stderr=subprocess.DEVNULL)
+    try:
+        wait_for("serve to become ready", lambda: http_json(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60)
+        answer = run(curls[0]).stdout
+        status, model = http_json(f"http://127.0.0.1:{port}/model")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=15)
+    assert answer.startswith('{"model_version":1,"predictions":["Gentoo"]'), answer
+    assert status == 200 and model["imported"]["file"] == "penguins.joblib" and model["pipeline"] == "imported"

@@ -73,7 +73,9 @@ OPTIONAL_ON = {
         "topologySpread": {"enabled": True},
     },
     "ingress": {"enabled": True, "tls": {"secretName": "mlsteps-tls"}},
+    "importModel": {"url": "https://models.example.com/penguins.joblib"},
 }
+SERVE_ONLY = {"serveOnly": True, "importModel": {"url": "https://models.example.com/penguins.joblib"}}
 
 
 # -- rendering --------------------------------------------------------------------------------------
@@ -358,7 +360,7 @@ def test_a_changed_setting_rolls_serve_on_upgrade():
 
 def test_optional_blocks_are_off_by_default_and_render_when_on():
     kinds = {o["kind"] for o in chart_objects()}
-    assert not kinds & {"HorizontalPodAutoscaler", "Ingress"}
+    assert not kinds & {"HorizontalPodAutoscaler", "Ingress", "Job"}
     objects = by_key(chart_objects(OPTIONAL_ON))
     hpa = objects[("HorizontalPodAutoscaler", "mlsteps-serve")]
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "mlsteps-serve"}
@@ -367,6 +369,68 @@ def test_optional_blocks_are_off_by_default_and_render_when_on():
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend == {"name": "mlsteps-serve", "port": {"name": "http"}}
     assert ingress["spec"]["tls"][0]["secretName"] == "mlsteps-tls"
+
+
+def import_job(objects: list[dict]) -> dict:
+    (job,) = [o for o in objects if o["kind"] == "Job"]
+    return job
+
+
+def test_import_model_url_adds_a_job_that_loads_data_then_imports():
+    """importModel.url: one Job, load-data (the snapshot whose holdout scores the model) then import-model URL."""
+    values = {"importModel": {"url": SERVE_ONLY["importModel"]["url"], "force": True, "trust": ["numpy.dtype"]}}
+    objects = chart_objects(values)
+    job = import_job(objects)
+    assert job["metadata"]["labels"][COMPONENT] == "import-model"
+    assert re.fullmatch(r"mlsteps-import-[0-9a-f]{8}", job["metadata"]["name"])
+    spec = pod_template(job)["spec"]
+    (load,), (imported,) = spec["initContainers"], spec["containers"]
+    assert load["command"] == ["mlsteps", "load-data"]
+    url = values["importModel"]["url"]
+    assert imported["command"] == ["mlsteps", "import-model", url, "--force", "--trust", "numpy.dtype"]
+    assert "MLSTEPS_SIGNING_KEY" in [variable["name"] for variable in imported["env"]]
+    other = import_job(chart_objects({"importModel": {"url": url.replace("penguins", "other")}}))
+    assert other["metadata"]["name"] != job["metadata"]["name"], "a new URL is a new Job (its template is fixed)"
+    assert {o["kind"] for o in objects} >= {"CronJob", "Deployment"}, "alone, it adds to the release"
+
+
+def test_serve_only_has_no_cronjobs_and_no_training_init_container():
+    """One release per pre-trained model: the claim, serve (without bootstrap, which would train), the import Job."""
+    objects = by_key(chart_objects(SERVE_ONLY))
+    assert sorted(objects) == sorted(
+        [
+            ("Deployment", "mlsteps-serve"),
+            ("Job", import_job(list(objects.values()))["metadata"]["name"]),
+            ("PersistentVolumeClaim", "mlsteps-data"),
+            ("Service", "mlsteps-serve"),
+        ]
+    )
+    serve = objects[("Deployment", "mlsteps-serve")]
+    assert "initContainers" not in pod_template(serve)["spec"]
+    assert [c["command"] for c in pod_template(serve)["spec"]["containers"]] == [["mlsteps", "serve"]]
+
+
+def test_the_import_job_equals_level3s_manifest_but_for_its_name():
+    """src/kubectl/import-model-job.yaml (created by hand, not by -k) is what the chart renders for its URL."""
+    (level3,) = load_objects([REPO_ROOT / "src/kubectl/import-model-job.yaml"])
+    url = containers(level3)[-1]["command"][2]
+    chart = comparable(import_job(chart_objects({"importModel": {"url": url}})))
+    chart["metadata"]["name"] = level3["metadata"]["name"]
+    assert chart == comparable(level3)
+
+
+@pytest.mark.parametrize(
+    ("set_flag", "message"),
+    [
+        ("serveOnly=true", "serveOnly is true and importModel.url is empty"),
+        ("importModel.url=ftp://example.com/m.joblib", "/importModel/url"),
+        ("importModel.force=yes", "/importModel/force"),
+    ],
+)
+def test_serve_only_and_import_values_are_checked(set_flag, message):
+    with pytest.raises(helm_python.HelmError) as error:
+        render(helm_python.parse_set_string(set_flag))
+    assert message in str(error.value), str(error.value)
 
 
 def fires_per_day(schedule: str) -> int:

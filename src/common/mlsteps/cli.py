@@ -1,4 +1,5 @@
-"""`mlsteps load-data | train | bootstrap | serve | rollback | show | doctor`: the one entry point every level calls.
+"""`mlsteps load-data | train | bootstrap | serve | import-model | rollback | show | doctor`:
+the one entry point every level calls.
 
 Each option sets one field of the settings, exactly as its MLSTEPS_* variable does; the level-1
 launcher adds the same options to its own parser with `add_setting_options`, so there is one
@@ -116,6 +117,23 @@ def build_parser() -> argparse.ArgumentParser:
         "loads. The next train may promote a newer model again.",
     )
     rollback.add_argument("version", type=int, metavar="VERSION", help="a kept version, e.g. 3 for models/v000003")
+    imported = steps.add_parser(
+        "import-model",
+        parents=[common],
+        help="publish a model trained elsewhere (a pickle, joblib or skops file, or its http(s) URL)",
+        description="Check a fitted estimator against the newest snapshot's columns, score it on that "
+        "snapshot's holdout as train does, and publish it as a new version (promoted unless it scores "
+        "clearly worse than the live model). Unpickling runs code: import only files you trust.",
+    )
+    imported.add_argument("file", metavar="FILE", help="a local file, or an http(s) URL to download")
+    imported.add_argument("--force", action="store_true", help="promote it even if it scores worse than the live model")
+    imported.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="a type a skops file may hold beyond those skops trusts (repeat for each; the error lists them)",
+    )
     steps.add_parser(
         "show", parents=[common], help="what is on the volume: newest snapshot's first rows, models, which is live"
     )
@@ -140,6 +158,22 @@ def roll_back(settings: Settings, version: int) -> int:
         model.metadata["metrics"][metric],
         settings.reload_seconds,
     )
+    return EXIT_OK
+
+
+def import_model_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`mlsteps import-model FILE`: a user's mistake raises UserError (exit 2); a failing disk or network is exit 1."""
+    from mlsteps.errors import EXIT_FAILED, RuntimeFailure, one_sentence
+    from mlsteps.train.import_model import import_model
+
+    try:
+        import_model(settings, args.file, force=args.force, trusted=args.trust)
+    except RuntimeFailure as error:
+        log.error("import-model failed: %s", error)
+        return EXIT_FAILED
+    except OSError as error:
+        log.error("import-model failed: %s", one_sentence(error))
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -237,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(settings.log_level, step=args.command)
         if args.command == "rollback":
             return roll_back(settings, args.version)
+        if args.command == "import-model":
+            return import_model_command(settings, args)
         return run_step(args.command, settings, if_missing=getattr(args, "if_missing", False), flags=flags)
     except UserError as error:
         print(f"mlsteps {args.command}: error: {explain(error, flags)}", file=sys.stderr)

@@ -117,7 +117,7 @@ checkov.io/skip5: CKV_K8S_35=The signing key is one setting among the MLSTEPS_* 
   mountPath: /tmp
 {{- end }}
 
-{{/* Checks the values schema cannot say in a sentence: each cron field in its range, names short enough, min <= max replicas, no "latest" tag. */}}
+{{/* Checks the values schema cannot say in a sentence: each cron field in its range, names short enough, min <= max replicas, a model to import when serve-only, no "latest" tag. */}}
 {{- define "mlsteps.validate" -}}
 {{- $cronJob := printf "%s-load-data" (include "mlsteps.fullname" .) }}
 {{- if gt (len $cronJob) 52 }}
@@ -128,6 +128,9 @@ checkov.io/skip5: CKV_K8S_35=The signing key is one setting among the MLSTEPS_* 
 {{- $autoscaling := .Values.serve.autoscaling }}
 {{- if and $autoscaling.enabled (gt (int $autoscaling.minReplicas) (int $autoscaling.maxReplicas)) }}
 {{- fail (printf "serve.autoscaling.minReplicas (%d) is larger than serve.autoscaling.maxReplicas (%d): the autoscaler needs min <= max." (int $autoscaling.minReplicas) (int $autoscaling.maxReplicas)) }}
+{{- end }}
+{{- if and .Values.serveOnly (not .Values.importModel.url) }}
+{{- fail "serveOnly is true and importModel.url is empty: with no train, serve needs a model to import; set importModel.url to your model file's http(s) URL." }}
 {{- end }}
 {{- if eq .Values.image.tag "latest" }}
 {{- fail "image.tag \"latest\" is refused: pin a version (e.g. 0.1.0), so every pod runs the same, known image." }}

@@ -20,6 +20,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
 from mlsteps.config import BUILTIN_PIPELINES as BUILTINS  # defined once, beside the setting that names them
 from mlsteps.config import DEFAULT_PIPELINES as DEFAULTS
@@ -68,7 +69,21 @@ def learners_estimator(spec: str, task: str) -> BaseEstimator:
             field="pipeline",
             value=spec,
         )
+    if is_fitted(estimator):  # train would fit it again, silently: a model trained elsewhere is imported instead
+        raise ConfigError(
+            f"MLSTEPS_PIPELINE={spec!r} returned a fitted {describe(estimator)}; train fits a new estimator, "
+            "so return it unfitted, or publish the fitted one with `mlsteps import-model FILE`."
+        )
     return estimator
+
+
+def is_fitted(estimator: BaseEstimator) -> bool:
+    """scikit-learn's own test (check_is_fitted): fitted attributes, or the estimator's __sklearn_is_fitted__."""
+    try:
+        check_is_fitted(estimator)
+    except Exception:  # NotFittedError, or not an estimator at all
+        return False
+    return True
 
 
 def choose(
