@@ -395,10 +395,12 @@ def test_import_model_url_adds_a_job_that_loads_data_then_imports():
 
 
 def test_serve_only_has_no_cronjobs_and_no_training_init_container():
-    """One release per pre-trained model: the claim, serve (without bootstrap, which would train), the import Job."""
+    """One release per pre-trained model: the claim, the settings, serve (without bootstrap, which would train),
+    the import Job."""
     objects = by_key(chart_objects(SERVE_ONLY))
     assert sorted(objects) == sorted(
         [
+            ("ConfigMap", "mlsteps-settings"),
             ("Deployment", "mlsteps-serve"),
             ("Job", import_job(list(objects.values()))["metadata"]["name"]),
             ("PersistentVolumeClaim", "mlsteps-data"),
