@@ -180,7 +180,7 @@ def test_a_model_saved_by_another_scikit_learn_is_refused(iris, tmp_path, capsys
 
 
 def test_no_snapshot_to_evaluate_on_is_one_sentence_exit_2(settings, tmp_path, capsys):
-    path = save(LogisticRegression().fit(bundled("iris").X, bundled("iris").y), tmp_path / "m.joblib")
+    path = save(LogisticRegression(max_iter=1000).fit(bundled("iris").X, bundled("iris").y), tmp_path / "m.joblib")
     assert "run `mlsteps load-data` first" in one_sentence_exit_2(capsys, ["import-model", str(path)])
 
 

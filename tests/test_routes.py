@@ -147,6 +147,8 @@ def test_metadata_without_feature_names_is_refused_not_a_crash(trained, make_app
         assert "lacks feature_names" in client.get("/readyz").json()["detail"]
 
 
+# The wrong Ridge was fitted without column names; scikit-learn warns when the trial gives it a table with them.
+@pytest.mark.filterwarnings("ignore:X has feature names:UserWarning")
 @pytest.mark.parametrize(
     "model, words",
     [({"a": "dict"}, "a dict has no predict method"), (Ridge().fit(np.eye(4), np.arange(4.0)), "AttributeError")],
