@@ -17,6 +17,7 @@ from mlsteps.cli import main
 from mlsteps.load_data import load_data
 from mlsteps.model_contract import ContractError, outputs, task_of, trial
 from mlsteps.serve import create_app
+from mlsteps.serve.responses import Prediction
 from mlsteps.train import train
 from mlsteps.volume.registry import load_latest, publish
 
@@ -125,6 +126,8 @@ def test_a_thresholded_classifier_answers_its_own_predict_not_the_argmax(setting
     with serve(settings) as client:
         answer = client.post("/predict", json={"instances": bunch.data.tolist()}).json()
     assert answer["predictions"] == own.tolist() and answer["classes"] == [0, 1]  # integers stay integers
+    documented = Prediction.model_validate(answer)  # the answer fits the schema /docs shows, integers and all
+    assert documented.classes == [0, 1] and documented.predictions == own.tolist()
 
 
 def _frame(bunch, names):

@@ -36,8 +36,8 @@ def _contiguous(value):
 
 class Prediction(BaseModel):
     model_version: int
-    predictions: list[str] | list[float] | list[int]  # labels, numbers, or cluster numbers
-    classes: list[str] | None = None  # classification: the order of each row's probabilities
+    predictions: list[str] | list[int] | list[float]  # labels (text or numbers), values, or cluster numbers
+    classes: list[str] | list[int] | list[float] | None = None  # classification: its labels, typed as in training
     probabilities: list[list[float]] | None = None
     distances: list[float] | None = None  # clustering: each row's distance to its cluster's centre
 
