@@ -273,8 +273,9 @@ def report(bench: Bench, rounds: list[dict], pipelines: list[str], before: str |
     if before:
         print(f"\n1,000-row batches, rows/s against the code of {before} (median of the rounds, and their range):")
         print(f"  mlsteps linear: {paired(rounds, ('mlsteps linear', 'batch', 1), ('before', 'batch', 1))}")
-        same = answer(bench, "mlsteps linear", "batch") == answer(bench, "before", "batch")
-        print(f"  the same 1,000 answers, to the last digit: {'yes' if same else 'NO'}")
+        print("  (its model is trained by that code, whose holdout differs: its answers are not compared)")
+    same = answer(bench, "mlsteps linear", "batch") == answer(bench, "mlsteps linear plain", "batch")
+    print(f"\nthe same 1,000 answers with the speed tricks on and off, to the last digit: {'yes' if same else 'NO'}")
     print("\nresident memory (MiB), idle after start -> after the load:")
     for name, (process, _) in bench.servers.items():
         print(f"  {name:22s} {bench.idle[name]:6.0f} -> {rss_mib(process):6.0f}")
