@@ -85,9 +85,9 @@ checkov.io/skip2: CKV_K8S_15=IfNotPresent on purpose, Always would try to pull a
 checkov.io/skip3: CKV_K8S_21=Helm installs into the namespace the learner chose (helm install -n), not a hard-coded one.
 {{- end }}
 
-{{/* For the Deployment: checkov reads the graph check's skip from the object that holds the Pod. */}}
+{{/* For the Deployment and the import Job: checkov reads the graph check's skip from the object that holds the Pod. */}}
 {{- define "mlsteps.networkPolicySkip" -}}
-checkov.io/skip4: CKV2_K8S_6=No NetworkPolicy on purpose, minikube's default network does not enforce one; serve must take traffic from any pod.
+checkov.io/skip4: CKV2_K8S_6=No NetworkPolicy on purpose, minikube's default network does not enforce one, so a policy would only look like isolation.
 {{- end }}
 
 {{/* For the objects whose pods get the signing key (train, and serve with its bootstrap init container). */}}
