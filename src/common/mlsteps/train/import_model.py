@@ -16,12 +16,10 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import platform
 import urllib.error
 import urllib.request
 import warnings
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -35,8 +33,14 @@ from mlsteps.errors import RuntimeFailure, UserError
 from mlsteps.table import Table, TargetError, guess_task, target_for
 from mlsteps.train.pipelines import describe, is_fitted
 from mlsteps.train.split import holdout_mask
-from mlsteps.train.step import PRIMARY_METRIC, _live_on_holdout, _newest_good_snapshot, _tried, evaluate
-from mlsteps.volume.registry import prune_models, publish
+from mlsteps.train.step import (
+    PRIMARY_METRIC,
+    _live_on_holdout,
+    _newest_good_snapshot,
+    _tried,
+    evaluate,
+    publish_version,
+)
 
 log = logging.getLogger("mlsteps.import_model")
 
@@ -241,34 +245,18 @@ def import_model(settings: Settings, where: str, force: bool = False, trusted: l
     current = _live_on_holdout(settings, table, task, X_test, y_test)
     promoted = force or current is None or metrics[metric] >= current[1] - settings.promotion_tolerance
     provenance = {"file": name, "sha256": model_file.sha256, "format": form, "url": model_file.url}
-    metadata = {
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "snapshot": snapshot["file"],
-        "snapshot_sequence": snapshot["sequence"],
-        "source": table.source,
-        "task": task,
-        "task_from": why,
-        "target": table.target_name if task != "clustering" else "",
-        "feature_names": table.feature_names,
-        "features": features,
-        "outputs": outputs,
+    own = {
         "classes": np.asarray(model.classes_).tolist() if task == "classification" else None,
         "pipeline": "imported",
         "estimator": describe(model),
         "imported": provenance,
         "tuning": None,
-        "metrics": metrics,
-        "primary_metric": metric,
-        "compared_with": None if current is None else {"version": current[0], metric: round(current[1], 4)},
         "forced": force,
         "train_rows": None,  # trained elsewhere: unknown here
-        "holdout_rows": len(X_test),
-        "holdout": "by row group, fixed across snapshots (train/split.py)",
-        "python_version": platform.python_version(),
-        "sklearn_version": sklearn.__version__,
     }
-    version = publish(settings.models_dir, model, metadata, promote=promoted, signing_key=settings.signing_secret)
-    prune_models(settings.models_dir, settings.keep_models)
+    scored = {"task": task, "why": why, "features": features, "outputs": outputs, "metric": metric}
+    scored |= {"metrics": metrics, "holdout_rows": len(X_test), "current": current, "promoted": promoted}
+    version = publish_version(settings, model, snapshot=snapshot, table=table, scored=scored, own=own)
     versus = f", live v{current[0]} has {current[1]:.3f} on the same rows" if current else ""
     signed = "signed" if settings.signing_key else "unsigned: set MLSTEPS_SIGNING_KEY to sign models"
     verdict = "promoted" + (" (--force)" if force else "") if promoted else "NOT promoted, it scores clearly worse"

@@ -168,32 +168,16 @@ def train(settings: Settings) -> TrainResult | None:
 
     current = _live_on_holdout(settings, table, task, X_test, y_test)
     promoted = current is None or metrics[metric] >= current[1] - settings.promotion_tolerance
-    metadata = {
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "snapshot": snapshot["file"],
-        "snapshot_sequence": snapshot["sequence"],
-        "source": table.source,
-        "task": task,
-        "task_from": chosen.why,
-        "target": table.target_name if task != "clustering" else "",
-        "feature_names": table.feature_names,
-        "features": table.features(),
-        "outputs": outputs,
+    own = {
         "classes": pipeline.classes_.tolist() if task == "classification" else None,
         "pipeline": settings.pipeline or "default",
         "estimator": describe(pipeline),
         "tuning": tuning,
-        "metrics": metrics,
-        "primary_metric": metric,
-        "compared_with": None if current is None else {"version": current[0], metric: round(current[1], 4)},
         "train_rows": len(X_train),
-        "holdout_rows": len(X_test),
-        "holdout": "by row group, fixed across snapshots (train/split.py)",
-        "python_version": platform.python_version(),
-        "sklearn_version": sklearn.__version__,
     }
-    version = publish(settings.models_dir, pipeline, metadata, promote=promoted, signing_key=settings.signing_secret)
-    prune_models(settings.models_dir, settings.keep_models)
+    scored = {"task": task, "why": chosen.why, "features": table.features(), "outputs": outputs, "metric": metric}
+    scored |= {"metrics": metrics, "holdout_rows": len(X_test), "current": current, "promoted": promoted}
+    version = publish_version(settings, pipeline, snapshot=snapshot, table=table, scored=scored, own=own)
     versus = f", live v{current[0]} has {current[1]:.3f} on the same holdout" if current else ""
     signed = "signed" if settings.signing_key else "unsigned: set MLSTEPS_SIGNING_KEY to sign models"
     verdict = "promoted" if promoted else "NOT promoted, it scores clearly worse"
@@ -203,3 +187,37 @@ def train(settings: Settings) -> TrainResult | None:
         *(version, metric, metrics[metric], versus, snapshot["file"], verdict, signed),
     )
     return TrainResult(version, promoted, metrics)
+
+
+def publish_version(settings: Settings, model, *, snapshot: dict, table: Table, scored: dict, own: dict) -> int:
+    """Publish `model` as a new version with the metadata train and import-model share, plus its `own`; prune.
+
+    `scored`: task, why (how the task was chosen), features, outputs, metric (the primary one), metrics (on
+    the holdout), holdout_rows, current (the live model's version and score on the same holdout, or None)
+    and promoted.
+    """
+    task, metric, current = scored["task"], scored["metric"], scored["current"]
+    metadata = {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "snapshot": snapshot["file"],
+        "snapshot_sequence": snapshot["sequence"],
+        "source": table.source,
+        "task": task,
+        "task_from": scored["why"],
+        "target": table.target_name if task != "clustering" else "",
+        "feature_names": table.feature_names,
+        "features": scored["features"],
+        "outputs": scored["outputs"],
+        "metrics": scored["metrics"],
+        "primary_metric": metric,
+        "compared_with": None if current is None else {"version": current[0], metric: round(current[1], 4)},
+        "holdout_rows": scored["holdout_rows"],
+        "holdout": "by row group, fixed across snapshots (train/split.py)",
+        "python_version": platform.python_version(),
+        "sklearn_version": sklearn.__version__,
+        **own,
+    }
+    promote, key = scored["promoted"], settings.signing_secret
+    version = publish(settings.models_dir, model, metadata, promote=promote, signing_key=key)
+    prune_models(settings.models_dir, settings.keep_models)
+    return version
