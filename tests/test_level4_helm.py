@@ -730,7 +730,7 @@ def run_helm_test_pod(test_pod: dict, image: str, serve_pod: str) -> subprocess.
     same restrictions. In a cluster it reaches serve through the Service's DNS name; here, where
     Podman has no Services, it reaches serve on the pod's own 127.0.0.1:8000."""
     container = test_pod["spec"]["containers"][0]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}  # not the API key's optional Secret
     env["MLSTEPS_TEST_URL"] = "http://127.0.0.1:8000"
     security = test_pod["spec"]["securityContext"]
     argv = [
