@@ -20,7 +20,9 @@ import pytest
 import yaml
 
 from helpers import (
+    FIND_PENGUINS_CSV,
     LEARNERS_CODE,
+    PENGUIN_ROW,
     REPO_ROOT,
     SAMPLE,
     VENV_BIN,
@@ -43,16 +45,7 @@ YOUR_OWN_MODEL = REPO_ROOT / "docs" / "your-own-model.md"
 SERVICES = {"load-data", "train", "serve"}
 VOLUME = "mlsteps-data"
 MOUNT = "/data"
-# The shipped mixed table (src/my_ml/penguins_sample.csv): a penguin as the table holds it, text and a null,
-# and the features /model lists, in the CSV's order, with their types.
-PENGUIN = {
-    "island": "Biscoe",
-    "bill_length_mm": 47.5,
-    "bill_depth_mm": 15.0,
-    "flipper_length_mm": 217,
-    "sex": None,
-    "body_mass_g": 5100,
-}
+# The shipped mixed table (src/my_ml/penguins_sample.csv): the features /model lists, in the CSV's order.
 PENGUIN_FEATURES = [
     ("island", "text"),
     ("bill_length_mm", "number"),
@@ -329,9 +322,8 @@ def test_compose_trains_the_mixed_table_then_imports_a_model_from_the_host(tmp_p
     try:
         stack.run("build", timeout=900)
         # The CSV as the image sees it: installed with the learner's package my_ml, beside its code.
-        find = "import my_ml, pathlib; p = pathlib.Path(my_ml.__file__).with_name('penguins_sample.csv'); "
-        find += "print(p if p.is_file() else f'not in the image: {p}')"
-        csv = stack.run("run", "--rm", "--no-deps", "-T", "train", "python", "-c", find).stdout.strip().splitlines()[-1]
+        found = stack.run("run", "--rm", "--no-deps", "-T", "train", "python", "-c", FIND_PENGUINS_CSV).stdout
+        csv = found.strip().splitlines()[-1]
         assert csv.startswith("/"), csv
         stack.env["MLSTEPS_DATASET"] = f"csv:{csv}"
         stack.run("up", "--detach", timeout=300)
@@ -343,7 +335,7 @@ def test_compose_trains_the_mixed_table_then_imports_a_model_from_the_host(tmp_p
         assert [(feature["name"], feature["type"]) for feature in model["features"]] == PENGUIN_FEATURES
         assert {f["name"]: f.get("categories") for f in model["features"]}["island"] == ["Biscoe", "Dream", "Torgersen"]
         # A row as the table holds it: text as text, null where it is not known; an island never seen is no error.
-        rows = [PENGUIN, {**PENGUIN, "island": "Atlantis"}]
+        rows = [PENGUIN_ROW, {**PENGUIN_ROW, "island": "Atlantis"}]
         status, answer = http_json(f"{stack.base_url}/predict", {"instances": rows})
         assert status == 200 and answer["predictions"][0] == "Gentoo" and len(answer["predictions"]) == 2, answer
         assert answer["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
@@ -381,7 +373,7 @@ def test_compose_trains_the_mixed_table_then_imports_a_model_from_the_host(tmp_p
         status, model = http_json(f"{stack.base_url}/model")
         assert status == 200 and model["pipeline"] == "imported", model
         assert model["imported"]["file"] == "penguins.joblib" and model["imported"]["sha256"] == sha256
-        status, answer = http_json(f"{stack.base_url}/predict", {"instances": [PENGUIN]})
+        status, answer = http_json(f"{stack.base_url}/predict", {"instances": [PENGUIN_ROW]})
         assert status == 200 and answer["model_version"] == version and answer["predictions"] == ["Gentoo"], answer
     except BaseException:
         print(f"--- last lines of the stack's logs ---\n{stack.logs()}")
