@@ -39,6 +39,20 @@ LEARNERS_CODE = {
     "MLSTEPS_PIPELINE": "my_ml.example:make_pipeline",
 }
 LEARNERS_ESTIMATOR = "StandardScaler -> PolynomialFeatures -> LogisticRegression"
+# A penguin as src/my_ml/penguins_sample.csv holds one (text, and null where it is not known): a Gentoo.
+PENGUIN_ROW = {
+    "island": "Biscoe",
+    "bill_length_mm": 47.5,
+    "bill_depth_mm": 15.0,
+    "flipper_length_mm": 217,
+    "sex": None,
+    "body_mass_g": 5100,
+}
+# Run by the image's python: where the image holds the penguins sample (package data of my_ml).
+FIND_PENGUINS_CSV = (
+    "import my_ml, pathlib; p = pathlib.Path(my_ml.__file__).with_name('penguins_sample.csv'); "
+    "print(p if p.is_file() else f'not in the image: {p}')"
+)
 WINE_ROW = {
     "instances": [[14.23, 1.71, 2.43, 15.6, 127.0, 2.8, 3.06, 0.28, 2.29, 5.64, 1.04, 3.92, 1065.0, 43.5438, 6.9717]]
 }  # wine #0 (class_0), with the example loader's two engineered features

@@ -7,8 +7,10 @@ and removes everything it created (containers, network, volume) whatever happens
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -18,7 +20,9 @@ import pytest
 import yaml
 
 from helpers import (
+    FIND_PENGUINS_CSV,
     LEARNERS_CODE,
+    PENGUIN_ROW,
     REPO_ROOT,
     SAMPLE,
     VENV_BIN,
@@ -37,9 +41,19 @@ LEVEL_DIR = REPO_ROOT / "src" / "docker_compose"
 COMPOSE_FILE = LEVEL_DIR / "compose.yaml"
 DOCKERFILE = LEVEL_DIR / "Dockerfile"
 DOCS = [REPO_ROOT / "docs" / "level-2-docker-compose.md", LEVEL_DIR / "README.md"]
+YOUR_OWN_MODEL = REPO_ROOT / "docs" / "your-own-model.md"
 SERVICES = {"load-data", "train", "serve"}
 VOLUME = "mlsteps-data"
 MOUNT = "/data"
+# The shipped mixed table (src/my_ml/penguins_sample.csv): the features /model lists, in the CSV's order.
+PENGUIN_FEATURES = [
+    ("island", "text"),
+    ("bill_length_mm", "number"),
+    ("bill_depth_mm", "number"),
+    ("flipper_length_mm", "number"),
+    ("sex", "text"),
+    ("body_mass_g", "number"),
+]
 # Variables compose.yaml may read from the shell: the steps' own settings, plus the build's base image.
 KNOWN_VARIABLES = set(ENV_DEFAULTS) | {"PYTHON_IMAGE"}
 
@@ -286,6 +300,81 @@ def test_compose_runs_the_learners_own_code_and_serve_only_reads_the_volume():
         assert stack.run("exec", "-T", "serve", "touch", "/data/models/x", check=False).returncode != 0
         shown = stack.run("exec", "-T", "serve", "mlsteps", "show").stdout
         assert "from python:my_ml.example:load_table" in shown and "LIVE" in shown
+    except BaseException:
+        print(f"--- last lines of the stack's logs ---\n{stack.logs()}")
+        raise
+    finally:
+        stack.down()
+
+
+def level2_import_command() -> str:
+    """The page's own `docker compose run ... import-model` line (docs/your-own-model.md, level 2)."""
+    lines = [line for line in YOUR_OWN_MODEL.read_text().splitlines() if line.startswith("docker compose run ")]
+    assert len(lines) == 1 and "import-model" in lines[0], lines
+    return lines[0]
+
+
+@pytest.mark.e2e
+def test_compose_trains_the_mixed_table_then_imports_a_model_from_the_host(tmp_path):
+    """The shipped penguins CSV (text, missing values) with the default pipeline, answered with text and null;
+    then a joblib file from this machine, imported with the page's command, becomes the version serve answers."""
+    stack = Stack(need_compose(), env={"MLSTEPS_TARGET_COLUMN": "species"})
+    try:
+        stack.run("build", timeout=900)
+        # The CSV as the image sees it: installed with the learner's package my_ml, beside its code.
+        found = stack.run("run", "--rm", "--no-deps", "-T", "train", "python", "-c", FIND_PENGUINS_CSV).stdout
+        csv = found.strip().splitlines()[-1]
+        assert csv.startswith("/"), csv
+        stack.env["MLSTEPS_DATASET"] = f"csv:{csv}"
+        stack.run("up", "--detach", timeout=300)
+        stack.wait_healthy()
+
+        # The default pipeline on the mixed table: /model lists each feature with its type.
+        status, model = http_json(f"{stack.base_url}/model")
+        assert status == 200 and model["pipeline"] == "default" and model["source"] == f"csv:{csv}", model
+        assert [(feature["name"], feature["type"]) for feature in model["features"]] == PENGUIN_FEATURES
+        assert {f["name"]: f.get("categories") for f in model["features"]}["island"] == ["Biscoe", "Dream", "Torgersen"]
+        # A row as the table holds it: text as text, null where it is not known; an island never seen is no error.
+        rows = [PENGUIN_ROW, {**PENGUIN_ROW, "island": "Atlantis"}]
+        status, answer = http_json(f"{stack.base_url}/predict", {"instances": rows})
+        assert status == 200 and answer["predictions"][0] == "Gentoo" and len(answer["predictions"]) == 2, answer
+        assert answer["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
+
+        # A model trained elsewhere: fitted on the same table by the page's stand-in, saved with joblib, readable
+        # by the container's user (uid 10001) through the read-only bind mount.
+        from my_ml.save_a_model import main as save_a_model
+
+        folder = tmp_path / "host"
+        folder.mkdir()
+        save_a_model(str(folder / "penguins.joblib"))
+        (folder / "penguins.joblib").chmod(0o644)
+        folder.chmod(0o755)
+        sha256 = hashlib.sha256((folder / "penguins.joblib").read_bytes()).hexdigest()
+        stack.run("stop", "train")  # else its next training publishes a model of its own over the imported one
+        before = stack.model_version()
+        # The page's command as written, with this test's project: `docker compose` -> the stack's compose argv.
+        command = level2_import_command().replace("docker compose", shlex.join(stack.argv), 1)
+        imported = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", command],
+            cwd=folder,
+            env={**stack.env, "PWD": str(folder)},
+            stdin=subprocess.DEVNULL,  # no terminal: compose allocates none, the log stays on stderr
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert imported.returncode == 0, f"{command}\n{imported.stdout}{imported.stderr}"
+        assert f"imported penguins.joblib (joblib, sha256 {sha256[:12]}..." in imported.stderr, imported.stderr
+        version = int(re.search(r"as model v(\d+) .*: promoted", imported.stderr).group(1))
+        assert version > before
+
+        # serve picks it up from the volume: the imported version, with its provenance, answers.
+        wait_for(f"serve to load the imported v{version}", lambda: stack.model_version() == version, timeout=60)
+        status, model = http_json(f"{stack.base_url}/model")
+        assert status == 200 and model["pipeline"] == "imported", model
+        assert model["imported"]["file"] == "penguins.joblib" and model["imported"]["sha256"] == sha256
+        status, answer = http_json(f"{stack.base_url}/predict", {"instances": [PENGUIN_ROW]})
+        assert status == 200 and answer["model_version"] == version and answer["predictions"] == ["Gentoo"], answer
     except BaseException:
         print(f"--- last lines of the stack's logs ---\n{stack.logs()}")
         raise

@@ -10,14 +10,18 @@ rendered chart as real pods).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import functools
+import hashlib
+import http.server
 import json
 import re
 import shlex
 import shutil
 import subprocess
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,13 +33,16 @@ from apscheduler.triggers.cron import CronTrigger
 
 from helm_commands import commands_in, parse, release_states, render_objects
 from helpers import (
+    FIND_PENGUINS_CSV,
     LEARNERS_CODE,
+    PENGUIN_ROW,
     REPO_ROOT,
     check_learners_code_answers,
     command_works,
     deep_merge,
     free_port,
     headings,
+    http_json,
     need,
 )
 from images import podman_image
@@ -785,6 +792,60 @@ def test_rendered_chart_runs_as_real_pods_on_podman():
         second_replica_reuses_the_model(stack, timings, free_port())
     assert not leftovers(stack.prefix), "the harness left pods or volumes"
     print("level 4 on podman, seconds:", {k: round(v, 1) for k, v in timings.items()})
+
+
+class QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@contextlib.contextmanager
+def file_server(folder: Path):
+    """`folder` over plain HTTP on 127.0.0.1 (an object store's link, as the cluster would reach it)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietFiles, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.e2e
+def test_serve_only_release_serves_a_model_imported_from_a_url_on_podman(tmp_path):
+    """serveOnly=true with importModel.url, rendered by Helm and played on Podman: the import Job loads the
+    shipped penguins table then imports a joblib file from a URL; serve (no training at all) answers with it."""
+    need(command_works("podman", "info"), "podman is missing or broken (bash scripts/runtimes/podman.sh)")
+    image = podman_image()
+    found = subprocess.run(
+        ["podman", "run", "--rm", image, "python", "-c", FIND_PENGUINS_CSV], capture_output=True, text=True, timeout=120
+    )
+    csv = found.stdout.strip().splitlines()[-1]
+    assert csv.startswith("/"), found.stdout + found.stderr
+    from my_ml.save_a_model import main as save_a_model  # the stand-in of docs/your-own-model.md
+
+    save_a_model(str(tmp_path / "penguins.joblib"))
+    sha256 = hashlib.sha256((tmp_path / "penguins.joblib").read_bytes()).hexdigest()
+    with file_server(tmp_path) as files:
+        url = f"{files}/penguins.joblib"
+        values = {"serveOnly": True, "importModel": {"url": url}, "dataset": f"csv:{csv}", "targetColumn": "species"}
+        objects = chart_objects(values)
+        # Podman has no cluster network: the Job's pod shares this machine's, to reach the server on 127.0.0.1.
+        pod_template(import_job(objects))["spec"]["hostNetwork"] = True
+        stack = PodmanStack(objects, image=image, host_port=free_port(), project="mlsteps-l4-import")
+        with stack:
+            assert not stack.find("Deployment", "serve")["spec"]["template"]["spec"].get("initContainers")
+            imported = stack.run_job("import-model")
+            assert imported.exit_code == 0, imported.logs
+            assert f"imported penguins.joblib (joblib, sha256 {sha256[:12]}...) as model v1 " in imported.logs
+            base = stack.start_serve()
+            status, model = http_json(f"{base}/model")
+            assert status == 200 and model["version"] == 1 and model["pipeline"] == "imported", model
+            assert model["imported"]["sha256"] == sha256 and model["imported"]["url"] == url
+            status, answer = http_json(f"{base}/predict", {"instances": [PENGUIN_ROW]})
+            assert status == 200 and answer["model_version"] == 1 and answer["predictions"] == ["Gentoo"], answer
+    assert not leftovers(stack.prefix), "the harness left pods or volumes"
 
 
 # -- the docs and the helm fetcher ------------------------------------------------------------------
