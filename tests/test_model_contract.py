@@ -12,7 +12,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import FixedThresholdClassifier
 
-from helpers import REPO_ROOT
+from helpers import PENGUIN_ROW, REPO_ROOT
 from mlsteps.cli import main
 from mlsteps.load_data import load_data
 from mlsteps.model_contract import ContractError, outputs, task_of, trial
@@ -53,14 +53,7 @@ def by_name(task):  # the user guide's way: a ColumnTransformer that names its c
     )
     return make_pipeline(prepare, LogisticRegression(max_iter=1000))
 """
-PENGUIN = {
-    "island": "Biscoe",
-    "bill_length_mm": 47.5,
-    "bill_depth_mm": 15.0,
-    "flipper_length_mm": 217,
-    "sex": None,
-    "body_mass_g": 5100,
-}
+PENGUIN = PENGUIN_ROW  # a Gentoo, with text and a null
 
 
 @pytest.fixture
