@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from mlsteps.config import load_settings
@@ -18,6 +20,23 @@ def settings(tmp_path, monkeypatch):
     clear_mlsteps_variables(monkeypatch)
     monkeypatch.setenv("MLSTEPS_DATA_DIR", str(tmp_path / "volume"))
     return load_settings()
+
+
+@pytest.fixture
+def learner_code(tmp_path, monkeypatch):
+    """Write a learner's module onto the import path, as src/my_ml is at every level: `learner_code(name,
+    source)` returns the module's name; the modules are forgotten again after the test."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    written = []
+
+    def write(name: str, source: str) -> str:
+        (tmp_path / f"{name}.py").write_text(source)
+        written.append(name)
+        return name
+
+    yield write
+    for name in written:
+        sys.modules.pop(name, None)
 
 
 @pytest.fixture

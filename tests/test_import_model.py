@@ -241,15 +241,10 @@ def fitted(task):
 """
 
 
-def test_a_fitted_estimator_from_mlsteps_pipeline_points_to_import_model(iris, tmp_path, monkeypatch, capsys):
+def test_a_fitted_estimator_from_mlsteps_pipeline_points_to_import_model(iris, learner_code, monkeypatch, capsys):
     """Train would fit it again, silently: it is refused, with the command that publishes it as it is."""
-    (tmp_path / "learner_fitted.py").write_text(LEARNER)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("MLSTEPS_PIPELINE", "learner_fitted:fitted")
-    try:
-        assert main(["train"]) == 2
-    finally:
-        sys.modules.pop("learner_fitted", None)
+    monkeypatch.setenv("MLSTEPS_PIPELINE", learner_code("learner_fitted", LEARNER) + ":fitted")
+    assert main(["train"]) == 2
     err = capsys.readouterr().err
     assert "returned a fitted LogisticRegression" in err and "mlsteps import-model FILE" in err
     assert list_versions(iris.models_dir) == []

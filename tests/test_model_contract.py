@@ -3,7 +3,6 @@ before it is published; and a real table (text, missing values, an integer targe
 
 import html
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -57,11 +56,9 @@ PENGUIN = PENGUIN_ROW  # a Gentoo, with text and a null
 
 
 @pytest.fixture
-def learner(tmp_path, monkeypatch):
-    (tmp_path / "learner_contract.py").write_text(LEARNER)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield lambda name: f"learner_contract:{name}"
-    sys.modules.pop("learner_contract", None)
+def learner(learner_code):
+    module = learner_code("learner_contract", LEARNER)
+    return lambda name: f"{module}:{name}"
 
 
 def serve(settings):

@@ -1,7 +1,5 @@
 """The estimator train fits: built-ins by name, the learner's own by module:function, and one sentence when wrong."""
 
-import sys
-
 import numpy as np
 import pytest
 
@@ -30,12 +28,8 @@ def broken(task): return undefined_name
 
 
 @pytest.fixture
-def learner_module(tmp_path, monkeypatch):
-    """A learner's module on the import path, as src/my_ml is at every level."""
-    (tmp_path / "learner_pipelines.py").write_text(LEARNER_MODULE)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield "learner_pipelines"
-    sys.modules.pop("learner_pipelines", None)
+def learner_module(learner_code):
+    return learner_code("learner_pipelines", LEARNER_MODULE)
 
 
 @pytest.mark.parametrize("name, task", [(name, task) for name, tasks in BUILTINS.items() for task in tasks])

@@ -1,7 +1,5 @@
 """load-data's sources: the learner's own loader (MLSTEPS_DATASET=python:module:function), checked like a CSV."""
 
-import sys
-
 import numpy as np
 import pytest
 
@@ -33,11 +31,9 @@ def dates():
 
 
 @pytest.fixture
-def loaders(tmp_path, monkeypatch, settings):
-    (tmp_path / "learner_loaders.py").write_text(LOADERS)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield lambda name: settings.model_copy(update={"dataset": f"python:learner_loaders:{name}"})
-    sys.modules.pop("learner_loaders", None)
+def loaders(learner_code, settings):
+    module = learner_code("learner_loaders", LOADERS)
+    return lambda name: settings.model_copy(update={"dataset": f"python:{module}:{name}"})
 
 
 def test_the_example_loader_becomes_a_snapshot(settings):

@@ -2,7 +2,6 @@
 
 import json
 import platform
-import sys
 from dataclasses import replace
 
 import numpy as np
@@ -59,12 +58,9 @@ def guesser(task): return DummyClassifier(strategy="uniform", random_state=0)
 
 
 @pytest.fixture
-def worse(tmp_path, monkeypatch):
+def worse(learner_code):
     """MLSTEPS_PIPELINE naming a learner's model that guesses at random: clearly worse than the default."""
-    (tmp_path / "learner_worse.py").write_text(LEARNER)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield "learner_worse:guesser"
-    sys.modules.pop("learner_worse", None)
+    return learner_code("learner_worse", LEARNER) + ":guesser"
 
 
 def test_clearly_worse_model_is_kept_but_not_promoted(settings, caplog, worse):
