@@ -24,7 +24,7 @@ from mlsteps.config import load_settings
 from mlsteps.load_data import load_data
 from mlsteps.serve import create_app, routes
 from mlsteps.serve.api_key import require_api_key
-from mlsteps.serve.request_body import PredictRequest, to_matrix
+from mlsteps.serve.request_body import PredictRequest, to_inputs
 from mlsteps.serve.responses import FastJSONResponse
 from mlsteps.serve.speed_tricks.plain_rows import plain_rows
 from mlsteps.serve.speed_tricks.predict_shortcut import PredictShortcut
@@ -332,6 +332,7 @@ def test_plain_rows_leaves_everything_else_to_pydantic(name):
 def test_rows_become_the_same_matrix_whichever_way_they_were_read():
     rows = [[5, 3.5, -1e-3, 2e10], [0, 0, 0, 1]]
     expected = np.array(rows, dtype=float)
-    assert np.array_equal(to_matrix(rows, NAMES, 10), expected)
+    features = [{"name": name, "type": "number"} for name in NAMES]
+    assert np.array_equal(to_inputs(rows, features, 10), expected)
     named = [dict(zip(NAMES, row, strict=True)) for row in rows]
-    assert np.array_equal(to_matrix(named, NAMES, 10), expected)
+    assert np.array_equal(to_inputs(named, features, 10), expected)

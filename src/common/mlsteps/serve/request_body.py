@@ -116,11 +116,6 @@ def to_inputs(instances: list, features: list[dict], max_batch: int) -> np.ndarr
     return frame([_column(rows, j, feature) for j, feature in enumerate(features)], features)
 
 
-def to_matrix(instances: list, feature_names: list[str], max_batch: int) -> np.ndarray:
-    """Rows of numbers as a float matrix (a model whose features are all numbers)."""
-    return to_inputs(instances, [{"name": name, "type": "number"} for name in feature_names], max_batch)
-
-
 def row_schemas(features: list[dict]) -> dict[str, dict]:
     """JSON schemas of one row for the live model: an object keyed by feature name, or a list in feature order."""
     values = {}
