@@ -203,6 +203,19 @@ class Settings(BaseSettings):
     api_key: Annotated[SecretStr | None, AfterValidator(check_signing_key)] = None
     # serve's speed tricks (serve/speed_tricks/): false gives the plain FastAPI path, with the same answers.
     speed_tricks: bool = True
+    # The prediction log (docs/monitoring.md): serve writes each /predict's rows and answers to the volume.
+    prediction_log: bool = True
+    log_queue_size: Count = 10_000  # answers waiting for the log's writer; beyond it they are dropped (counted)
+    log_keep_hours: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 168.0  # older log files are deleted
+    log_keep_megabytes: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 500.0  # then the oldest beyond this
+    # The monitor step: the newest logged rows against the live model's training data, and feedback.
+    monitor_every: Seconds = 0.0
+    monitor_cron: Cron = ""
+    monitor_window_rows: Count = 5_000  # the newest logged rows compared with the training snapshot
+    monitor_min_rows: Count = 200  # fewer logged rows (or rows with feedback) than this: no verdict yet
+    drift_psi: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.2  # a feature drifts at this PSI or more...
+    drift_p_value: Annotated[float, Field(gt=0, lt=1)] = 0.01  # ...when its two-sample test is also below this
+    max_quality_drop: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.1  # live vs holdout, relative
 
     @property
     def signing_secret(self) -> str | None:
@@ -231,6 +244,14 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def prediction_log_dir(self) -> Path:
+        return self.data_dir / "predictions"
+
+    @property
+    def monitor_dir(self) -> Path:
+        return self.data_dir / "monitor"
 
     @property
     def csv_path(self) -> Path | None:

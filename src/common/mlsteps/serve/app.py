@@ -20,8 +20,10 @@ from fastapi_offline import FastAPIOffline
 from mlsteps import __version__
 from mlsteps.config import Settings
 from mlsteps.serve.api_key import API_KEY, expected_key
+from mlsteps.serve.feedback import feedback
 from mlsteps.serve.live_model import LiveModel
-from mlsteps.serve.metrics import Metrics, MetricsMiddleware
+from mlsteps.serve.metrics import Metrics, MetricsMiddleware, PredictionLogCollector
+from mlsteps.serve.prediction_log import PredictionLog
 from mlsteps.serve.request_body import openapi_with_features
 from mlsteps.serve.responses import UNAUTHORIZED
 from mlsteps.serve.routes import BodyTooLarge, data, explain_bad_input, probes, refuse_large_body
@@ -73,12 +75,17 @@ async def lifespan(app: FastAPI):
             settings.models_dir,
         )
     watcher = asyncio.create_task(watch_pointer(live, settings.reload_seconds))
+    prediction_log = app.state.prediction_log
+    if prediction_log is not None:
+        prediction_log.start()
     try:
         yield
     except asyncio.CancelledError:  # a second Ctrl-C: uvicorn quits at once, cancelling this at the loop's end
         pass  # nothing is left to stop but the watcher; re-raised, Starlette logs it as a failed shutdown
     finally:
         watcher.cancel()
+        if prediction_log is not None:
+            prediction_log.stop()  # what is still queued is written first
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -99,12 +106,23 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.api_key = expected_key(settings.api_key.get_secret_value() if settings.api_key else None)
     app.state.live = LiveModel(settings.models_dir, settings.signing_secret, speed_tricks=settings.speed_tricks)
+    app.state.prediction_log = (
+        PredictionLog(
+            settings.prediction_log_dir,
+            settings.log_queue_size,
+            keep_seconds=settings.log_keep_hours * 3600,
+            keep_bytes=int(settings.log_keep_megabytes * 1_000_000),
+        )
+        if settings.prediction_log
+        else None
+    )
     # /predict first: FastAPI matches a request against the routes in order. With an API key, the data routes
     # need it, and their OpenAPI entries say so (and /docs has an Authorize button); without, they are open.
-    if app.state.api_key is None:
-        app.include_router(data)
-    else:
-        app.include_router(data, dependencies=[API_KEY], responses=UNAUTHORIZED)
+    for router in (data, feedback):
+        if app.state.api_key is None:
+            app.include_router(router)
+        else:
+            app.include_router(router, dependencies=[API_KEY], responses=UNAUTHORIZED)
     app.include_router(probes)
     app.openapi = openapi_with_features(app)  # /openapi.json and /docs show the live model's features
     app.add_exception_handler(RequestValidationError, explain_bad_input)
@@ -114,6 +132,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = Metrics(
         routes={context.path for context in iter_route_contexts(app.routes)} - {None}, live=app.state.live
     )
+    if app.state.prediction_log is not None:
+        app.state.metrics.registry.register(PredictionLogCollector(app.state.prediction_log))
     # Middleware added later runs around the earlier: the shortcut, added first, runs inside every other
     # (the metrics count /predict), and steps aside if a middleware is ever added inside it.
     if settings.speed_tricks:

@@ -49,6 +49,33 @@ class LiveModelCollector(Collector):
         )
 
 
+class PredictionLogCollector(Collector):
+    """The prediction log's counts, read at scrape time: records written, and dropped (and why)."""
+
+    def __init__(self, prediction_log):
+        self.prediction_log = prediction_log
+
+    def collect(self):
+        yield CounterMetricFamily(
+            "mlsteps_prediction_log_written",
+            "Answers and feedback written to the log.",
+            value=self.prediction_log.written,
+        )
+        dropped = CounterMetricFamily(
+            "mlsteps_prediction_log_dropped",
+            "Answers and feedback not logged: the queue was full, or the volume refused the write.",
+            labels=["reason"],
+        )
+        for reason, count in self.prediction_log.dropped.items():
+            dropped.add_metric([reason], count)
+        yield dropped
+        yield GaugeMetricFamily(
+            "mlsteps_prediction_log_queued",
+            "Records waiting for the log's writer.",
+            value=len(self.prediction_log.queue),
+        )
+
+
 class Metrics:
     """The app's registry; `observe` is called once per HTTP request by the middleware below."""
 

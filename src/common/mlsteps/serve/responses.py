@@ -40,6 +40,7 @@ class Prediction(BaseModel):
     classes: list[str] | list[int] | list[float] | None = None  # classification: its labels, typed as in training
     probabilities: list[list[float]] | None = None
     distances: list[float] | None = None  # clustering: each row's distance to its cluster's centre
+    request_id: str  # the client's X-Request-ID, else a new one: POST /feedback names the request by it
 
 
 class InputProblem(BaseModel):
@@ -97,7 +98,11 @@ UNAUTHORIZED = {
 }
 NOT_READY = {503: {"model": NotReady, "description": "No model to answer with: none promoted yet, or refused"}}
 PREDICT = {
-    200: {"model": Prediction, "description": "One answer per row, from one model version"},
+    200: {
+        "model": Prediction,
+        "description": "One answer per row, from one model version",
+        "headers": {"X-Request-ID": {"description": "The answer's request_id", "schema": {"type": "string"}}},
+    },
     413: {"model": TooLarge, "description": "The body is larger than MLSTEPS_MAX_BODY_BYTES"},
     422: {
         "model": InputProblem,

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from mlsteps.serve import home_page
 from mlsteps.serve.live_model import LiveModel
 from mlsteps.serve.metrics import CONTENT_TYPE
+from mlsteps.serve.prediction_log import request_id_from
 from mlsteps.serve.request_body import InputError, PredictRequest, to_inputs
 from mlsteps.serve.responses import (
     NOT_READY,
@@ -155,9 +156,21 @@ async def predict_route(request: Request) -> Response:
         return not_ready(live, settings.models_dir)
     try:
         X = to_inputs(instances, current.features, settings.max_batch)
-        return FastJSONResponse(score(current, X))
+        return logged(request, instances, score(current, X))
     except InputError as error:
         return JSONResponse({"detail": error.errors, "expected": EXPECTED}, status_code=422)
+
+
+def logged(request: Request, instances: list, answer: dict) -> FastJSONResponse:
+    """The answer with its request_id (the client's X-Request-ID, else a new one), queued for the prediction log.
+
+    One tuple appended to a deque: the JSON and the file are the log's writer thread's work (prediction_log.py).
+    """
+    request_id = request_id_from(request.headers.get("x-request-id"))
+    answer["request_id"] = request_id
+    if request.app.state.prediction_log is not None:
+        request.app.state.prediction_log.record(request_id, instances, answer["predictions"], answer["model_version"])
+    return FastJSONResponse(answer, headers={"X-Request-ID": request_id})
 
 
 def score(current, X):

@@ -1,0 +1,208 @@
+"""serve's prediction log: each /predict answer queued as one tuple, written in batches by a background thread.
+
+The request path only appends a tuple to a bounded deque (well under a microsecond; no JSON, no I/O), so
+the log can never slow an answer down or fail it: when the deque is full the answer is dropped from the
+log, and counted (`mlsteps_prediction_log_dropped_total{reason="queue_full"}`); when the volume fails the
+batch is dropped, counted (`reason="write_failed"`) and logged. The writer thread wakes every
+FLUSH_SECONDS, turns what is queued into JSON lines and writes one whole file per batch through
+volume/prediction_log.py. /feedback goes the same way, to its own batch files.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mlsteps.volume.prediction_log import FEEDBACK, REQUESTS, batch_name, newest_records, prune_log, put_batch
+
+log = logging.getLogger("mlsteps.serve")
+
+FLUSH_SECONDS = 1.0  # a batch file at most every second: few files, and feedback finds a request soon after
+BATCH_RECORDS = 5_000  # the most records one file holds
+PRUNE_SECONDS = 60.0  # how often the writer applies the retention settings
+INDEX_SIZE = 100_000  # recent request ids remembered in memory, for /feedback
+MAX_REQUEST_ID = 128
+SAFE_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+
+
+def request_id_from(header: str | None) -> str:
+    """The client's own X-Request-ID when it is a plain token (letters, digits, - _ . :, up to 128), else a new one."""
+    if header and len(header) <= MAX_REQUEST_ID and SAFE_ID.issuperset(header):
+        return header
+    return uuid.uuid4().hex
+
+
+class PredictionLog:
+    """The bounded queue, its writer thread, and the counts /metrics shows."""
+
+    def __init__(self, log_dir: Path, queue_size: int, keep_seconds: float, keep_bytes: int):
+        self.log_dir, self.queue_size = log_dir, queue_size
+        self.keep_seconds, self.keep_bytes = keep_seconds, keep_bytes
+        self.queue: collections.deque = collections.deque()
+        self.dropped = {"queue_full": 0, "write_failed": 0}
+        self.written = 0
+        self.index: dict[str, tuple[int, float]] = {}  # request id -> (rows, time), newest last
+        self.writer_name = f"{socket.gethostname()}-{os.getpid()}".replace("_", "-")
+        self.files = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_prune = 0.0
+        self._failing = False
+
+    # -- the request path: one append --------------------------------------------------------------
+
+    def record(self, request_id: str, instances: list, predictions, version: int) -> None:
+        """Queue one answer for the log; never raises, never waits."""
+        if len(self.queue) >= self.queue_size:
+            self.dropped["queue_full"] += 1
+            return
+        self.queue.append((REQUESTS, time.time(), request_id, version, instances, predictions))
+
+    def record_feedback(self, request_id: str, actual: list) -> bool:
+        """Queue feedback; False when the queue is full (the caller answers 503: the client may retry)."""
+        if len(self.queue) >= self.queue_size:
+            self.dropped["queue_full"] += 1
+            return False
+        self.queue.append((FEEDBACK, time.time(), request_id, None, actual, None))
+        return True
+
+    # -- the writer thread -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then stop the thread (serve's shutdown)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(FLUSH_SECONDS)
+            self._wake.clear()
+            self.flush()
+        self.flush()
+
+    def flush(self) -> int:
+        """Write every queued record (one file per kind and BATCH_RECORDS); returns how many were written."""
+        written = 0
+        while taken := self._take(BATCH_RECORDS):
+            for kind in (REQUESTS, FEEDBACK):
+                records = [item for item in taken if item[0] == kind]
+                if records:
+                    written += self._write(kind, records)
+        if time.time() - self._last_prune > PRUNE_SECONDS:
+            self._prune()
+        return written
+
+    def _take(self, most: int) -> list[tuple]:
+        """Up to `most` queued records, oldest first (popleft is safe beside the event loop's appends)."""
+        taken = []
+        try:
+            while len(taken) < most:
+                taken.append(self.queue.popleft())
+        except IndexError:  # the queue is empty
+            pass
+        return taken
+
+    def _write(self, kind: str, items: list[tuple]) -> int:
+        if kind == REQUESTS:
+            self._remember(items)
+            records = [
+                {
+                    "request_id": request_id,
+                    "time": _iso(moment),
+                    "model_version": version,
+                    "instances": instances,
+                    "predictions": predictions,
+                }
+                for _, moment, request_id, version, instances, predictions in items
+            ]
+        else:
+            records = [
+                {"request_id": request_id, "time": _iso(moment), "actual": actual}
+                for _, moment, request_id, _, actual, _ in items
+            ]
+        self.files += 1
+        try:
+            put_batch(self.log_dir, kind, batch_name(items[0][1], self.writer_name, self.files), records)
+        except Exception as error:  # a full or read-only volume: the answers were given, only the log loses them
+            self.dropped["write_failed"] += len(items)
+            if not self._failing:
+                log.error(
+                    "the prediction log cannot write to %s (%s); dropping batches until it can", self.log_dir, error
+                )
+            self._failing = True
+            return 0
+        if self._failing:
+            log.info("the prediction log writes to %s again", self.log_dir)
+        self._failing = False
+        self.written += len(items)
+        return len(items)
+
+    def _remember(self, items: list[tuple]) -> None:
+        for _, moment, request_id, _, instances, _ in items:
+            self.index.pop(request_id, None)
+            self.index[request_id] = (len(instances), moment)
+        while len(self.index) > INDEX_SIZE:
+            del self.index[next(iter(self.index))]
+
+    def _prune(self) -> None:
+        self._last_prune = time.time()
+        try:
+            prune_log(self.log_dir, self.keep_seconds, self.keep_bytes)
+        except OSError as error:
+            log.warning("pruning the prediction log failed (%s); trying again in %gs", error, PRUNE_SECONDS)
+
+    # -- what /feedback asks -----------------------------------------------------------------------
+
+    def find(self, request_id: str) -> tuple[int, float] | None:
+        """(rows, time) of a logged request: from memory (this process), the queue, then the volume (any replica).
+
+        Runs off the event loop (asyncio.to_thread): reading the volume can take a while.
+        """
+        known = self.index.get(request_id)
+        if known is not None:
+            return known
+        for item in self._queued():
+            if item[0] == REQUESTS and item[2] == request_id:
+                return len(item[4]), item[1]
+        cutoff = time.time() - self.keep_seconds
+        for record in newest_records(self.log_dir, REQUESTS):
+            if record.get("request_id") == request_id:
+                moment = datetime.fromisoformat(record["time"]).timestamp()
+                return len(record.get("instances") or []), moment
+            if _timestamp(record) < cutoff:
+                break
+        return None
+
+    def _queued(self) -> list[tuple]:
+        """A copy of the queue, taken while the event loop may append to it (a copy can then fail: retry)."""
+        for _ in range(10):
+            try:
+                return list(self.queue)
+            except RuntimeError:  # "deque mutated during iteration"
+                continue
+        return []
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+
+
+def _timestamp(record: dict) -> float:
+    try:
+        return datetime.fromisoformat(record["time"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return 0.0

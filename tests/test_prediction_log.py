@@ -1,0 +1,145 @@
+"""The prediction log (serve/prediction_log.py, volume/prediction_log.py) and POST /feedback."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from helpers import SAMPLE
+from mlsteps.serve.prediction_log import PredictionLog, request_id_from
+from mlsteps.volume.prediction_log import FEEDBACK, REQUESTS, batch_name, list_batches, prune_log, put_batch, read_batch
+
+
+def logged_records(settings, kind=REQUESTS) -> list[dict]:
+    return [record for batch in list_batches(settings.prediction_log_dir, kind) for record in read_batch(batch)]
+
+
+# -- the queue and its writer ---------------------------------------------------------------------
+
+
+def test_the_queue_is_bounded_and_a_full_queue_drops_and_counts_instead_of_waiting(tmp_path):
+    log = PredictionLog(tmp_path, queue_size=10, keep_seconds=3600, keep_bytes=10**9)  # no writer running
+    for i in range(25):
+        log.record(f"r{i}", [[1.0, 2.0]], ["a"], 1)  # returns at once: nothing reads the queue
+    assert len(log.queue) == 10 and log.dropped["queue_full"] == 15
+    assert not log.record_feedback("r0", ["a"]) and log.dropped["queue_full"] == 16
+    assert log.flush() == 10 and len(log.queue) == 0
+    assert [r["request_id"] for b in list_batches(tmp_path, REQUESTS) for r in read_batch(b)] == [
+        f"r{i}" for i in range(10)
+    ]
+
+
+def test_each_batch_is_one_whole_file_of_json_lines_with_no_temporary_file_left(tmp_path):
+    log = PredictionLog(tmp_path, queue_size=100_000, keep_seconds=3600, keep_bytes=10**9)
+    for i in range(12_000):  # more than one file's worth (BATCH_RECORDS)
+        log.record(f"r{i}", [[float(i), None, "text"]], [i % 3], 7)
+    log.flush()
+    batches = list_batches(tmp_path, REQUESTS)
+    records = [record for batch in batches for record in read_batch(batch)]
+    assert len(batches) == 3 and len(records) == 12_000
+    assert records[5] == {
+        "request_id": "r5",
+        "time": records[5]["time"],
+        "model_version": 7,
+        "instances": [[5.0, None, "text"]],
+        "predictions": [2],
+    }
+    assert not list((tmp_path / REQUESTS).glob(".*.tmp"))
+    assert all(batch.path.read_bytes().endswith(b"}\n") for batch in batches)
+
+
+def test_a_volume_that_refuses_the_write_drops_the_batch_counts_it_and_raises_nothing(tmp_path):
+    (tmp_path / REQUESTS).write_text("a file where the folder should be")
+    log = PredictionLog(tmp_path, queue_size=100, keep_seconds=3600, keep_bytes=10**9)
+    log.record("r1", [[1.0]], [1.0], 1)
+    assert log.flush() == 0 and log.dropped["write_failed"] == 1 and log.written == 0
+
+
+def test_retention_deletes_batches_by_age_then_the_oldest_beyond_the_size(tmp_path):
+    now = time.time()
+    for hours_ago in (50, 30, 2, 1):
+        put_batch(tmp_path, REQUESTS, batch_name(now - hours_ago * 3600, "w", hours_ago), [{"x": "y" * 1000}])
+    removed = prune_log(tmp_path, keep_seconds=24 * 3600, keep_bytes=10**9, now=now)
+    assert len(removed) == 2 and len(list_batches(tmp_path, REQUESTS)) == 2
+    prune_log(tmp_path, keep_seconds=24 * 3600, keep_bytes=1500, now=now)
+    (left,) = list_batches(tmp_path, REQUESTS)
+    assert left.path.name == batch_name(now - 3600, "w", 1)
+
+
+@pytest.mark.parametrize(
+    ("header", "kept"),
+    [("order-42:a.b_c", True), ("x" * 129, False), ("has space", False), ("<script>", False), (None, False)],
+)
+def test_a_clients_request_id_is_kept_when_it_is_a_plain_token(header, kept):
+    assert (request_id_from(header) == header) == kept
+
+
+# -- through serve, both paths (make_app) ----------------------------------------------------------
+
+
+def test_every_answer_has_a_request_id_and_the_log_holds_its_rows_and_answers(trained, make_app):
+    app = make_app(trained)
+    with TestClient(app) as client:
+        answer = client.post("/predict", json={"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]})
+        own = client.post("/predict", json=SAMPLE, headers={"X-Request-ID": "client-7"})
+    assert answer.json()["request_id"] == answer.headers["x-request-id"] and len(answer.json()["request_id"]) == 32
+    assert own.json()["request_id"] == own.headers["x-request-id"] == "client-7"
+    records = logged_records(trained)  # the lifespan's end wrote what was queued
+    assert [r["request_id"] for r in records] == [answer.json()["request_id"], "client-7"]
+    assert records[0]["instances"] == [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+    assert records[0]["predictions"] == ["setosa", "virginica"] and records[0]["model_version"] == 1
+
+
+def test_the_setting_turns_the_log_off(trained, make_app):
+    with TestClient(make_app(trained.model_copy(update={"prediction_log": False}))) as client:
+        answer = client.post("/predict", json=SAMPLE)
+        assert answer.status_code == 200 and answer.json()["request_id"]
+        assert (
+            client.post("/feedback", json={"request_id": answer.json()["request_id"], "actual": [1]}).status_code == 503
+        )
+        assert "mlsteps_prediction_log" not in client.get("/metrics").text
+    assert not trained.prediction_log_dir.exists()
+
+
+def test_a_full_queue_never_fails_a_prediction_and_shows_in_the_metrics(trained, make_app):
+    with TestClient(make_app(trained.model_copy(update={"log_queue_size": 1}))) as client:
+        client.app.state.prediction_log.stop()  # the writer stops: the queue fills
+        answers = [client.post("/predict", json=SAMPLE).status_code for _ in range(5)]
+        metrics = client.get("/metrics").text
+    assert answers == [200] * 5
+    assert 'mlsteps_prediction_log_dropped_total{reason="queue_full"} 4.0' in metrics
+
+
+# -- POST /feedback -----------------------------------------------------------------------------------
+
+
+def test_feedback_is_stored_for_a_logged_request_and_refused_otherwise(trained, make_app):
+    with TestClient(make_app(trained)) as client:
+        request_id = client.post("/predict", json={"instances": [SAMPLE["instances"][0]] * 2}).json()["request_id"]
+        stored = client.post("/feedback", json={"request_id": request_id, "actual": ["setosa", "versicolor"]})
+        assert stored.status_code == 200 and stored.json() == {"request_id": request_id, "rows": 2}
+        assert client.post("/feedback", json={"request_id": "never-asked", "actual": ["setosa"]}).status_code == 404
+        wrong = client.post("/feedback", json={"request_id": request_id, "actual": ["setosa"]})
+        assert wrong.status_code == 422 and "2 rows" in wrong.json()["detail"]
+        assert client.post("/feedback", json={"request_id": request_id}).status_code == 422
+        assert (
+            client.post(
+                "/feedback", content=b"x" * 20_000_000, headers={"Content-Type": "application/json"}
+            ).status_code
+            == 413
+        )
+        client.app.state.prediction_log.flush()
+        rows, _ = client.app.state.prediction_log.index[request_id]  # the request, made older than the log keeps
+        client.app.state.prediction_log.index[request_id] = (rows, time.time() - trained.log_keep_hours * 3600 - 1)
+        assert client.post("/feedback", json={"request_id": request_id, "actual": ["a", "b"]}).status_code == 404
+    (record,) = logged_records(trained, FEEDBACK)
+    assert record["request_id"] == request_id and record["actual"] == ["setosa", "versicolor"]
+
+
+def test_feedback_finds_a_request_another_serve_process_logged(trained, make_app):
+    with TestClient(make_app(trained)) as first:
+        request_id = first.post("/predict", json=SAMPLE).json()["request_id"]
+    with TestClient(make_app(trained)) as second:  # another replica: knows the id only from the volume
+        assert second.post("/feedback", json={"request_id": request_id, "actual": ["setosa"]}).status_code == 200
