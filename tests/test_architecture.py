@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "common" / "mlsteps"
-STEPS = ("load_data", "train", "serve")
+STEPS = ("load_data", "train", "serve", "monitor")
 WINGS = (*STEPS, "volume")
 
 

@@ -1,4 +1,4 @@
-"""`mlsteps load-data | train | bootstrap | serve | import-model | rollback | show | doctor`:
+"""`mlsteps load-data | train | monitor | bootstrap | serve | import-model | rollback | show | traffic | doctor`:
 the one entry point every level calls.
 
 Each option sets one field of the settings, exactly as its MLSTEPS_* variable does; the level-1
@@ -20,7 +20,7 @@ from mlsteps.config import Settings, dataset_choices, ensure_writable_dir, load_
 from mlsteps.errors import EXIT_BAD_INPUT, EXIT_OK, UserError, env_name, explain
 from mlsteps.logs import setup_logging
 
-PERIODIC = ("load-data", "train")
+PERIODIC = ("load-data", "train", "monitor")
 log = logging.getLogger("mlsteps.cli")
 
 # field -> (flag, metavar, help). Values stay strings here: the settings parse and check them.
@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, summary in (
         ("load-data", "write a new data snapshot"),
         ("train", "train on the newest snapshot and publish a model"),
+        ("monitor", "compare logged requests with the training data, judge feedback, write a report"),
     ):
         step = steps.add_parser(
             name,
@@ -139,6 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve = steps.add_parser("serve", parents=[common], help="serve predictions over HTTP (FastAPI)")
     add_setting_options(serve, "host", "port")
+    traffic = steps.add_parser(
+        "traffic",
+        parents=[common],
+        help="send serve rows from the newest snapshot (or shifted: --drift), with feedback if asked",
+        description="A demo client: sends rows drawn from the newest snapshot to serve's /predict, one request "
+        "each; --drift shifts every number column by two standard deviations (text columns to their rarest "
+        "value); --feedback posts each row's true answer to /feedback.",
+    )
+    add_setting_options(traffic, "host", "port")
+    traffic.add_argument("--requests", type=int, default=300, help="how many requests to send (default 300)")
+    traffic.add_argument("--drift", action="store_true", help="shift the rows away from the training data")
+    traffic.add_argument("--feedback", action="store_true", help="post each row's true answer to /feedback")
     return parser
 
 
@@ -199,6 +212,10 @@ def step_function(command: str):
         from mlsteps.load_data import load_data
 
         return load_data
+    if command == "monitor":
+        from mlsteps.monitor import monitor
+
+        return monitor
     from mlsteps.train import train
 
     return train
@@ -220,6 +237,17 @@ def serve_until_stopped(settings: Settings) -> int:
     if not stop:
         run_server(settings)
     return EXIT_OK
+
+
+def retrain_requested(settings: Settings):
+    """For train's schedule: the pending retrain request's time, so train runs on its next tick (monitor asked)."""
+    from mlsteps.volume.reports import read_retrain_request
+
+    def token() -> str | None:
+        request = read_retrain_request(settings.monitor_dir)
+        return None if request is None else str(request.get("requested_at"))
+
+    return token
 
 
 def run_step(
@@ -250,7 +278,8 @@ def run_step(
     field = command.replace("-", "_")
     every, cron = getattr(settings, f"{field}_every"), getattr(settings, f"{field}_cron")
     if every or cron:
-        run_on_schedule(lambda: step(settings), command, every, cron, run_first=run_first, flags=flags)
+        wake = retrain_requested(settings) if command == "train" else None
+        run_on_schedule(lambda: step(settings), command, every, cron, run_first=run_first, flags=flags, wake=wake)
         return EXIT_OK
     return run_guarded(lambda: step(settings), command, flags)
 
@@ -268,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
             from mlsteps.show import show
 
             return show(settings)
+        if args.command == "traffic":
+            from mlsteps.traffic import send_traffic
+
+            return send_traffic(settings, args.requests, drift=args.drift, feedback=args.feedback)
         setup_logging(settings.log_level, step=args.command)
         if args.command == "rollback":
             return roll_back(settings, args.version)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, RuntimeFailure, UserError, explain, one_sentence
 
 log = logging.getLogger("mlsteps.schedule")
+WAKE_SECONDS = 2.0  # how often a scheduled step looks for a reason to run before its time (a retrain request)
 
 
 def run_guarded(step: Callable[[], object], name: str, flags: Mapping[str, str] | None = None) -> int:
@@ -41,8 +42,13 @@ def run_on_schedule(
     cron: str,
     run_first: bool = True,
     flags: Mapping[str, str] | None = None,
+    wake: Callable[[], object] | None = None,
 ) -> None:
-    """Block, running `step` every `every` seconds and/or at `cron` times, until SIGTERM or Ctrl-C."""
+    """Block, running `step` every `every` seconds and/or at `cron` times, until SIGTERM or Ctrl-C.
+
+    `wake`, when given, is asked every WAKE_SECONDS for a token (e.g. a retrain request's time): a token
+    not seen before runs the step now, on its next tick rather than at its next scheduled time.
+    """
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.combining import OrTrigger
     from apscheduler.triggers.cron import CronTrigger
@@ -66,6 +72,18 @@ def run_on_schedule(
         misfire_grace_time=None,
         **first,
     )
+
+    if wake is not None:
+        seen: list[object] = []
+
+        def run_now_if_woken() -> None:
+            token = wake()
+            if token is not None and token not in seen:
+                seen.append(token)
+                log.info("%s: asked to run now", name)
+                scheduler.modify_job(name, next_run_time=datetime.now(UTC))
+
+        scheduler.add_job(run_now_if_woken, IntervalTrigger(seconds=WAKE_SECONDS, timezone=UTC), id=f"{name}-wake")
 
     def stop(signum, frame):
         log.info("%s: stopping (%s)", name, signal.Signals(signum).name)

@@ -1,4 +1,5 @@
-"""`mlsteps show`: what is on the volume, in a terminal: the newest snapshot's first rows, the models, which is live.
+"""`mlsteps show`: what is on the volume, in a terminal: the newest snapshot's first rows, the models, which is
+live, and the monitor's last verdict.
 
 Snapshots are pickles, not CSV files you can `cat`; this is the look inside that replaces it. It only
 reads, so it also works in the serve container, whose volume is read-only.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from mlsteps.config import Settings
 from mlsteps.volume.registry import ModelRejected, list_versions, read_metadata, read_pointer
+from mlsteps.volume.reports import read_latest_report, read_retrain_request
 from mlsteps.volume.snapshots import SnapshotRejected, list_snapshots, read_snapshot
 
 FIRST_ROWS = 5
@@ -65,9 +67,21 @@ def _model_lines(settings: Settings) -> list[str]:
     ]
 
 
+def _monitor_lines(settings: Settings) -> list[str]:
+    """The monitor's last verdict (docs/monitoring.md), and a retrain request train has not honoured yet."""
+    report = read_latest_report(settings.monitor_dir)
+    if report is None:
+        return [f"no monitor report yet in {settings.monitor_dir} (run monitor)"]
+    lines = [f"monitor ({report.get('created_at')}, model v{report.get('model_version')}): {report.get('verdict')}"]
+    pending = read_retrain_request(settings.monitor_dir)
+    if pending:
+        lines.append(f"  retrain requested at {pending.get('requested_at')}: {'; '.join(pending.get('reasons', []))}")
+    return lines
+
+
 def show(settings: Settings) -> int:
     """Print the volume's snapshots and models; 0 always: an empty volume is an answer too."""
     print(f"volume: {settings.data_dir.resolve()}")
-    for line in _snapshot_lines(settings) + _model_lines(settings):
+    for line in _snapshot_lines(settings) + _model_lines(settings) + _monitor_lines(settings):
         print(line)
     return 0

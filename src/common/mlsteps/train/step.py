@@ -20,6 +20,7 @@ from mlsteps.train.pipelines import choose, describe
 from mlsteps.train.split import group_keys, holdout_mask
 from mlsteps.train.tuning import search_space, silhouette, tune
 from mlsteps.volume.registry import ModelRejected, load_latest, prune_models, publish
+from mlsteps.volume.reports import clear_retrain_request, read_retrain_request
 from mlsteps.volume.snapshots import SnapshotRejected, list_snapshots, read_snapshot
 
 log = logging.getLogger("mlsteps.train")
@@ -142,6 +143,14 @@ def train(settings: Settings) -> TrainResult | None:
         log.info("no data snapshot yet in %s; nothing to train (the next run tries again)", settings.snapshots_dir)
         return None
     table, snapshot = newest
+    request = read_retrain_request(settings.monitor_dir)
+    if request:
+        log.info(
+            "retraining because the monitor asked at %s (live model v%s): %s",
+            request.get("requested_at"),
+            request.get("model_version"),
+            "; ".join(request.get("reasons") or ["no reason given"]),
+        )
     chosen = plan(settings, table)
     task, estimator = chosen.task, chosen.estimator
     log.info("task: %s (%s)", task, chosen.why)
@@ -186,6 +195,8 @@ def train(settings: Settings) -> TrainResult | None:
         "published model v%d (%s=%.3f%s) from %s: %s (%s)",
         *(version, metric, metrics[metric], versus, snapshot["file"], verdict, signed),
     )
+    if request:
+        clear_retrain_request(settings.monitor_dir, request)  # honoured: the monitor looks at v{version} afresh
     return TrainResult(version, promoted, metrics)
 
 

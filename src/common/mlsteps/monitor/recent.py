@@ -1,0 +1,62 @@
+"""The prediction log read back: the newest rows as columns, and the live model's answers that got feedback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlsteps.volume.prediction_log import FEEDBACK, REQUESTS, newest_records
+
+
+@dataclass
+class Recent:
+    """What the monitor compares: the newest rows' columns, their answers, and feedback joined to answers."""
+
+    columns: dict[str, list] = field(default_factory=dict)
+    rows: int = 0
+    requests: int = 0
+    first: str | None = None  # the time of the oldest request read, and of the newest
+    last: str | None = None
+    answers: list = field(default_factory=list)
+    pairs: list[tuple] = field(default_factory=list)  # (answer, actual) of the live model's answered rows
+
+
+def _add_rows(recent: Recent, instances: list, names: list[str]) -> int:
+    """Append one request's rows (lists in feature order, or objects by name) to the columns; rows added."""
+    added = 0
+    for row in instances:
+        if isinstance(row, dict):
+            values = [row.get(name) for name in names]
+        elif isinstance(row, list) and len(row) == len(names):
+            values = row
+        else:  # a row of another model's shape (before a change of features): not comparable
+            continue
+        for name, value in zip(names, values, strict=True):
+            recent.columns[name].append(value)
+        added += 1
+    return added
+
+
+def read_recent(log_dir: Path, names: list[str], window_rows: int, live_version: int) -> Recent:
+    """One pass over the log, newest first: rows until `window_rows`, and the answers feedback names."""
+    actual: dict[str, list] = {}
+    for record in newest_records(log_dir, FEEDBACK):
+        actual.setdefault(record.get("request_id"), record.get("actual") or [])
+        if len(actual) >= window_rows:
+            break
+    recent = Recent(columns={name: [] for name in names})
+    for record in newest_records(log_dir, REQUESTS):
+        wanted = actual.pop(record.get("request_id"), None)
+        if wanted is not None and record.get("model_version") == live_version:
+            recent.pairs.extend(zip(record.get("predictions") or [], wanted, strict=False))
+        if recent.rows < window_rows:
+            added = _add_rows(recent, record.get("instances") or [], names)
+            if added:
+                recent.rows += added
+                recent.requests += 1
+                recent.answers.extend((record.get("predictions") or [])[:added])
+                recent.last = recent.last or record.get("time")
+                recent.first = record.get("time")
+        elif not actual:
+            break
+    return recent
