@@ -241,6 +241,7 @@ def test_release_name_prefixes_every_object_and_references_follow():
         "demo-mlsteps-data",
         "demo-mlsteps-load-data",
         "demo-mlsteps-train",
+        "demo-mlsteps-monitor",
         "demo-mlsteps-serve",
     }
     assert all(o["metadata"]["labels"]["app.kubernetes.io/instance"] == "demo" for o in objects)
@@ -514,7 +515,7 @@ def test_every_pod_passes_the_restricted_pod_security_profile(environment, optio
         for o in objects
         if o["kind"] in ("Pod", "CronJob", "Deployment")
     ]
-    assert len(pods) == 4
+    assert len(pods) == 5
     problems = [f"{name}: {problem}" for name, spec in pods for problem in restricted_profile_problems(spec)]
     assert not problems, problems
 

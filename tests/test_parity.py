@@ -59,19 +59,18 @@ def test_one_data_path_and_one_user():
 
 def test_compose_intervals_are_level_1s():
     launcher = load_launcher()
-    for service, field in (("load-data", "load_data_every"), ("train", "train_every")):
+    for service, field in (("load-data", "load_data_every"), ("train", "train_every"), ("monitor", "monitor_every")):
         command = COMPOSE["services"][service]["command"]
         default = float(re.search(r":-([\d.]+)\}", command[command.index("--every") + 1]).group(1))
         assert default == launcher.Level1Settings.model_fields[field].default, service
 
 
-def test_serve_mounts_the_volume_read_only_and_only_serve_does():
+def test_every_step_mounts_the_volume_read_write_as_serve_writes_its_prediction_log():
     for name, service in COMPOSE["services"].items():
-        assert service["volumes"][0].endswith(":ro") == (name == "serve"), name
+        assert not service["volumes"][0].endswith(":ro"), name
     for container in containers():
         data = next(m for m in container["volumeMounts"] if m["name"] == "data")
-        # serve only reads; its bootstrap init container may publish the first model
-        assert data.get("readOnly", False) == (container["name"] == "serve"), container["name"]
+        assert not data.get("readOnly", False), container["name"]
 
 
 def test_the_signing_key_reaches_the_steps_that_sign_or_verify_and_no_other():
@@ -95,6 +94,8 @@ NOT_CHART_VALUES = {
     "train_every": "levels 1 and 2 only: at levels 3 and 4 the CronJob (train.schedule) is the loop",
     "load_data_cron": "levels 1 and 2 only: at levels 3 and 4 the CronJob (loadData.schedule) is the schedule",
     "train_cron": "levels 1 and 2 only: at levels 3 and 4 the CronJob (train.schedule) is the schedule",
+    "monitor_every": "levels 1 and 2 only: at levels 3 and 4 the CronJob (monitor.schedule) is the loop",
+    "monitor_cron": "levels 1 and 2 only: at levels 3 and 4 the CronJob (monitor.schedule) is the schedule",
     "signing_key": "a secret: from the Secret <fullname>-signing, never a value stored in the release",
     "api_key": "a secret: from the Secret serve.apiKey names (or <fullname>-api-key), never a value in the release",
 }
@@ -117,6 +118,15 @@ NON_DEFAULTS = {
     "access_log": False,
     "log_level": "DEBUG",
     "speed_tricks": False,
+    "prediction_log": False,
+    "log_queue_size": 50,
+    "log_keep_hours": 2.5,
+    "log_keep_megabytes": 12.5,
+    "monitor_window_rows": 1234,
+    "monitor_min_rows": 77,
+    "drift_psi": 0.35,
+    "drift_p_value": 0.05,
+    "max_quality_drop": 0.25,
 }
 
 

@@ -80,7 +80,7 @@ def test_level1_serves_updates_survives_a_crash_and_stops_cleanly(launcher):
     log = log_path.read_text()
     assert f"ready: API {base}  docs {base}/docs" in log
     pids = {step: int(pid) for step, pid in re.findall(r"started (\S+) \(pid (\d+)\)", log)}
-    assert set(pids) == {"load-data", "train", "serve"}
+    assert set(pids) == {"load-data", "train", "serve", "monitor"}
     # serve runs on uvicorn's production stack, installed from the lock: a C event loop and HTTP parser
     loaded = Path(f"/proc/{pids['serve']}/maps").read_text()
     assert "/uvloop/loop.cpython" in loaded and "/httptools/parser/parser.cpython" in loaded
@@ -101,7 +101,7 @@ def test_level1_serves_updates_survives_a_crash_and_stops_cleanly(launcher):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) == 0
     assert time.monotonic() - started < 5
-    children = [pids["load-data"], pids["serve"], new_train]
+    children = [pids["load-data"], pids["serve"], pids["monitor"], new_train]
     assert not [pid for pid in children if alive(pid)], "a step outlived the launcher"
     assert "all steps stopped" in log_path.read_text()
 

@@ -44,7 +44,7 @@ except ImportError as missing:
 
 log = logging.getLogger("mlsteps.launcher")
 
-STEPS = ("load-data", "train", "serve")
+STEPS = ("load-data", "train", "serve", "monitor")
 STOP_SECONDS = 4.0
 DRAIN_SECONDS = 0.5  # the steps have exited: their last records are already in the queue
 BACKOFF_MAX_SECONDS = 30.0
@@ -60,13 +60,22 @@ class Level1Settings(Settings):
 
     load_data_every: float = Field(10.0, ge=MIN_INTERVAL_SECONDS, allow_inf_nan=False)
     train_every: float = Field(15.0, ge=MIN_INTERVAL_SECONDS, allow_inf_nan=False)
+    monitor_every: float = Field(30.0, ge=MIN_INTERVAL_SECONDS, allow_inf_nan=False)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The `mlsteps` CLI's own options: an option given here wins over its MLSTEPS_* variable."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_setting_options(
-        parser, "port", "host", "data_dir", "dataset", "load_data_every", "train_every", settings_class=Level1Settings
+        parser,
+        "port",
+        "host",
+        "data_dir",
+        "dataset",
+        "load_data_every",
+        "train_every",
+        "monitor_every",
+        settings_class=Level1Settings,
     )
     return parser.parse_args(argv)
 

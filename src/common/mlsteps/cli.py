@@ -31,6 +31,7 @@ SETTING_OPTIONS = {
     "port": ("--port", "PORT", "port serve listens on"),
     "load_data_every": ("--load-data-every", "SECONDS", "seconds between snapshots"),
     "train_every": ("--train-every", "SECONDS", "seconds between trainings"),
+    "monitor_every": ("--monitor-every", "SECONDS", "seconds between monitor reports"),
 }
 
 

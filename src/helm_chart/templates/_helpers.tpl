@@ -104,12 +104,12 @@ checkov.io/skip5: CKV_K8S_35=The signing key is one setting among the MLSTEPS_* 
   emptyDir: {}
 {{- end }}
 
-{{/* Where those volumes appear in each container; serve ("readOnly" true) only reads the claim, its bootstrap init container ("bootstrap" true) may write it. */}}
+{{/* Where those volumes appear in each container; serve without its prediction log ("readOnly" true) only reads the claim, its bootstrap init container ("bootstrap" true) may write it. */}}
 {{- define "mlsteps.volumeMounts" -}}
 - name: data
   mountPath: /data
 {{- if .readOnly }}
-  readOnly: true  # serve never writes the volume
+  readOnly: true  # serve without its prediction log never writes the volume
 {{- else if .bootstrap }}
   # read-write: it may publish the first model
 {{- end }}
