@@ -167,3 +167,37 @@ def test_the_window_is_the_newest_rows(served):
     send(client, table, drift=True, rows=30)
     report = monitor(settings.model_copy(update={"monitor_window_rows": 30, "monitor_min_rows": 10}))
     assert report["recent"]["rows"] == 30 and report["drift_detected"]  # only the shifted ones
+
+
+# -- what a learner sees in serve ---------------------------------------------------------------------
+
+
+def test_serve_shows_the_newest_report_as_json_a_page_and_gauges(trained, make_app):
+    table, _ = read_snapshot(list_snapshots(trained.snapshots_dir)[-1])
+    with TestClient(make_app(trained.model_copy(update={"reload_seconds": 0.1}))) as client:
+        assert client.get("/monitor.json").status_code == 404 and client.get("/monitor").status_code == 404
+        send(client, table, drift=False)
+        monitor(trained)
+        send(client, table, drift=True)
+        monitor(trained)
+        wait_for(
+            "serve to read the new report", lambda: client.get("/monitor.json").json().get("retrain_requested"), 10
+        )
+        report = client.get("/monitor.json").json()
+        page = client.get("/monitor").text
+        metrics = client.get("/metrics").text
+    assert report["drift_detected"] is True and set(report["features"]) == set(table.feature_names)
+    assert {"psi", "p_value", "drift"} <= set(report["features"]["petal_length_cm"]) and report["live_metrics"]["rows"]
+    assert page.count("<svg") == len(table.feature_names) + 1 and "DRIFT" in page and "2 reports" in page
+    assert 'mlsteps_feature_drift{feature="petal_length_cm"}' in metrics and "mlsteps_drift_detected 1.0" in metrics
+    assert (
+        'mlsteps_live_quality{metric="accuracy"}' in metrics and "mlsteps_monitor_report_timestamp_seconds" in metrics
+    )
+
+
+def test_the_page_escapes_what_it_reads_from_the_volume():
+    from mlsteps.serve.monitor_view import render
+
+    report = {"model_version": 1, "verdict": "<script>x</script>", "features": {"<b>": {"psi": 0.1, "bins": ["<i>"]}}}
+    page = render(report, [])
+    assert "<script>" not in page and "&lt;script&gt;" in page and "<b>&lt;b&gt;</b>" in page

@@ -22,7 +22,9 @@ from mlsteps.config import Settings
 from mlsteps.serve.api_key import API_KEY, expected_key
 from mlsteps.serve.feedback import feedback
 from mlsteps.serve.live_model import LiveModel
-from mlsteps.serve.metrics import Metrics, MetricsMiddleware, PredictionLogCollector
+from mlsteps.serve.live_report import LiveReport, watch_report
+from mlsteps.serve.metrics import Metrics, MetricsMiddleware, MonitorCollector, PredictionLogCollector
+from mlsteps.serve.monitor_view import monitoring
 from mlsteps.serve.prediction_log import PredictionLog
 from mlsteps.serve.request_body import openapi_with_features
 from mlsteps.serve.responses import UNAUTHORIZED
@@ -75,6 +77,7 @@ async def lifespan(app: FastAPI):
             settings.models_dir,
         )
     watcher = asyncio.create_task(watch_pointer(live, settings.reload_seconds))
+    report_watcher = asyncio.create_task(watch_report(app.state.report, settings.reload_seconds))
     prediction_log = app.state.prediction_log
     if prediction_log is not None:
         prediction_log.start()
@@ -84,6 +87,7 @@ async def lifespan(app: FastAPI):
         pass  # nothing is left to stop but the watcher; re-raised, Starlette logs it as a failed shutdown
     finally:
         watcher.cancel()
+        report_watcher.cancel()
         if prediction_log is not None:
             prediction_log.stop()  # what is still queued is written first
 
@@ -118,7 +122,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     # /predict first: FastAPI matches a request against the routes in order. With an API key, the data routes
     # need it, and their OpenAPI entries say so (and /docs has an Authorize button); without, they are open.
-    for router in (data, feedback):
+    app.state.report = LiveReport(settings.monitor_dir)
+    for router in (data, feedback, monitoring):
         if app.state.api_key is None:
             app.include_router(router)
         else:
@@ -132,6 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = Metrics(
         routes={context.path for context in iter_route_contexts(app.routes)} - {None}, live=app.state.live
     )
+    app.state.metrics.registry.register(MonitorCollector(app.state.report, app.state.live))
     if app.state.prediction_log is not None:
         app.state.metrics.registry.register(PredictionLogCollector(app.state.prediction_log))
     # Middleware added later runs around the earlier: the shortcut, added first, runs inside every other

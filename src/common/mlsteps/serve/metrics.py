@@ -8,6 +8,7 @@ own registry (a test can build many apps in one process).
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -74,6 +75,70 @@ class PredictionLogCollector(Collector):
             "Records waiting for the log's writer.",
             value=len(self.prediction_log.queue),
         )
+
+
+class MonitorCollector(Collector):
+    """The monitor's newest report (serve/live_report.py) and the live model's age, for dashboards and alerts."""
+
+    def __init__(self, report, live: LiveModel):
+        self.report, self.live = report, live
+
+    def collect(self):
+        current = self.live.current
+        created = _timestamp(current.metadata.get("created_at")) if current else None
+        if created is not None:
+            yield GaugeMetricFamily(
+                "mlsteps_model_created_timestamp_seconds", "When the served model was trained.", value=created
+            )
+        report = self.report.report
+        if report is None:
+            return
+        yield GaugeMetricFamily(
+            "mlsteps_monitor_report_timestamp_seconds",
+            "When the monitor wrote its newest report.",
+            value=_timestamp(report.get("created_at")) or 0,
+        )
+        drift = GaugeMetricFamily(
+            "mlsteps_feature_drift",
+            "Each feature's population stability index in the newest report.",
+            labels=["feature"],
+        )
+        for name, scores in (report.get("features") or {}).items():
+            if scores.get("psi") is not None:
+                drift.add_metric([name], scores["psi"])
+        yield drift
+        yield GaugeMetricFamily(
+            "mlsteps_drift_detected",
+            "1 when the newest report found drift, 0 when not, -1 when it had too few rows to judge.",
+            value={True: 1, False: 0}.get(report.get("drift_detected"), -1),
+        )
+        yield GaugeMetricFamily(
+            "mlsteps_retrain_requested",
+            "1 when the newest report asked for retraining.",
+            value=int(bool(report.get("retrain_requested"))),
+        )
+        quality = report.get("live_metrics") or {}
+        if quality.get("value") is not None:
+            live = GaugeMetricFamily(
+                "mlsteps_live_quality", "The live model's quality from feedback (accuracy or mae).", labels=["metric"]
+            )
+            live.add_metric([quality["metric"]], quality["value"])
+            yield live
+            yield GaugeMetricFamily(
+                "mlsteps_live_quality_rows", "Rows with feedback it rests on.", value=quality["rows"]
+            )
+        yield GaugeMetricFamily(
+            "mlsteps_live_quality_low",
+            "1 when the live quality is below its threshold.",
+            value=int(bool(quality.get("quality_low"))),
+        )
+
+
+def _timestamp(iso: str | None) -> float | None:
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 class Metrics:

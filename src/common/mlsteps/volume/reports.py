@@ -72,3 +72,12 @@ def clear_retrain_request(monitor_dir: Path, request: dict) -> bool:
         return False
     (monitor_dir / RETRAIN_REQUEST).unlink(missing_ok=True)
     return True
+
+
+def latest_report_stamp(monitor_dir: Path) -> tuple | None:
+    """What changes when latest.json is replaced (one stat, as serve checks the model pointer); None: no report."""
+    try:
+        stat = (monitor_dir / LATEST).stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
