@@ -42,7 +42,8 @@ COMPOSE_FILE = LEVEL_DIR / "compose.yaml"
 DOCKERFILE = LEVEL_DIR / "Dockerfile"
 DOCS = [REPO_ROOT / "docs" / "level-2-docker-compose.md", LEVEL_DIR / "README.md"]
 YOUR_OWN_MODEL = REPO_ROOT / "docs" / "your-own-model.md"
-SERVICES = {"load-data", "train", "serve"}
+SERVICES = {"load-data", "train", "serve", "monitor"}
+PROFILES = {"prometheus": "monitoring"}  # services started only with --profile: not steps, their own image
 VOLUME = "mlsteps-data"
 MOUNT = "/data"
 # The shipped mixed table (src/my_ml/penguins_sample.csv): the features /model lists, in the CSV's order.
@@ -55,7 +56,7 @@ PENGUIN_FEATURES = [
     ("body_mass_g", "number"),
 ]
 # Variables compose.yaml may read from the shell: the steps' own settings, plus the build's base image.
-KNOWN_VARIABLES = set(ENV_DEFAULTS) | {"PYTHON_IMAGE"}
+KNOWN_VARIABLES = set(ENV_DEFAULTS) | {"PYTHON_IMAGE", "DEBIAN_IMAGE", "PROMETHEUS_PORT"}
 
 
 def compose_file() -> dict:
@@ -106,21 +107,23 @@ def test_compose_file_matches_the_docs_and_the_settings():
     compose = compose_file()
     assert "version" not in compose, "the compose spec has no version key"
     assert "name" not in compose, "docker-compose v1.29 rejects a top-level name"
-    assert set(compose["services"]) == SERVICES
-    assert set(compose["volumes"]) == {VOLUME}
-    builds = [name for name, service in compose["services"].items() if "build" in service]
+    assert set(compose["services"]) == SERVICES | set(PROFILES)
+    assert {name: compose["services"][name]["profiles"] for name in PROFILES} == {n: [p] for n, p in PROFILES.items()}
+    assert set(compose["volumes"]) == {VOLUME, "prometheus-data"}
+    steps = {name: service for name, service in compose["services"].items() if name in SERVICES}
+    builds = [name for name, service in steps.items() if "build" in service]
     assert builds == ["load-data"], "one image, built once, by the service that starts first"
-    for name, service in compose["services"].items():
+    for name, service in steps.items():
         assert service["image"] == IMAGE_TAG
         assert service["command"][:2] == ["mlsteps", name]
-        assert f"{VOLUME}:{MOUNT}" + (":ro" if name == "serve" else "") in service["volumes"]
+        assert f"{VOLUME}:{MOUNT}" in service["volumes"]  # read-write: serve writes its prediction log
         assert service["environment"]["MLSTEPS_DATA_DIR"] == MOUNT
         assert set(service["environment"]) <= set(ENV_DEFAULTS), f"{name}: unknown MLSTEPS_* names"
         assert service["restart"] == "unless-stopped"
         assert service["read_only"] is True and "/tmp" in service["tmpfs"]
         assert "healthcheck" in service
         assert service["mem_limit"] and service["cpus"], f"{name}: a container without limits can starve the host"
-    for name in ("load-data", "train"):
+    for name in ("load-data", "train", "monitor"):
         assert "--every" in compose["services"][name]["command"]
     serve = compose["services"]["serve"]
     assert serve["ports"] == ["127.0.0.1:${MLSTEPS_PORT:-8000}:8000"]

@@ -16,6 +16,8 @@ from kube_harness import pod_template as pod_template_of
 from mlsteps.config import Settings, env_name
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "src/docker_compose/compose.yaml").read_text())
+# The steps' services; those under a profile (Prometheus: "monitoring") run another image.
+STEPS = {name: service for name, service in COMPOSE["services"].items() if "profiles" not in service}
 DOCKERFILE = (REPO_ROOT / "src/docker_compose/Dockerfile").read_text()
 MANIFESTS = level3_objects()
 WORKLOADS = [obj for obj in MANIFESTS if obj["kind"] in ("Job", "CronJob", "Deployment")]
@@ -31,7 +33,7 @@ def containers():
 
 def test_one_image_tag_is_the_package_version_everywhere():
     image = f"mlsteps:{VERSION}"
-    assert {service["image"] for service in COMPOSE["services"].values()} == {image}
+    assert {service["image"] for service in STEPS.values()} == {image}
     assert {container["image"] for container in containers()} == {image}
     assert CHART["appVersion"] == VERSION  # the chart's default tag
 
@@ -48,7 +50,7 @@ def test_one_port():
 
 def test_one_data_path_and_one_user():
     assert re.search(r"MLSTEPS_DATA_DIR=/data\b", DOCKERFILE) and "USER 10001:10001" in DOCKERFILE
-    for service in COMPOSE["services"].values():
+    for service in STEPS.values():
         assert [volume.removesuffix(":ro") for volume in service["volumes"]] == ["mlsteps-data:/data"]
     for container in containers():
         assert [m["mountPath"] for m in container["volumeMounts"] if m["name"] == "data"] == ["/data"]
@@ -66,7 +68,7 @@ def test_compose_intervals_are_level_1s():
 
 
 def test_every_step_mounts_the_volume_read_write_as_serve_writes_its_prediction_log():
-    for name, service in COMPOSE["services"].items():
+    for name, service in STEPS.items():
         assert not service["volumes"][0].endswith(":ro"), name
     for container in containers():
         data = next(m for m in container["volumeMounts"] if m["name"] == "data")
@@ -74,7 +76,7 @@ def test_every_step_mounts_the_volume_read_write_as_serve_writes_its_prediction_
 
 
 def test_the_signing_key_reaches_the_steps_that_sign_or_verify_and_no_other():
-    for name, service in COMPOSE["services"].items():
+    for name, service in STEPS.items():
         assert ("MLSTEPS_SIGNING_KEY" in service["environment"]) == (name in ("train", "serve")), name
     for container in containers():
         key = [e for e in container["env"] if e["name"] == "MLSTEPS_SIGNING_KEY"]
@@ -187,6 +189,6 @@ def test_levels_2_and_3_pass_the_same_settings_through(monkeypatch, settings):
     read = Settings()
     for field in chart_valued():
         assert getattr(read, field) == Settings.model_fields[field].default, field
-    passed = {name for service in COMPOSE["services"].values() for name in service["environment"]}
+    passed = {name for service in STEPS.values() for name in service["environment"]}
     missing = sorted(env_name(field) for field in chart_valued() if env_name(field) not in passed)
     assert not missing, f"compose.yaml does not pass these from the shell: {missing}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need on a Debian machine, as root: a Docker engine and compose,
-# a local Python base image (only where no registry is reachable), Podman, and a real helm.
+# a local Python base image (only where no registry is reachable), Podman, a real helm and Prometheus.
 # Idempotent: what is already there is reused, and nothing that was running is stopped.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -14,4 +14,5 @@ bash "$here/docker.sh"
 bash "$here/base_image.sh"
 bash "$here/podman.sh"
 bash "$here/helm.sh"
+bash "$here/prometheus.sh"
 echo ">> runtimes ready"
