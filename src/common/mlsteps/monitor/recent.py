@@ -14,6 +14,7 @@ class Recent:
 
     columns: dict[str, list] = field(default_factory=dict)
     rows: int = 0
+    live_rows: int = 0  # of those, rows the live model answered: the evidence a retrain request needs
     requests: int = 0
     first: str | None = None  # the time of the oldest request read, and of the newest
     last: str | None = None
@@ -53,6 +54,7 @@ def read_recent(log_dir: Path, names: list[str], window_rows: int, live_version:
             added = _add_rows(recent, record.get("instances") or [], names)
             if added:
                 recent.rows += added
+                recent.live_rows += added if record.get("model_version") == live_version else 0
                 recent.requests += 1
                 recent.answers.extend((record.get("predictions") or [])[:added])
                 recent.last = recent.last or record.get("time")

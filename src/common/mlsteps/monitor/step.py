@@ -3,7 +3,9 @@
 Drift: each feature of the newest MLSTEPS_MONITOR_WINDOW_ROWS logged rows against the live model's training
 snapshot (statistics.py). Quality: the live model's answers that got feedback (quality.py). Either crossing
 its threshold asks train to retrain, at most once per live model version: retraining on the same kind of data
-again and again would not help, and a new version gets a fresh look.
+again and again would not help. A new version gets a fresh look once it has answered
+MLSTEPS_MONITOR_MIN_ROWS rows itself: until then, the drift reported is about the requests its predecessor
+answered, and asking again would retrain on every run.
 """
 
 from __future__ import annotations
@@ -98,7 +100,13 @@ def monitor(settings: Settings) -> dict | None:
         "model_version": version,
         "task": task,
         "reference": {"snapshot": snapshot, "rows": len(reference), "the_models_own": own},
-        "recent": {"rows": recent.rows, "requests": recent.requests, "from": recent.first, "to": recent.last},
+        "recent": {
+            "rows": recent.rows,
+            "answered_by_live_model": recent.live_rows,
+            "requests": recent.requests,
+            "from": recent.first,
+            "to": recent.last,
+        },
         "drift_detected": bool(drifted) if enough else None,
         "drifted_features": drifted,
         "features": compared,
@@ -112,17 +120,22 @@ def monitor(settings: Settings) -> dict | None:
         },
         "reasons": reasons,
     }
-    report |= _retrain(settings, report, reasons, version)
+    report |= _retrain(settings, report, reasons, version, recent.live_rows)
     report["verdict"] = verdict(report, settings)
     put_report(settings.monitor_dir, report, now.strftime("%Y%m%dT%H%M%S.%fZ"))
     log.log(logging.WARNING if reasons else logging.INFO, "model v%d: %s", version, report["verdict"])
     return report
 
 
-def _retrain(settings: Settings, report: dict, reasons: list[str], version: int) -> dict:
-    """Ask train to retrain when there are reasons, once per live model version."""
+def _retrain(settings: Settings, report: dict, reasons: list[str], version: int, live_rows: int) -> dict:
+    """Ask train to retrain when there are reasons, once per live model version, on its own answers."""
     if not reasons:
         return {"retrain_requested": False, "retrain_requested_for": None}
+    if live_rows < settings.monitor_min_rows:
+        note = (
+            f"v{version} answered {live_rows} of these rows; asking again once it answered {settings.monitor_min_rows}"
+        )
+        return {"retrain_requested": False, "retrain_requested_for": None, "retrain_note": note}
     previous = read_latest_report(settings.monitor_dir) or {}
     pending = read_retrain_request(settings.monitor_dir)
     if previous.get("retrain_requested_for") == version or (pending and pending.get("model_version") == version):
