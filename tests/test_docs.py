@@ -65,6 +65,7 @@ LEVEL1_DOCS = {
         "docs/level-1-single-function.md",
         "docs/index.md",
         "docs/troubleshooting.md",
+        "docs/monitoring.md",
         "src/single_function/README.md",
     )
 }

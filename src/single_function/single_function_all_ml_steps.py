@@ -54,13 +54,15 @@ HEALTHY_AFTER_SECONDS = 60.0  # a step that ran this long is healthy again: its 
 class Level1Settings(Settings):
     """The package's settings, except that at level 1 every periodic step runs on an interval.
 
-    Short intervals by default, so new versions show up quickly; the same MLSTEPS_* variables and
-    flags change them, and 0 (which means "run once" to the CLI) is refused here.
+    Short intervals by default, so new versions show up quickly, and a short monitor window, so the
+    drift demo of docs/monitoring.md needs few requests; the same MLSTEPS_* variables and flags change
+    them, and 0 (which means "run once" to the CLI) is refused here.
     """
 
     load_data_every: float = Field(10.0, ge=MIN_INTERVAL_SECONDS, allow_inf_nan=False)
     train_every: float = Field(15.0, ge=MIN_INTERVAL_SECONDS, allow_inf_nan=False)
     monitor_every: float = Field(30.0, ge=MIN_INTERVAL_SECONDS, allow_inf_nan=False)
+    monitor_window_rows: int = Field(300, ge=1)  # drift shows up, and goes away, within one `mlsteps traffic`
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
