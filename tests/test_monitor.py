@@ -201,3 +201,13 @@ def test_the_page_escapes_what_it_reads_from_the_volume():
     report = {"model_version": 1, "verdict": "<script>x</script>", "features": {"<b>": {"psi": 0.1, "bins": ["<i>"]}}}
     page = render(report, [])
     assert "<script>" not in page and "&lt;script&gt;" in page and "<b>&lt;b&gt;</b>" in page
+
+
+def test_traffic_without_a_snapshot_is_exit_2_and_without_serve_exit_1(settings, capsys):
+    assert main(["traffic", "--requests", "3"]) == 2
+    assert "there is no snapshot" in capsys.readouterr().err
+    assert main(["load-data"]) == 0
+    from helpers import free_port
+
+    assert main(["traffic", "--requests", "3", "--port", str(free_port())]) == 1
+    assert "0 of 3 requests answered" in capsys.readouterr().out

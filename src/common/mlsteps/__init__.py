@@ -6,11 +6,14 @@ The folders are the architecture: three steps that share nothing but the volume.
 - `train/`: fit, evaluate and publish a model version (`step`, then `pipelines`, `tuning`).
 - `serve/`: the FastAPI app answering from the newest promoted model (`app`, `routes`,
   `request_body`, `scoring`, `live_model`; the same answers faster in `speed_tricks/`).
+- `monitor/`: compare the logged requests with the training data, judge the feedback, write a report
+  and ask for retraining (`step`, then `statistics`, `recent`, `quality`).
 - `volume/`: all that the steps share, knowing no step: `snapshots`, `registry` (model versions and
-  the `latest.json` pointer), `atomic` (whole files only).
+  the `latest.json` pointer), `atomic` (whole files only), `prediction_log` (serve's log and the
+  feedback), `reports` (the monitor's reports and its retrain request).
 
-At the top: `config` (the MLSTEPS_* settings), `cli` (`mlsteps load-data | train | bootstrap | serve |
-doctor | show`), `schedule` (a step once or periodically), `table` (what load-data hands to train
+At the top: `config` (the MLSTEPS_* settings), `cli` (`mlsteps load-data | train | monitor | bootstrap |
+serve | doctor | show | traffic`), `traffic` (a demo client for docs/monitoring.md), `schedule` (a step once or periodically), `table` (what load-data hands to train
 through the volume), `learner_code` (your loader and pipeline), `errors`, `logs`, `doctor`, `show`.
 
 The steps never import each other (tests/test_architecture.py): they meet only in the volume.
