@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -517,4 +518,32 @@ def test_the_learners_own_code_runs_as_pods(settings):
     )
     with stack:
         check_learners_code_answers(serve_bootstraps_itself(stack, {}))
+    assert not leftovers(stack.prefix), "the harness left pods or volumes"
+
+
+@pytest.mark.e2e
+def test_the_monitor_cronjob_reports_drift_from_what_serve_logged(settings):
+    """Level 3 on Podman (standing in for a cluster): serve, as uid 10001 on a read-only root filesystem,
+    writes its prediction log to the claim; one run of the monitor CronJob's pod reads it, with the
+    feedback, and serve shows the report (issue 21's Podman proof)."""
+    need(command_works("podman", "info"), "podman is missing or broken (bash scripts/runtimes/podman.sh)")
+    stack = PodmanStack(objects(), image=podman_image(), host_port=free_port(), project="mlsteps-l3mon")
+    with stack:
+        base_url = serve_bootstraps_itself(stack, {})
+        with httpx.Client(base_url=base_url, timeout=10) as client:
+            for i in range(250):  # far from the iris training data: every feature drifts
+                row = [8.0 + i % 5, 6.0, 9.0, 4.0]
+                answer = client.post("/predict", json={"instances": [row]}).json()
+                client.post("/feedback", json={"request_id": answer["request_id"], "actual": ["setosa"]})
+            time.sleep(2)  # the log's writer writes a batch every second
+            assert "mlsteps_prediction_log_written_total 500.0" in client.get("/metrics").text
+            run = stack.run_job("monitor")
+            assert run.exit_code == 0, run.logs
+            assert "DRIFT in" in run.logs and "retraining requested" in run.logs
+            stack.wait_for("/monitor.json", timeout=30)
+            report = client.get("/monitor.json").json()
+        assert report["drift_detected"] is True and report["live_metrics"]["rows"] == 250
+        assert report["retrain_requested"] and report["recent"]["rows"] == 250
+        run = stack.run_job("train")  # the CronJob's next run honours the request and says why
+        assert run.exit_code == 0 and "retraining because the monitor asked" in run.logs, run.logs
     assert not leftovers(stack.prefix), "the harness left pods or volumes"

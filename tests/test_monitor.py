@@ -134,6 +134,9 @@ def test_shifted_traffic_drifts_asks_for_retraining_once_and_train_honours_it(se
     train(settings)
     assert "retraining because the monitor asked" in caplog.text and "drift in" in caplog.text
     assert read_retrain_request(settings.monitor_dir) is None and list_versions(settings.models_dir) == [1, 2]
+    again = monitor(settings)  # v2 answered none of the drifted rows: no request until it answered enough
+    assert again["model_version"] == 2 and again["drift_detected"] and not again["retrain_requested"]
+    assert "v2 answered 0 of these rows" in again["retrain_note"] and read_retrain_request(settings.monitor_dir) is None
 
 
 def test_a_scheduled_train_runs_on_its_next_tick_when_the_monitor_asks(trained):

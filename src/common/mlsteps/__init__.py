@@ -13,8 +13,9 @@ The folders are the architecture: three steps that share nothing but the volume.
   feedback), `reports` (the monitor's reports and its retrain request).
 
 At the top: `config` (the MLSTEPS_* settings), `cli` (`mlsteps load-data | train | monitor | bootstrap |
-serve | doctor | show | traffic`), `traffic` (a demo client for docs/monitoring.md), `schedule` (a step once or periodically), `table` (what load-data hands to train
-through the volume), `learner_code` (your loader and pipeline), `errors`, `logs`, `doctor`, `show`.
+serve | doctor | show | traffic`), `schedule` (a step once or periodically), `table` (what load-data hands
+to train through the volume), `learner_code` (your loader and pipeline), `errors`, `logs`, `doctor`,
+`show`, `traffic` (a demo client for docs/monitoring.md).
 
 The steps never import each other (tests/test_architecture.py): they meet only in the volume.
 """
