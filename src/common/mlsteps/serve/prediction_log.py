@@ -32,6 +32,14 @@ MAX_REQUEST_ID = 128
 SAFE_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
 
+def request_id_of(scope: dict) -> str:
+    """The request's id: its X-Request-ID header (from the raw headers, as routes.content_headers reads them)."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            return request_id_from(value.decode("latin-1"))
+    return uuid.uuid4().hex
+
+
 def request_id_from(header: str | None) -> str:
     """The client's own X-Request-ID when it is a plain token (letters, digits, - _ . :, up to 128), else a new one."""
     if header and len(header) <= MAX_REQUEST_ID and SAFE_ID.issuperset(header):

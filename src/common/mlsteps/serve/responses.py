@@ -26,6 +26,13 @@ class FastJSONResponse(Response):
     def render(self, content) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY, default=_contiguous)
 
+    def init_headers(self, headers=None) -> None:
+        """A 200 without headers of its own gets its two headers directly; anything else, Starlette's rules."""
+        if headers is None and self.status_code == 200:
+            self.raw_headers = [(b"content-length", b"%d" % len(self.body)), (b"content-type", b"application/json")]
+        else:
+            super().init_headers(headers)
+
 
 def _contiguous(value):
     """orjson writes only C-ordered arrays; some models answer others (a transposed view): copy those."""

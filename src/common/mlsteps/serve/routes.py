@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import sklearn
 from fastapi import APIRouter, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -18,7 +17,7 @@ from pydantic import ValidationError
 from mlsteps.serve import home_page
 from mlsteps.serve.live_model import LiveModel
 from mlsteps.serve.metrics import CONTENT_TYPE
-from mlsteps.serve.prediction_log import request_id_from
+from mlsteps.serve.prediction_log import request_id_of
 from mlsteps.serve.request_body import InputError, PredictRequest, to_inputs
 from mlsteps.serve.responses import (
     NOT_READY,
@@ -80,9 +79,25 @@ def is_json(content_type: str) -> bool:
     return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The body, or BodyTooLarge as soon as it is known to be over `limit`: memory stays bounded."""
-    declared = request.headers.get("content-length", "")
+def content_headers(request: Request) -> tuple[str, str]:
+    """The request's Content-Type and Content-Length ("" when absent), from its raw headers in one pass.
+
+    ASGI servers give header names in lower case; Starlette's `request.headers` would build a mapping first.
+    """
+    content_type = content_length = b""
+    for name, value in request.scope["headers"]:
+        if name == b"content-type":
+            content_type = value
+        elif name == b"content-length":
+            content_length = value
+    return content_type.decode("latin-1"), content_length.decode("latin-1")
+
+
+async def read_limited(request: Request, limit: int, declared: str) -> bytes:
+    """The body, or BodyTooLarge as soon as it is known to be over `limit`: memory stays bounded.
+
+    `declared` is the Content-Length header, "" when the body comes in chunks.
+    """
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(int(declared), limit, declared=True)
     chunks, size = [], 0
@@ -91,7 +106,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
         if size > limit:
             raise BodyTooLarge(limit, limit, declared=False)
         chunks.append(chunk)
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def explain_bad_input(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -120,10 +135,12 @@ async def read_instances(request: Request) -> list:
     `speed_tricks.plain_rows`; pydantic validates everything else straight from the JSON bytes. /docs
     still shows the body: see PREDICT_BODY.
     """
-    if not is_json(request.headers.get("content-type", "")):
+    content_type, content_length = content_headers(request)
+    if not is_json(content_type):
         raise RequestValidationError([])  # explain_bad_input adds the missing header to the answer
-    body = await read_limited(request, request.app.state.settings.body_limit)
-    if request.app.state.settings.speed_tricks:
+    settings = request.app.state.settings
+    body = await read_limited(request, settings.body_limit, content_length)
+    if settings.speed_tricks:
         rows = plain_rows(body)  # the common case, faster; pydantic judges and explains everything else
         if rows is not None:
             return rows
@@ -156,7 +173,7 @@ async def predict_route(request: Request) -> Response:
         return not_ready(live, settings.models_dir)
     try:
         X = to_inputs(instances, current.features, settings.max_batch)
-        return logged(request, instances, score(current, X))
+        return logged(request, instances, predict(current, X))
     except InputError as error:
         return JSONResponse({"detail": error.errors, "expected": EXPECTED}, status_code=422)
 
@@ -166,25 +183,11 @@ def logged(request: Request, instances: list, answer: dict) -> FastJSONResponse:
 
     One tuple appended to a deque: the JSON and the file are the log's writer thread's work (prediction_log.py).
     """
-    request_id = request_id_from(request.headers.get("x-request-id"))
+    request_id = request_id_of(request.scope)
     answer["request_id"] = request_id
     if request.app.state.prediction_log is not None:
         request.app.state.prediction_log.record(request_id, instances, answer["predictions"], answer["model_version"])
     return FastJSONResponse(answer, headers={"X-Request-ID": request_id})
-
-
-def score(current, X):
-    """The model's answers, with scikit-learn's finiteness checks off, on both paths.
-
-    read_instances already refused NaN and infinity; what is left is an overflow inside the model (1e308
-    scaled), which scoring.predict answers with a 422 naming the rows. With the checks on, scikit-learn would
-    raise it as an error (a 500) between two steps of a pipeline. The speed tricks turn the checks off for the
-    whole process (speed_tricks/process.py); without them, this context does it (about 6 µs a request).
-    """
-    if sklearn.get_config()["assume_finite"]:
-        return predict(current, X)
-    with sklearn.config_context(assume_finite=True):
-        return predict(current, X)
 
 
 @probes.get("/healthz", tags=["health"], response_model=Alive)

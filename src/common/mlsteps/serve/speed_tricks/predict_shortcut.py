@@ -127,6 +127,15 @@ def plan(dependant, steps: list) -> list[tuple[str, int | None]]:
     return arguments
 
 
+def raising(error: Exception) -> ASGIApp:
+    """An ASGI app that raises `error`: hands an exception caught outside Starlette to its handler lookup."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise error
+
+    return app
+
+
 class PredictShortcut:
     """Answers POST /predict as FastAPI's route would, without the router; every other request goes on to FastAPI.
 
@@ -170,24 +179,27 @@ class PredictShortcut:
         looked up as Starlette looks them up (`wrap_app_handling_exceptions`), sync ones in a threadpool.
 
         (FastAPI's ExceptionMiddleware wraps the router in the same lookup once more, for what the router
-        itself raises; the shortcut has no router, so one layer gives the same answers.)
+        itself raises; the shortcut has no router, so one layer gives the same answers.) When every dependency
+        is direct, the lookup is only built for an exception: the endpoint has then sent nothing yet, so the
+        handler answers as it would behind the router, and a request that raises nothing pays for no wrapper.
         """
         request = Request(scope, receive, send)
-        overridden = self.overrides is not None and self.overrides.dependency_overrides
-        handle = self.call_directly if self.direct and not overridden else self.call_with_dependencies
-        await wrap_app_handling_exceptions(handle(request), request)(scope, receive, send)
-
-    def call_directly(self, request: Request) -> ASGIApp:
-        """What solve_dependencies does for dependencies that `direct` accepts, without its bookkeeping."""
-
-        async def app(scope: Scope, receive: Receive, send: Send) -> None:
-            results = []
-            for call, arguments in self.steps:
-                results.append(await call(**{name: request if i is None else results[i] for name, i in arguments}))
-            response = await self.call({name: request if i is None else results[i] for name, i in self.arguments})
+        if self.direct and not (self.overrides is not None and self.overrides.dependency_overrides):
+            try:
+                response = await self.call_directly(request)
+            except Exception as error:  # noqa: BLE001 - looked up as Starlette does; re-raised when unhandled
+                await wrap_app_handling_exceptions(raising(error), request)(scope, receive, send)
+                return
             await response(scope, receive, send)
+        else:
+            await wrap_app_handling_exceptions(self.call_with_dependencies(request), request)(scope, receive, send)
 
-        return app
+    async def call_directly(self, request: Request) -> Response:
+        """What solve_dependencies does for dependencies that `direct` accepts, without its bookkeeping."""
+        results = []
+        for call, arguments in self.steps:
+            results.append(await call(**{name: request if i is None else results[i] for name, i in arguments}))
+        return await self.call({name: request if i is None else results[i] for name, i in self.arguments})
 
     def call_with_dependencies(self, request: Request) -> ASGIApp:
         """FastAPI's request handler for a route without a body: its exit stacks, dependencies, then the endpoint."""
