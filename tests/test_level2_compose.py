@@ -293,14 +293,19 @@ def test_compose_stack_end_to_end():
 
 
 @pytest.mark.e2e
-def test_compose_runs_the_learners_own_code_and_serve_only_reads_the_volume():
-    """src/my_ml is in the image: the example loader and pipeline, named from the shell, answer at level 2."""
+def test_compose_runs_the_learners_own_code_and_serve_logs_its_answers_to_the_volume():
+    """src/my_ml is in the image: the example loader and pipeline, named from the shell, answer at level 2;
+    serve, as uid 10001 on a read-only root, writes its prediction log to the volume."""
     stack = Stack(need_compose(), env=LEARNERS_CODE)
     try:
         stack.run("up", "--build", "--detach", timeout=900)
         stack.wait_healthy()
         check_learners_code_answers(stack.base_url)
-        assert stack.run("exec", "-T", "serve", "touch", "/data/models/x", check=False).returncode != 0
+        wait_for(
+            "serve's prediction log on the volume",
+            lambda: stack.run("exec", "-T", "serve", "ls", "/data/predictions/requests", check=False).stdout.strip(),
+            timeout=30,
+        )
         shown = stack.run("exec", "-T", "serve", "mlsteps", "show").stdout
         assert "from python:my_ml.example:load_table" in shown and "LIVE" in shown
     except BaseException:
@@ -308,6 +313,38 @@ def test_compose_runs_the_learners_own_code_and_serve_only_reads_the_volume():
         raise
     finally:
         stack.down()
+
+
+@pytest.mark.e2e
+def test_the_monitoring_profile_runs_prometheus_and_the_drift_alert_fires():
+    """`--profile monitoring`: Prometheus from Debian's package (src/monitoring/Dockerfile) scrapes serve; drift
+    from `mlsteps traffic --drift` inside serve's container reaches the monitor service, and the alert fires."""
+    prometheus_port = free_port()
+    base = python_image() or "debian:bookworm-slim"  # a locally built Debian where no registry answers
+    env = {"MLSTEPS_MONITOR_EVERY": "2", "PROMETHEUS_PORT": str(prometheus_port), "DEBIAN_IMAGE": base}
+    stack = Stack(need_compose(), env=env)
+    try:
+        stack.run("--profile", "monitoring", "up", "--build", "--detach", timeout=900)
+        stack.wait_healthy()
+        sent = stack.run("exec", "-T", "serve", "mlsteps", "traffic", "--drift", "--feedback", timeout=300).stdout
+        assert "sent 300 requests of shifted rows" in sent
+        wait_for(
+            "a report with drift", lambda: http_json(f"{stack.base_url}/monitor.json")[1].get("drift_detected"), 60
+        )
+
+        def firing() -> list[str]:
+            alerts = http_json(f"http://127.0.0.1:{prometheus_port}/api/v1/alerts")[1]["data"]["alerts"]
+            return [alert["labels"]["alertname"] for alert in alerts if alert["state"] == "firing"]
+
+        assert "MlstepsDriftDetected" in wait_for("the drift alert to fire", firing, timeout=120, every=2)
+        assert stack.inspect("prometheus", "{{.Config.User}}") == "10001:10001"
+    except BaseException:
+        print(f"--- last lines of the stack's logs ---\n{stack.logs()}")
+        raise
+    finally:
+        stack.run(
+            "--profile", "monitoring", "down", "-v", "--remove-orphans", "--timeout", "10", timeout=180, check=False
+        )
 
 
 def level2_import_command() -> str:
