@@ -214,3 +214,16 @@ def test_traffic_without_a_snapshot_is_exit_2_and_without_serve_exit_1(settings,
 
     assert main(["traffic", "--requests", "3", "--port", str(free_port())]) == 1
     assert "0 of 3 requests answered" in capsys.readouterr().out
+
+
+def test_a_bad_threshold_is_one_sentence_exit_2(settings, capsys, monkeypatch):
+    monkeypatch.setenv("MLSTEPS_DRIFT_P_VALUE", "2")
+    assert main(["monitor"]) == 2
+    assert capsys.readouterr().err == "mlsteps monitor: error: MLSTEPS_DRIFT_P_VALUE='2' must be less than 1.\n"
+
+
+def test_no_snapshot_to_compare_with_is_one_line_exit_1(trained, capsys):
+    for path in trained.snapshots_dir.iterdir():
+        path.unlink()
+    assert main(["monitor"]) == 1
+    assert "no snapshot in" in capsys.readouterr().err

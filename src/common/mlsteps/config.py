@@ -273,6 +273,7 @@ PROBLEMS = {
     "bool_parsing": "must be true or false",
     "greater_than_equal": "must be {ge} or more",
     "greater_than": "must be more than {gt}",
+    "less_than": "must be less than {lt}",
     "less_than_equal": "must be {le} or less",
     "literal_error": "must be one of {expected}",
 }

@@ -30,10 +30,12 @@ log = logging.getLogger("mlsteps.monitor")
 
 def _reference(settings: Settings, metadata: dict) -> tuple[pd.DataFrame, str, bool]:
     """The live model's training snapshot (or, pruned, the newest one with its columns): rows, name, own?"""
-    own = settings.snapshots_dir / metadata["snapshot"].replace(".pkl", ".json")
-    candidates = [own] + [path for path in reversed(list_snapshots(settings.snapshots_dir)) if path != own]
+    recorded = str(metadata.get("snapshot") or "")
+    own = settings.snapshots_dir / recorded.replace(".pkl", ".json") if recorded else None
+    candidates = [own] if own else []
+    candidates += [path for path in reversed(list_snapshots(settings.snapshots_dir)) if path != own]
     for path in candidates:
-        if not path.exists():
+        if not path.is_file():
             continue
         try:
             table, meta = read_snapshot(path)
