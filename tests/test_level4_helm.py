@@ -1067,3 +1067,23 @@ def test_the_chart_values_run_the_learners_own_code_as_pods():
     with stack:
         check_learners_code_answers(serve_bootstraps_itself(stack, {}))
     assert not leftovers(stack.prefix), "the harness left pods or volumes"
+
+
+def test_the_optional_service_monitor_and_prometheus_rule_carry_the_one_rules_file():
+    """monitoring.*: a ServiceMonitor that selects serve's Service and port, and the alert rules of every level
+    (src/monitoring/alert-rules.yaml, through the chart's files/ link) as a PrometheusRule."""
+    on = {"monitoring": {"serviceMonitor": {"enabled": True, "labels": {"release": "kps"}}}}
+    on["monitoring"]["prometheusRule"] = {"enabled": True, "labels": {"release": "kps"}}
+    objects = by_key(chart_objects(on))
+    monitor = objects[("ServiceMonitor", "mlsteps-serve")]
+    service = objects[("Service", "mlsteps-serve")]
+    assert monitor["metadata"]["labels"]["release"] == "kps"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == [p["name"] for p in service["spec"]["ports"]]
+    rules = objects[("PrometheusRule", "mlsteps-alerts")]["spec"]
+    assert rules == yaml.safe_load((REPO_ROOT / "src/monitoring/alert-rules.yaml").read_text())
+    assert (CHART_DIR / "files/alert-rules.yaml").resolve() == (REPO_ROOT / "src/monitoring/alert-rules.yaml")
+    default = by_key(chart_objects())
+    assert not [key for key in default if key[0] in ("ServiceMonitor", "PrometheusRule")]
+    annotations = pod_template(default[("Deployment", "mlsteps-serve")])["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/port"] == "8000"
