@@ -7,6 +7,8 @@ from pathlib import Path
 
 from mlsteps.volume.prediction_log import FEEDBACK, REQUESTS, newest_records
 
+LOOK_BACK = 4  # feedback is matched to answers among the newest LOOK_BACK x window rows, not the whole log
+
 
 @dataclass
 class Recent:
@@ -39,14 +41,20 @@ def _add_rows(recent: Recent, instances: list, names: list[str]) -> int:
 
 
 def read_recent(log_dir: Path, names: list[str], window_rows: int, live_version: int) -> Recent:
-    """One pass over the log, newest first: rows until `window_rows`, and the answers feedback names."""
+    """One pass over the log, newest first: rows until `window_rows`, and the answers feedback names.
+
+    Feedback comes after its answer, often later: the pass goes on past the window to find the answers
+    feedback names, but not beyond LOOK_BACK windows (a log of a week would otherwise be read every run).
+    """
     actual: dict[str, list] = {}
     for record in newest_records(log_dir, FEEDBACK):
         actual.setdefault(record.get("request_id"), record.get("actual") or [])
         if len(actual) >= window_rows:
             break
     recent = Recent(columns={name: [] for name in names})
+    scanned = 0
     for record in newest_records(log_dir, REQUESTS):
+        scanned += len(record.get("instances") or [])
         wanted = actual.pop(record.get("request_id"), None)
         if wanted is not None and record.get("model_version") == live_version:
             recent.pairs.extend(zip(record.get("predictions") or [], wanted, strict=False))
@@ -59,6 +67,6 @@ def read_recent(log_dir: Path, names: list[str], window_rows: int, live_version:
                 recent.answers.extend((record.get("predictions") or [])[:added])
                 recent.last = recent.last or record.get("time")
                 recent.first = record.get("time")
-        elif not actual:
+        elif not actual or scanned > LOOK_BACK * window_rows:
             break
     return recent
