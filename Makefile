@@ -64,6 +64,7 @@ bench: .venv/.synced-run ## Benchmarks: print figures (see docs/benchmarks.md); 
 	$(RUN) python benchmarks/bench_level1.py
 	$(RUN) python benchmarks/bench_serve.py --pipelines linear forest boosting knn
 	$(RUN) python benchmarks/bench_memory.py
+	$(RUN) python benchmarks/bench_monitoring.py
 	$(RUN) python benchmarks/bench_level2.py --no-cold
 
 clean: ## Remove generated data, models and virtual environments
