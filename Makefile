@@ -79,6 +79,8 @@ bench: .venv/.synced-run ## Benchmarks: print figures (see docs/benchmarks.md); 
 	$(RUN) python benchmarks/bench_serve.py --pipelines linear forest boosting knn
 	$(RUN) python benchmarks/bench_memory.py
 	$(RUN) python benchmarks/bench_level2.py --no-cold
+	$(MAKE) --no-print-directory seaweedfs
+	$(RUN) python benchmarks/bench_store.py
 
 clean: ## Remove generated data, models and virtual environments
 	rm -rf mlsteps-data src/single_function/mlsteps-data .venv .tools .pytest_cache

@@ -43,18 +43,24 @@ def weed_binary() -> Path | None:
 class SeaweedFS:
     """One `weed server` process with an S3 gateway on `s3_port`; the other services on the ports after it."""
 
-    def __init__(self, directory: Path, s3_port: int, bucket: str = BUCKET, log: Path | None = None):
-        self.directory, self.s3_port, self.bucket = directory, s3_port, bucket
+    def __init__(
+        self, directory: Path, s3_port: int, bucket: str = BUCKET, log: Path | None = None, bind: str = "127.0.0.1"
+    ):
+        self.directory, self.s3_port, self.bucket, self.bind = directory, s3_port, bucket, bind
         self.log = log or directory / "weed.log"
         self.endpoint = f"http://127.0.0.1:{s3_port}"
         self.process: subprocess.Popen | None = None
+        # The key pair the gateway accepts: SEAWEEDFS_ACCESS_KEY and SEAWEEDFS_SECRET_KEY when set (the level-2
+        # store container takes them from .env), else a local pair that is no secret.
+        self.access_key = os.environ.get("SEAWEEDFS_ACCESS_KEY", ACCESS_KEY)
+        self.secret_key = os.environ.get("SEAWEEDFS_SECRET_KEY", SECRET_KEY)
 
     def env(self) -> dict[str, str]:
         """The variables every AWS SDK reads, pointing at this server."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
             "AWS_REGION": "us-east-1",
         }
 
@@ -67,7 +73,7 @@ class SeaweedFS:
                     "identities": [
                         {
                             "name": "mlsteps",
-                            "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
                             "actions": ["Admin", "Read", "List", "Tagging", "Write"],
                         }
                     ]
@@ -79,7 +85,7 @@ class SeaweedFS:
             "server",
             f"-dir={self.directory / 'data'}",
             "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
+            f"-ip.bind={self.bind}",
             "-s3",
             f"-s3.port={port}",
             f"-s3.config={identities}",
@@ -151,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", default="mlsteps-store", help="where SeaweedFS keeps its data (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8333, help="the S3 port; the next three are used too")
     parser.add_argument("--bucket", default=BUCKET)
+    parser.add_argument("--bind", default="127.0.0.1", help="0.0.0.0 in a container: other containers connect")
     args = parser.parse_args(argv)
     weed = weed_binary()
     if weed is None:
@@ -158,13 +165,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     directory = Path(args.dir).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    server = SeaweedFS(directory, args.port, args.bucket, log=Path(tempfile.gettempdir()) / "mlsteps-weed.log")
+    log = Path(tempfile.gettempdir()) / "mlsteps-weed.log"
+    server = SeaweedFS(directory, args.port, args.bucket, log=log, bind=args.bind)
+    signal.signal(signal.SIGTERM, lambda signum, frame: server.signal(signal.SIGTERM))  # docker stop: weed stops
     server.start(weed)
     try:
         server.wait_ready()
         print(f"SeaweedFS answers S3 at {server.endpoint}, bucket {args.bucket!r}, data in {directory}")
         print("In another terminal, run the three steps on it:")
-        variables = " ".join(f"{name}={value}" for name, value in server.env().items())
+        shown = {
+            **server.env(),
+            **({"AWS_SECRET_ACCESS_KEY": "<SEAWEEDFS_SECRET_KEY>"} if server.secret_key != SECRET_KEY else {}),
+        }
+        variables = " ".join(f"{name}={value}" for name, value in shown.items())
         print(f"  MLSTEPS_STORE=s3://{args.bucket}/level1 {variables} make run")
         print("Ctrl-C stops it.")
         server.process.wait()
