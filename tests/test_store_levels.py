@@ -12,7 +12,7 @@ import yaml
 
 from helm_commands import render_objects
 from helpers import REPO_ROOT, need
-from kube_harness import containers, newest_minor, pod_template, strict_schema_errors, yaml_objects
+from kube_harness import checkov_scan, containers, newest_minor, pod_template, strict_schema_errors, yaml_objects
 
 STEPS = ("load-data", "train", "serve", "bootstrap", "import-model")
 
@@ -117,3 +117,39 @@ def test_the_level3_overlay_has_the_store_and_no_claim():
     assert settings["data"]["AWS_ENDPOINT_URL"] == "http://mlsteps-store:8333"
     assert settings["data"]["MLSTEPS_STORE"] == "s3://mlsteps/level3"
     assert strict_schema_errors(objects, newest_minor()) == []
+
+
+@pytest.mark.e2e
+def test_policy_scan_of_the_store_renders_finds_nothing_unexplained(tmp_path):
+    """checkov on the chart with the in-cluster store and on level 3's store overlay (seconds to start)."""
+    need(shutil.which("kubectl") is not None, "kubectl is not installed (scripts/runtimes/install.sh)")
+    chart = render_objects({"store": "s3://mlsteps/level4", "seaweedfs": {"enabled": True}}, "mlsteps")
+    overlay = yaml_objects(
+        subprocess.run(
+            ["kubectl", "kustomize", str(REPO_ROOT / "src/kubectl_store")], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    for name, objects in (("chart", chart), ("overlay", overlay)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "objects.yaml").write_text(yaml.safe_dump_all(objects, sort_keys=False))
+        checkov_scan(folder, objects)
+
+
+def test_level3_store_objects_are_the_charts():
+    """src/kubectl_store/store.yaml is the chart's StatefulSet and Service, written out (one source of truth)."""
+    from kube_harness import load_objects
+
+    chart = {
+        o["kind"]: o
+        for o in render_objects({"store": "s3://mlsteps/level3", "seaweedfs": {"enabled": True}}, "mlsteps")
+        if o["kind"] in ("StatefulSet", "Service") and o["metadata"]["name"] == "mlsteps-store"
+    }
+    level3 = {o["kind"]: o for o in load_objects([REPO_ROOT / "src/kubectl_store/store.yaml"])}
+    assert set(level3) == set(chart) == {"StatefulSet", "Service"}
+    helm_only = ("helm.sh/chart", "app.kubernetes.io/managed-by", "app.kubernetes.io/version")
+    for kind in chart:
+        labels = chart[kind]["spec"].get("template", {}).get("metadata", {}).get("labels", {})
+        for name in helm_only:  # Helm's own labels: level 3 has no chart version to name
+            labels.pop(name, None)
+        assert level3[kind]["spec"] == chart[kind]["spec"], kind
