@@ -83,4 +83,4 @@ bench: .venv/.synced-run ## Benchmarks: print figures (see docs/benchmarks.md); 
 	$(RUN) python benchmarks/bench_store.py
 
 clean: ## Remove generated data, models and virtual environments
-	rm -rf mlsteps-data src/single_function/mlsteps-data .venv .tools .pytest_cache
+	rm -rf mlsteps-data mlsteps-store src/single_function/mlsteps-data .venv .tools .pytest_cache

@@ -11,6 +11,16 @@ from mlsteps.volume.location import snapshots_area
 from mlsteps.volume.snapshots import list_snapshots, read_snapshot
 
 
+def folder_settings(tmp_path, monkeypatch):
+    """Settings on a temporary folder, for the one test a bucket cannot run."""
+    from helpers import clear_mlsteps_variables
+    from mlsteps.config import load_settings
+
+    clear_mlsteps_variables(monkeypatch)
+    monkeypatch.setenv("MLSTEPS_DATA_DIR", str(tmp_path / "volume"))
+    return load_settings()
+
+
 @pytest.fixture
 def settings(volume_settings):
     """Every test here runs twice: on a local folder and on an S3 bucket (SeaweedFS)."""
@@ -82,16 +92,14 @@ def test_concurrent_runs_never_reuse_a_snapshot_number(settings):
     assert sequences == [1, 2, 3, 4]
 
 
-def test_a_stale_data_file_without_its_sidecar_is_pruned(settings):
+def test_a_stale_data_file_without_its_sidecar_is_pruned(tmp_path, monkeypatch):
+    """A folder only: an S3 object's time cannot be set back (test_registry keeps fresh orphans on both)."""
     import os
     import time
 
     from mlsteps.volume.atomic import STALE_SECONDS
 
-    if settings.store:
-        pytest.skip(
-            "a folder only: an S3 object's time cannot be set back (test_registry keeps a fresh orphan on both)"
-        )
+    settings = folder_settings(tmp_path, monkeypatch)
     load_data(settings)
     orphan = settings.snapshots_dir / "snapshot-000009.pkl"
     orphan.write_bytes(b"half written")

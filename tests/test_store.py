@@ -266,3 +266,39 @@ def test_serve_asks_for_the_pointer_only_and_fetches_a_model_once(settings, seaw
     polls = calls[fetched:]
     assert len(polls) == 5 and all(call.startswith("GetObject") and "latest.json" in call for call in polls), polls
     assert json.loads(live.models.store.get(live.models.key("latest.json")))["version"] == 1
+
+
+# -- level 1 end to end: `make run` with MLSTEPS_STORE -------------------------------------------------
+
+
+def test_level1_runs_the_three_steps_on_the_store_and_leaves_the_folder_empty(settings, seaweedfs, tmp_path):
+    """The launcher as `make run` starts it, with the variables docs/beyond-one-machine.md exports."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import LAUNCHER, SAMPLE, free_port, http_json, wait_for
+
+    port, folder = free_port(), tmp_path / "unused-folder"
+    env = {**os.environ, **seaweedfs.env(), "MLSTEPS_STORE": f"s3://{seaweedfs.bucket}/level1-{port}"}
+    process = subprocess.Popen(
+        [sys.executable, str(LAUNCHER), "--port", str(port), "--data-dir", str(folder), "--train-every", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**env, "MLSTEPS_RELOAD_SECONDS": "0.2"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for("/readyz", lambda: http_json(f"{base}/readyz")[1].get("status") == "ready", 60)
+        status, answer = http_json(f"{base}/predict", SAMPLE)
+        assert status == 200 and answer["predictions"] == ["setosa"]
+        first = answer["model_version"]
+        wait_for("a newer model, from the bucket", lambda: http_json(f"{base}/model")[1]["version"] > first, 60)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    shown = subprocess.run(
+        [sys.executable, "-m", "mlsteps", "show"], env=env, capture_output=True, text=True, timeout=60
+    ).stdout
+    assert shown.startswith(f"volume: s3://{seaweedfs.bucket}/level1-{port}") and "LIVE" in shown, shown
+    assert not (folder / "models").exists() and not (folder / "data").exists()  # nothing went to the folder
