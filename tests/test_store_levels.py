@@ -153,3 +153,42 @@ def test_level3_store_objects_are_the_charts():
         for name in helm_only:  # Helm's own labels: level 3 has no chart version to name
             labels.pop(name, None)
         assert level3[kind]["spec"] == chart[kind]["spec"], kind
+
+
+@pytest.mark.e2e
+def test_compose_store_stack_on_the_real_engine():
+    """Level 2 with compose.store.yaml: predictions, no volume on any step, serve keeping on while the store
+    container is killed, and the next model once it is started again."""
+    import subprocess as sp
+
+    from helpers import http_json, need_compose, wait_for
+    from test_level2_compose import Stack
+
+    stack = Stack(need_compose())
+    stack.argv[stack.argv.index("-f") + 1] = str(REPO_ROOT / "src/docker_compose/compose.store.yaml")
+    try:
+        stack.run("up", "--build", "--detach", timeout=1200)
+        stack.wait_healthy()
+        first = stack.predict()
+        assert first and first["predictions"] == ["setosa"]
+        for service in ("load-data", "train", "serve"):
+            assert stack.inspect(service, "{{len .Mounts}}") == "0", f"{service} mounts a volume"
+        assert stack.inspect("store", "{{.Config.User}}") == "10002:10002"
+        sp.run(["docker", "kill", stack.container("store")], check=True, capture_output=True, timeout=60)
+        wait_for("serve to notice", lambda: "mlsteps_store_up 0.0" in metrics(stack.base_url), timeout=60)
+        down = stack.predict()
+        assert down and http_json(f"{stack.base_url}/readyz")[0] == 200
+        sp.run(["docker", "start", stack.container("store")], check=True, capture_output=True, timeout=60)
+        wait_for("a newer model after the store is back", lambda: stack.model_version() > down["model_version"], 120)
+    except BaseException:
+        print(f"--- last lines of the stack's logs ---\n{stack.logs()}")
+        raise
+    finally:
+        stack.down()
+
+
+def metrics(base_url: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as answer:
+        return answer.read().decode()
