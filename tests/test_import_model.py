@@ -49,7 +49,7 @@ def save(model, path):
 
 
 def newest_table(settings):
-    return read_snapshot(list_snapshots(settings.snapshots_dir)[-1])[0]
+    return read_snapshot(settings.snapshots_dir, list_snapshots(settings.snapshots_dir)[-1])[0]
 
 
 def fitted_elsewhere(settings, model):

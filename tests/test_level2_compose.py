@@ -69,8 +69,9 @@ def compose_file() -> dict:
 def test_dockerfile_passes_hadolint():
     hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=str(VENV_BIN))
     need(hadolint is not None, "hadolint is not installed (it comes with the dev dependencies: make setup)")
-    result = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
+    for dockerfile in (DOCKERFILE, DOCKERFILE.with_name("Dockerfile.store")):  # the steps' image, the store's
+        result = subprocess.run([hadolint, str(dockerfile)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_dockerfile_follows_the_contract():
@@ -95,9 +96,10 @@ def test_dockerignore_sends_only_what_the_image_needs():
     assert patterns[0] == "*", "everything is excluded first (data, models, .git, .venv, .tools)"
     allowed = {p[1:] for p in patterns if p.startswith("!")}
     copied = set()
-    for line in DOCKERFILE.read_text().splitlines():
-        if line.startswith("COPY ") and "--from=" not in line:
-            copied.update(line.split()[1:-1])
+    for dockerfile in (DOCKERFILE, DOCKERFILE.with_name("Dockerfile.store")):  # the steps' image, the store's
+        for line in dockerfile.read_text().splitlines():
+            if line.startswith("COPY ") and "--from=" not in line:
+                copied.update(line.split()[1:-1])
     assert copied == allowed, f"COPY sources {sorted(copied)} and .dockerignore exceptions {sorted(allowed)} differ"
     for name in (".git", ".venv", ".tools", "mlsteps-data", "src/single_function"):
         assert name not in allowed

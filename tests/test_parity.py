@@ -129,6 +129,8 @@ NON_DEFAULTS = {
     "drift_psi": 0.35,
     "drift_p_value": 0.05,
     "max_quality_drop": 0.25,
+    "store": "s3://a-bucket/some/prefix",
+    "store_timeout_seconds": 2.5,
 }
 
 
@@ -176,7 +178,7 @@ def test_each_chart_value_reaches_the_steps_as_its_setting(monkeypatch, settings
     for field, value in NON_DEFAULTS.items():
         assert getattr(read, field) == value, field
     unset = [name for name, value in chart_settings({}).items() if value == ""]  # the package's default applies
-    assert unset == ["MLSTEPS_PIPELINE", "MLSTEPS_PARAM_GRID", "MLSTEPS_MAX_BODY_BYTES"]
+    assert unset == ["MLSTEPS_PIPELINE", "MLSTEPS_PARAM_GRID", "MLSTEPS_MAX_BODY_BYTES", "MLSTEPS_STORE"]
 
 
 def test_levels_2_and_3_pass_the_same_settings_through(monkeypatch, settings):

@@ -5,16 +5,29 @@ import json
 import pytest
 from pydantic import SecretStr
 
+from helpers import volume_keys, volume_read, volume_write
 from mlsteps.load_data import load_data
 from mlsteps.train import train
+from mlsteps.volume.location import models_area
 from mlsteps.volume.registry import ModelRejected, load_latest, publish
 
 
 @pytest.fixture
-def trained(settings):
+def settings(volume_settings):
+    """Every test here runs twice: on a local folder and on an S3 bucket (SeaweedFS)."""
+    return volume_settings
+
+
+@pytest.fixture
+def models(settings):
+    return models_area(settings)
+
+
+@pytest.fixture
+def trained(settings, models):
     load_data(settings)
     train(settings)
-    return settings.models_dir
+    return models
 
 
 def test_loads_the_promoted_model(trained):
@@ -23,87 +36,82 @@ def test_loads_the_promoted_model(trained):
 
 
 def test_nothing_promoted_yet(settings):
-    assert load_latest(settings.models_dir) is None
+    assert load_latest(models_area(settings)) is None
 
 
-def test_tampered_pickle_is_refused(trained):
-    pickle_file = trained / "v000001" / "model.pkl"
-    pickle_file.write_bytes(pickle_file.read_bytes() + b"extra")
+def test_tampered_pickle_is_refused(trained, settings):
+    volume_write(settings, "models/v000001/model.pkl", volume_read(settings, "models/v000001/model.pkl") + b"extra")
     with pytest.raises(ModelRejected, match="sha256 .* does not match .*corrupt or tampered"):
         load_latest(trained)
 
 
-def test_pickle_and_metadata_both_rewritten_still_fails_the_pointer_checksum(trained):
-    folder = trained / "v000001"
-    meta = json.loads((folder / "metadata.json").read_text())
-    (folder / "model.pkl").write_bytes(b"not a pickle")
+def test_pickle_and_metadata_both_rewritten_still_fails_the_pointer_checksum(trained, settings):
+    meta = json.loads(volume_read(settings, "models/v000001/metadata.json"))
+    volume_write(settings, "models/v000001/model.pkl", b"not a pickle")
     meta["sha256"] = "0" * 64
-    (folder / "metadata.json").write_text(json.dumps(meta))
+    volume_write(settings, "models/v000001/metadata.json", json.dumps(meta))
     with pytest.raises(ModelRejected):
         load_latest(trained)
 
 
-def test_other_sklearn_version_is_refused(trained):
-    path = trained / "v000001" / "metadata.json"
-    meta = json.loads(path.read_text())
+def test_other_sklearn_version_is_refused(trained, settings):
+    meta = json.loads(volume_read(settings, "models/v000001/metadata.json"))
     meta["sklearn_version"] = "0.24.2"
-    path.write_text(json.dumps(meta))
+    volume_write(settings, "models/v000001/metadata.json", json.dumps(meta))
     with pytest.raises(ModelRejected, match="trained with scikit-learn 0.24.2"):
         load_latest(trained)
 
 
-def test_unreadable_pointer_is_refused(trained):
-    (trained / "latest.json").write_text('{"version": "../../etc"}')
+def test_unreadable_pointer_is_refused(trained, settings):
+    volume_write(settings, "models/latest.json", '{"version": "../../etc"}')
     with pytest.raises(ModelRejected, match="no whole-number 'version'"):
         load_latest(trained)
 
 
-def test_publish_leaves_no_staging_folder(tmp_path):
-    models = tmp_path / "models"
+def test_publish_leaves_only_the_model_and_its_metadata(models, settings):
     version = publish(models, {"any": "picklable"}, {"sklearn_version": "x"}, promote=False)
-    assert version == 1 and sorted(p.name for p in models.iterdir()) == ["v000001"]
+    assert version == 1 and volume_keys(settings, "models/") == [
+        "models/v000001/metadata.json",
+        "models/v000001/model.pkl",
+    ]
 
 
-def test_stale_staging_folders_are_cleaned_but_fresh_ones_kept(trained):
-    import os
-    import time
+def test_a_pickle_whose_metadata_never_came_is_not_a_version_and_is_pruned_once_stale(trained, settings):
+    """A trainer killed between the pickle and its metadata: no reader sees v2, and prune removes it when old."""
+    from mlsteps.volume.registry import list_versions, prune_models
 
-    from mlsteps.volume.atomic import STALE_SECONDS
-    from mlsteps.volume.registry import prune_models
-
-    stale, fresh = trained / ".staging-old", trained / ".staging-new"
-    stale.mkdir()
-    fresh.mkdir()
-    os.utime(stale, (time.time() - STALE_SECONDS - 60,) * 2)
+    volume_write(settings, "models/v000002/model.pkl", b"half a publish")
+    assert list_versions(trained) == [1]
     prune_models(trained, keep=5)
-    assert not stale.exists() and fresh.exists()
+    assert "models/v000002/model.pkl" in volume_keys(settings, "models/")  # fresh: its trainer may be writing
 
 
 # -- one writer at a time: versions in order, a pointer that only moves forwards ----------------------
 
 
-def publish_many(models_dir, count):
+def publish_many(models, count):
     for _ in range(count):
-        publish(models_dir, {"any": "picklable"}, {"sklearn_version": "x"}, promote=True)
+        publish(models, {"any": "picklable"}, {"sklearn_version": "x"}, promote=True)
 
 
-def test_concurrent_trainers_never_share_a_version_and_the_pointer_ends_on_the_newest(tmp_path):
+def test_concurrent_trainers_never_share_a_version_and_the_pointer_ends_on_the_newest(models):
+    """Four processes publish at once: on a local folder a lock orders them; on S3 only conditional writes do."""
     import multiprocessing
 
     from mlsteps.volume.registry import list_versions, read_pointer
 
-    models = tmp_path / "models"
     workers = [multiprocessing.get_context("fork").Process(target=publish_many, args=(models, 5)) for _ in range(4)]
     for worker in workers:
         worker.start()
     for worker in workers:
-        worker.join(60)
+        worker.join(120)
     assert [worker.exitcode for worker in workers] == [0] * 4
     assert list_versions(models) == list(range(1, 21))
     assert read_pointer(models)["version"] == 20
 
 
 def test_a_publish_waits_while_another_writer_holds_the_lock(tmp_path):
+    """A local folder only: its writers share a flock, as before the store."""
     import threading
     import time
 
@@ -120,23 +128,23 @@ def test_a_publish_waits_while_another_writer_holds_the_lock(tmp_path):
     assert list_versions(models) == [1]
 
 
-def test_versions_never_go_backwards_on_the_same_volume(tmp_path):
-    import shutil
+def test_versions_never_go_backwards_on_the_same_volume(models, settings):
+    from mlsteps.volume.location import volume_of
 
-    models = tmp_path / "models"
     publish_many(models, 3)
-    shutil.rmtree(models)  # a clumsy operator empties models/ while serve still shows v3
+    for key in volume_keys(settings, "models/"):  # a clumsy operator empties models/ while serve still shows v3
+        volume_of(settings).delete(key)
     assert publish(models, {"any": "picklable"}, {"sklearn_version": "x"}, promote=True) == 4
 
 
-def test_a_failed_publish_leaves_nothing_behind(tmp_path):
-    models = tmp_path / "models"
+def test_a_failed_publish_leaves_nothing_behind(models, settings):
     with pytest.raises(TypeError):
         publish(models, {"any": "picklable"}, {"not json": object()}, promote=True)
-    assert list(models.iterdir()) == []
+    assert volume_keys(settings, "models/") == []
 
 
 def test_promoted_is_recorded_only_once_the_pointer_moved(tmp_path):
+    """A local folder only: a folder where the pointer belongs makes its write fail."""
     models = tmp_path / "models"
     (models / "latest.json").mkdir(parents=True)  # the pointer cannot be written
     with pytest.raises(OSError):
@@ -144,19 +152,33 @@ def test_promoted_is_recorded_only_once_the_pointer_moved(tmp_path):
     assert json.loads((models / "v000001" / "metadata.json").read_text())["promoted"] is False
 
 
-def test_a_pointer_that_is_not_an_object_is_refused(trained):
-    (trained / "latest.json").write_text("[1, 2]")
+def test_the_pointer_never_moves_backwards_nor_to_a_missing_model(models, settings):
+    """A slow trainer that claimed v1 promotes it after v2 is live: the pointer stays on v2."""
+    from mlsteps.volume.registry import _move_pointer, read_pointer
+
+    publish_many(models, 2)
+    assert _move_pointer(models, 1, "0" * 64) is False and read_pointer(models)["version"] == 2
+    with pytest.raises(ModelRejected, match="model v9 has no readable metadata.json"):
+        _move_pointer(models, 9, "0" * 64)
+    assert read_pointer(models)["version"] == 2
+
+
+def test_a_pointer_that_is_not_an_object_is_refused(trained, settings):
+    volume_write(settings, "models/latest.json", "[1, 2]")
     with pytest.raises(ModelRejected, match="no whole-number 'version'"):
         load_latest(trained)
 
 
-def test_stale_leftovers_of_every_kind_are_pruned(trained):
+def test_stale_temporary_files_are_pruned(tmp_path):
+    """A local folder only (an S3 object is put whole: no temporary file exists)."""
     import os
     import time
 
     from mlsteps.volume.atomic import STALE_SECONDS
     from mlsteps.volume.registry import prune_models
 
+    trained = tmp_path / "models"
+    publish_many(trained, 1)
     stale_pointer_temp, fresh_pointer_temp = trained / ".latest.json.abc.tmp", trained / ".latest.json.def.tmp"
     stale_pointer_temp.write_text("{")
     fresh_pointer_temp.write_text("{")
@@ -174,9 +196,10 @@ def test_rollback_moves_the_pointer_back_and_the_next_version_is_still_newer(set
     for _ in range(3):
         load_data(settings)
         train(settings)
-    assert read_pointer(settings.models_dir)["version"] == 3
-    assert rollback(settings.models_dir, 1).version == 1
-    assert read_pointer(settings.models_dir)["version"] == 1 and load_latest(settings.models_dir).version == 1
+    models = models_area(settings)
+    assert read_pointer(models)["version"] == 3
+    assert rollback(models, 1).version == 1
+    assert read_pointer(models)["version"] == 1 and load_latest(models).version == 1
     assert train(settings).version == 4
 
 
@@ -193,8 +216,8 @@ def test_rollback_to_a_version_that_is_not_kept_is_refused(trained):
 @pytest.mark.parametrize(
     "metadata, words", [("[1, 2]", "is not a JSON object"), ('{"version": 1}', "lacks task, feature_names")]
 )
-def test_metadata_serve_cannot_use_is_refused(trained, metadata, words):
-    (trained / "v000001" / "metadata.json").write_text(metadata)
+def test_metadata_serve_cannot_use_is_refused(trained, settings, metadata, words):
+    volume_write(settings, "models/v000001/metadata.json", metadata)
     with pytest.raises(ModelRejected, match=words):
         load_latest(trained)
 
@@ -207,7 +230,7 @@ def signed(settings):
     settings = settings.model_copy(update={"signing_key": SecretStr(KEY)})
     load_data(settings)
     train(settings)
-    return settings.models_dir
+    return models_area(settings)
 
 
 def test_a_signed_model_loads_with_its_key(signed):
@@ -220,7 +243,7 @@ def test_with_a_key_an_unsigned_model_is_refused(trained):
         load_latest(trained, signing_key=KEY)
 
 
-def test_a_model_signed_with_another_key_or_tampered_is_refused(signed):
+def test_a_model_signed_with_another_key_or_tampered_is_refused(signed, settings):
     with pytest.raises(ModelRejected, match="signature does not match MLSTEPS_SIGNING_KEY"):
         load_latest(signed, signing_key=KEY + "-other")
     # Someone with write access rewrites the pickle and every checksum, but cannot sign.
@@ -228,12 +251,11 @@ def test_a_model_signed_with_another_key_or_tampered_is_refused(signed):
 
     from mlsteps.volume.atomic import sha256_bytes
 
-    folder = signed / "v000001"
     blob = pickle.dumps({"evil": True})
-    meta = json.loads((folder / "metadata.json").read_text())
-    (folder / "model.pkl").write_bytes(blob)
-    (folder / "metadata.json").write_text(json.dumps({**meta, "sha256": sha256_bytes(blob)}))
-    (signed / "latest.json").write_text(json.dumps({"version": 1, "sha256": sha256_bytes(blob)}))
+    meta = json.loads(volume_read(settings, "models/v000001/metadata.json"))
+    volume_write(settings, "models/v000001/model.pkl", blob)
+    volume_write(settings, "models/v000001/metadata.json", json.dumps({**meta, "sha256": sha256_bytes(blob)}))
+    volume_write(settings, "models/latest.json", json.dumps({"version": 1, "sha256": sha256_bytes(blob)}))
     load_latest(signed)  # the checksum alone is fooled: that is why it is not a signature
     with pytest.raises(ModelRejected, match="signature does not match"):
         load_latest(signed, signing_key=KEY)

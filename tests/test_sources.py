@@ -39,7 +39,7 @@ def loaders(learner_code, settings):
 def test_the_example_loader_becomes_a_snapshot(settings):
     settings = settings.model_copy(update={"dataset": "python:my_ml.example:load_table"})
     assert main(["load-data", "--dataset", "python:my_ml.example:load_table"]) == 0
-    table, meta = read_snapshot(list_snapshots(settings.snapshots_dir)[-1])
+    table, meta = read_snapshot(settings.snapshots_dir, list_snapshots(settings.snapshots_dir)[-1])
     assert meta["source"] == "python:my_ml.example:load_table" and table.task == "auto"
     assert table.feature_names[-2:] == ["alcohol_x_flavanoids", "log_proline"] and table.X.shape == (178, 15)
 

@@ -83,7 +83,7 @@ def test_the_gate_scores_the_live_model_on_the_newest_holdout_not_its_own_old_sc
     result = train(settings)
     record = load_latest(settings.models_dir).metadata
     assert result.promoted and record["version"] == 2 and record["compared_with"]["accuracy"] < 0.6
-    table, _ = read_snapshot(list_snapshots(settings.snapshots_dir)[-1])
+    table, _ = read_snapshot(settings.snapshots_dir, list_snapshots(settings.snapshots_dir)[-1])
     held = holdout_mask(table, settings.seed)
     live = load_version(settings.models_dir, 1).model
     assert record["compared_with"]["accuracy"] == round(float((live.predict(table.X[held]) == table.y[held]).mean()), 4)
@@ -102,7 +102,7 @@ def test_retention_never_deletes_the_live_model(settings, worse):
 def test_the_holdout_never_holds_a_copy_of_a_training_row(settings):
     """Simulated rows are drawn with replacement: copies of one base row all land on one side of the split."""
     load_data(settings)
-    table, _ = read_snapshot(list_snapshots(settings.snapshots_dir)[-1])
+    table, _ = read_snapshot(settings.snapshots_dir, list_snapshots(settings.snapshots_dir)[-1])
     held = holdout_mask(table, settings.seed)
     assert len(np.unique(table.groups)) < len(table.groups)  # there are copies to keep together
     assert not set(table.groups[held]) & set(table.groups[~held])
@@ -113,7 +113,9 @@ def test_a_row_is_held_out_in_every_snapshot_or_in_none(settings):
     """The side is fixed by the row's group: the live model (an older snapshot's) never fitted the newest holdout."""
     load_data(settings)
     load_data(settings)
-    (first, _), (second, _) = (read_snapshot(path) for path in list_snapshots(settings.snapshots_dir))
+    (first, _), (second, _) = (
+        read_snapshot(settings.snapshots_dir, name) for name in list_snapshots(settings.snapshots_dir)
+    )
     trained_on = set(first.groups[~holdout_mask(first, settings.seed)])
     assert not trained_on & set(second.groups[holdout_mask(second, settings.seed)])
 
@@ -122,7 +124,7 @@ def test_identical_rows_of_a_table_stay_on_one_side(tmp_path, settings):
     source = tmp_path / "repeats.csv"
     source.write_text("a,b,target\n" + "".join(f"{i % 10},{i % 10 * 2},{i % 2}\n" for i in range(60)))
     load_data(settings.model_copy(update={"dataset": f"csv:{source}"}))
-    table, _ = read_snapshot(list_snapshots(settings.snapshots_dir)[-1])
+    table, _ = read_snapshot(settings.snapshots_dir, list_snapshots(settings.snapshots_dir)[-1])
     held = holdout_mask(table, settings.seed)
     rows = [tuple(r) for r in table.X.to_numpy()]
     assert 0 < held.sum() < len(held)

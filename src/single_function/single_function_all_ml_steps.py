@@ -32,10 +32,11 @@ try:
     from mlsteps.cli import add_setting_options, flags_of, run_step, settings_from
     from mlsteps.config import MIN_INTERVAL_SECONDS, ConfigError, Settings
     from mlsteps.doctor import check_port
-    from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, UserError, explain, one_sentence
+    from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, RuntimeFailure, UserError, explain, one_sentence
     from mlsteps.load_data import load_data
     from mlsteps.logs import setup_logging
     from mlsteps.train import train
+    from mlsteps.volume.location import volume_of
 except ImportError as missing:
     sys.exit(
         f"{missing}. Install the project first: run `make run` from the repository root "
@@ -199,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_level1_settings(args)
         check_port_free(settings)
         setup_logging(settings.log_level, step="launcher")
-        log.info("data dir: %s, dataset: %s", settings.data_dir, settings.dataset)
+        log.info("data dir: %s, dataset: %s", settings.store or settings.data_dir, settings.dataset)
+        volume_of(settings).check()  # a folder to write, or a store that answers (MLSTEPS_STORE): else exit 2 now
         load_data(settings)  # bootstrap in order: a first snapshot, then a first model
         train(settings)
     except UserError as error:
@@ -207,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except OSError as error:
         print(f"single_function_all_ml_steps: error: {one_sentence(error)}", file=sys.stderr)
+        return EXIT_FAILED
+    except RuntimeFailure as error:  # e.g. the store stopped answering during the first snapshot
+        print(f"single_function_all_ml_steps: error: {error}", file=sys.stderr)
         return EXIT_FAILED
 
     # Only now, with no error left to print: the queue's thread writes the children's records to stderr,

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 
 from mlsteps import __version__
-from mlsteps.config import Settings, dataset_choices, ensure_writable_dir, load_settings
+from mlsteps.config import Settings, dataset_choices, load_settings
 from mlsteps.errors import EXIT_BAD_INPUT, EXIT_OK, UserError, env_name, explain
 from mlsteps.logs import setup_logging
 
@@ -158,10 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def roll_back(settings: Settings, version: int) -> int:
     """`mlsteps rollback VERSION`: the one way the pointer moves backwards."""
+    from mlsteps.volume.location import models_area
     from mlsteps.volume.registry import ModelRejected, rollback
 
     try:
-        model = rollback(settings.models_dir, version, settings.signing_secret)
+        model = rollback(models_area(settings), version, settings.signing_secret)
     except ModelRejected as reason:
         raise UserError(f"cannot roll back to v{version}: {reason}.") from None
     metric = model.metadata["primary_metric"]
@@ -195,10 +196,11 @@ def servable_model(settings: Settings) -> int | None:
     """The version of the promoted model if serve could load it here and now (checksum, signature, scikit-learn)
     and it passes the trial serve makes (model_contract.trial on probe rows)."""
     from mlsteps import model_contract
+    from mlsteps.volume.location import models_area
     from mlsteps.volume.registry import ModelRejected, load_latest
 
     try:
-        model = load_latest(settings.models_dir, settings.signing_secret)
+        model = load_latest(models_area(settings), settings.signing_secret)
         if model is not None:
             model_contract.trial_loaded(model)
     except (ModelRejected, model_contract.ContractError) as reason:
@@ -249,6 +251,12 @@ def retrain_requested(settings: Settings):
         return None if request is None else str(request.get("requested_at"))
 
     return token
+def check_volume(settings: Settings, writing: bool = True) -> None:
+    """A folder this user may write, or a store whose endpoint, bucket and credentials answer: else a
+    UserError naming the setting (exit 2) now, rather than a failure in the middle of a step."""
+    from mlsteps.volume.location import volume_of
+
+    volume_of(settings).check(writing=writing)
 
 
 def run_step(
@@ -262,9 +270,9 @@ def run_step(
 
     `flags` (field -> flag, see `flags_of`) lets a failing step's sentence name the flag the user typed.
     """
+    check_volume(settings, writing=command != "serve")
     if command == "serve":  # serve only reads the volume: it may be mounted read-only
         return serve_until_stopped(settings)
-    ensure_writable_dir(settings.data_dir)
     from mlsteps.schedule import run_guarded, run_on_schedule
 
     if command == "bootstrap":
@@ -304,8 +312,10 @@ def main(argv: list[str] | None = None) -> int:
             return send_traffic(settings, args.requests, drift=args.drift, feedback=args.feedback)
         setup_logging(settings.log_level, step=args.command)
         if args.command == "rollback":
+            check_volume(settings)
             return roll_back(settings, args.version)
         if args.command == "import-model":
+            check_volume(settings)
             return import_model_command(settings, args)
         return run_step(args.command, settings, if_missing=getattr(args, "if_missing", False), flags=flags)
     except UserError as error:

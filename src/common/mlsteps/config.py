@@ -159,6 +159,16 @@ def check_signing_key(key: SecretStr | None) -> SecretStr | None:
     return key
 
 
+def check_store(location: str) -> str:
+    """Empty (the MLSTEPS_DATA_DIR folder) or s3://bucket/prefix, with a bucket name S3 accepts."""
+    if location and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?", location):
+        raise ValueError(
+            "is not s3://bucket/prefix (a bucket name: 3-63 lowercase letters, digits, dots and dashes); "
+            "leave it empty for the local folder MLSTEPS_DATA_DIR"
+        )
+    return location.rstrip("/")
+
+
 Count = Annotated[int, Field(ge=1)]
 Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(check_interval)]  # 0: run once
 Cron = Annotated[str, AfterValidator(check_cron)]
@@ -216,6 +226,11 @@ class Settings(BaseSettings):
     drift_psi: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.2  # a feature drifts at this PSI or more...
     drift_p_value: Annotated[float, Field(gt=0, lt=1)] = 0.01  # ...when its two-sample test is also below this
     max_quality_drop: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.1  # live vs holdout, relative
+    # Where the volume lives: empty, the data_dir folder; or s3://bucket/prefix on any S3-compatible server,
+    # its endpoint and credentials read as the AWS SDKs read them (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...).
+    store: Annotated[str, AfterValidator(check_store)] = ""
+    # The connect and the read timeout of every call to an s3:// store (one retry where it is safe).
+    store_timeout_seconds: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 10.0
 
     @property
     def signing_secret(self) -> str | None:

@@ -88,11 +88,30 @@ def check_port(settings: Settings) -> Check:
 
 
 def check_data_dir(settings: Settings) -> Check:
+    if settings.store:
+        return check_store(settings)
     try:
         ensure_writable_dir(settings.data_dir)
         return Check("data dir", True, f"{settings.data_dir.resolve()} is writable")
     except ConfigError as error:
         return Check("data dir", False, str(error), "set MLSTEPS_DATA_DIR (or --data-dir) to a folder you can write")
+
+
+def check_store(settings: Settings) -> Check:
+    """MLSTEPS_STORE answers: its endpoint, bucket and credentials (one write and one delete)."""
+    from mlsteps.errors import UserError
+    from mlsteps.volume.location import volume_of
+
+    try:
+        volume_of(settings).check()
+        return Check("store", True, f"{settings.store} answers and can be written")
+    except UserError as error:
+        return Check(
+            "store",
+            False,
+            str(error),
+            "start the store (make store), or fix AWS_ENDPOINT_URL, the bucket or the AWS_* credentials",
+        )
 
 
 def check_command(name: str, argv: tuple[str, ...], fix: str, install: str = "") -> Check:

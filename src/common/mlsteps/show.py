@@ -8,6 +8,7 @@ reads, so it also works in the serve container, whose volume is read-only.
 from __future__ import annotations
 
 from mlsteps.config import Settings
+from mlsteps.volume.location import models_area, snapshots_area
 from mlsteps.volume.registry import ModelRejected, list_versions, read_metadata, read_pointer
 from mlsteps.volume.reports import read_latest_report, read_retrain_request
 from mlsteps.volume.snapshots import SnapshotRejected, list_snapshots, read_snapshot
@@ -16,11 +17,12 @@ FIRST_ROWS = 5
 
 
 def _snapshot_lines(settings: Settings) -> list[str]:
-    snapshots = list_snapshots(settings.snapshots_dir)
+    data = snapshots_area(settings)
+    snapshots = list_snapshots(data)
     if not snapshots:
-        return [f"no snapshot yet in {settings.snapshots_dir} (run load-data)"]
+        return [f"no snapshot yet in {data} (run load-data)"]
     try:
-        table, meta = read_snapshot(snapshots[-1])
+        table, meta = read_snapshot(data, snapshots[-1])
     except SnapshotRejected as reason:
         return [f"newest snapshot refused: {reason}"]
     lines = [
@@ -42,7 +44,7 @@ def _snapshot_lines(settings: Settings) -> list[str]:
 
 def _model_line(settings: Settings, version: int, live: int | None) -> str:
     try:
-        meta = read_metadata(settings.models_dir, version)
+        meta = read_metadata(models_area(settings), version)
         metrics = ", ".join(f"{name}={value}" for name, value in meta["metrics"].items())
         what = f"{meta['estimator']}" if "estimator" in meta else ""
         state = "LIVE" if version == live else ("promoted before" if meta.get("promoted") else "not promoted")
@@ -52,11 +54,12 @@ def _model_line(settings: Settings, version: int, live: int | None) -> str:
 
 
 def _model_lines(settings: Settings) -> list[str]:
-    versions = list_versions(settings.models_dir)
+    models = models_area(settings)
+    versions = list_versions(models)
     if not versions:
-        return [f"no model yet in {settings.models_dir} (run train)"]
+        return [f"no model yet in {models} (run train)"]
     try:
-        pointer = read_pointer(settings.models_dir)
+        pointer = read_pointer(models)
     except ModelRejected as reason:
         pointer, versions_note = None, f" (the pointer is refused: {reason})"
     else:
@@ -81,7 +84,7 @@ def _monitor_lines(settings: Settings) -> list[str]:
 
 def show(settings: Settings) -> int:
     """Print the volume's snapshots and models; 0 always: an empty volume is an answer too."""
-    print(f"volume: {settings.data_dir.resolve()}")
+    print(f"volume: {settings.store or settings.data_dir.resolve()}")
     for line in _snapshot_lines(settings) + _model_lines(settings) + _monitor_lines(settings):
         print(line)
     return 0

@@ -49,7 +49,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 envFrom:
   - configMapRef:
       name: {{ include "mlsteps.fullname" .root }}-settings  # every MLSTEPS_* setting, shared by all the steps
+{{- if .root.Values.store }}
+  - secretRef:  # AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the store (MLSTEPS_STORE): never in values or git
+      name: {{ include "mlsteps.storeSecret" .root }}
+{{- end }}
 env:
+{{- if .root.Values.store }}
+{{- with include "mlsteps.storeEndpoint" .root }}
+  - name: AWS_ENDPOINT_URL  # the store's S3 endpoint, read as every AWS SDK reads it (none: AWS S3 itself)
+    value: {{ . | quote }}
+{{- end }}
+  - name: AWS_REGION
+    value: {{ .root.Values.storeAccess.region | quote }}
+{{- end }}
   - name: MLSTEPS_DATA_DIR
     value: /data  # the claim's mount path
 {{- if .serve }}
@@ -97,9 +109,14 @@ checkov.io/skip5: CKV_K8S_35=The signing key is one setting among the MLSTEPS_* 
 
 {{/* The claim every pod mounts at /data, and a writable /tmp under the read-only root. */}}
 {{- define "mlsteps.volumes" -}}
+{{- if .Values.store -}}
+- name: data  # no claim: snapshots and models live in the store (MLSTEPS_STORE); /data stays an empty folder
+  emptyDir: {}
+{{- else -}}
 - name: data
   persistentVolumeClaim:
     claimName: {{ include "mlsteps.fullname" . }}-data
+{{- end }}
 - name: tmp
   emptyDir: {}
 {{- end }}
@@ -172,4 +189,19 @@ checkov.io/skip5: CKV_K8S_35=The signing key is one setting among the MLSTEPS_* 
 {{- end }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/* The store's S3 endpoint: storeAccess.endpoint, else the in-cluster SeaweedFS's Service. */}}
+{{- define "mlsteps.storeEndpoint" -}}
+{{- if .Values.storeAccess.endpoint }}{{ .Values.storeAccess.endpoint }}{{ else if .Values.seaweedfs.enabled }}http://{{ include "mlsteps.fullname" . }}-store:8333{{ end }}
+{{- end }}
+
+{{/* The Secret with the store's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. */}}
+{{- define "mlsteps.storeSecret" -}}
+{{- .Values.storeAccess.existingSecret | default (printf "%s-store" (include "mlsteps.fullname" .)) }}
+{{- end }}
+
+{{/* For the pods that get the store's key pair as AWS_* variables and have no other secret in their environment. */}}
+{{- define "mlsteps.storeSecretSkip" -}}
+checkov.io/skip5: CKV_K8S_35=The store's key pair reaches the AWS SDK as the AWS_* variables it reads, from a Secret; the container runs nothing else that could read its environment.
 {{- end }}

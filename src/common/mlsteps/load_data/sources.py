@@ -9,6 +9,7 @@ from mlsteps.config import Settings
 from mlsteps.learner_code import load_callable
 from mlsteps.load_data.csv_files import read_csv_table
 from mlsteps.load_data.datasets import DataError, bundled, simulate_new_samples, validated
+from mlsteps.load_data.remote_csv import is_remote_csv, read_remote_csv_table
 from mlsteps.table import TASKS, Table, make_frame
 
 RETURN = "return a DataFrame, or a dict with X, y and feature_names"
@@ -97,6 +98,9 @@ def _with_task(table: Table, task: str) -> Table:
 
 def fetch(settings: Settings, sequence: int) -> Table:
     """The table for snapshot number `sequence` of the configured source."""
+    if settings.dataset.startswith("csv:") and is_remote_csv(settings.dataset.removeprefix("csv:")):
+        url, timeout = settings.dataset.removeprefix("csv:"), settings.store_timeout_seconds
+        return read_remote_csv_table(url, settings.target_column, settings.task, timeout)
     if settings.csv_path is not None:
         return read_csv_table(settings.csv_path, settings.target_column, settings.task)
     if settings.dataset.startswith("python:"):

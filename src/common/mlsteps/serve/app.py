@@ -31,6 +31,7 @@ from mlsteps.serve.responses import UNAUTHORIZED
 from mlsteps.serve.routes import BodyTooLarge, data, explain_bad_input, probes, refuse_large_body
 from mlsteps.serve.speed_tricks.predict_shortcut import PredictShortcut
 from mlsteps.serve.speed_tricks.process import tune_process_for_serving
+from mlsteps.volume.location import models_area
 
 log = logging.getLogger("mlsteps.serve")
 
@@ -63,7 +64,7 @@ async def lifespan(app: FastAPI):
         log.warning(
             "models are not signed (MLSTEPS_SIGNING_KEY is unset): their sha256 catches corruption, not "
             "tampering, so whoever can write %s can run code here",
-            settings.models_dir,
+            live.models,
         )
     if not settings.speed_tricks:
         log.info("speed tricks off (MLSTEPS_SPEED_TRICKS=false): the plain FastAPI path answers, a little slower")
@@ -74,7 +75,7 @@ async def lifespan(app: FastAPI):
     if live.current is None:
         log.info(
             "no model served from %s yet: /readyz answers 503 until train publishes one it can load",
-            settings.models_dir,
+            live.models,
         )
     watcher = asyncio.create_task(watch_pointer(live, settings.reload_seconds))
     report_watcher = asyncio.create_task(watch_report(app.state.report, settings.reload_seconds))
@@ -109,7 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.api_key = expected_key(settings.api_key.get_secret_value() if settings.api_key else None)
-    app.state.live = LiveModel(settings.models_dir, settings.signing_secret, speed_tricks=settings.speed_tricks)
+    app.state.live = LiveModel(models_area(settings), settings.signing_secret, speed_tricks=settings.speed_tricks)
     app.state.prediction_log = (
         PredictionLog(
             settings.prediction_log_dir,

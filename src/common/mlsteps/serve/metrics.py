@@ -48,6 +48,16 @@ class LiveModelCollector(Collector):
             "Models refused (checksum, signature, version, unpickling or trial).",
             value=self.live.rejected,
         )
+        yield GaugeMetricFamily(
+            "mlsteps_store_up",
+            "1 when the volume (folder or store) answered the last poll, else 0.",
+            value=self.live.store_up,
+        )
+        yield CounterMetricFamily(
+            "mlsteps_store_errors",
+            "Polls of the volume that failed (down, hung, refused).",
+            value=self.live.store_errors,
+        )
 
 
 class PredictionLogCollector(Collector):

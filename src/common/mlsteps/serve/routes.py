@@ -170,7 +170,7 @@ async def predict_route(request: Request) -> Response:
     live, settings = request.app.state.live, request.app.state.settings
     current = live.current  # read once: a swap during this request cannot mix two models
     if current is None:
-        return not_ready(live, settings.models_dir)
+        return not_ready(live, live.models)
     try:
         X = to_inputs(instances, current.features, settings.max_batch)
         return logged(request, instances, predict(current, X))
@@ -201,7 +201,7 @@ async def readyz(request: Request):
     """Readiness: 200 once a model is loaded; 503 before, saying why."""
     live = request.app.state.live
     if live.current is None:
-        return not_ready(live, request.app.state.settings.models_dir)
+        return not_ready(live, live.models)
     return {"status": "ready", "model_version": live.current.version}
 
 
@@ -210,7 +210,7 @@ async def model_info(request: Request):
     """The live model's metadata: version, metrics, features, tuning, the snapshot it was trained on."""
     live = request.app.state.live
     current = live.current
-    return FastJSONResponse(current.metadata) if current else not_ready(live, request.app.state.settings.models_dir)
+    return FastJSONResponse(current.metadata) if current else not_ready(live, live.models)
 
 
 @data.get(

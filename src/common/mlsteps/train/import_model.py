@@ -28,7 +28,7 @@ import sklearn
 from sklearn.exceptions import InconsistentVersionWarning
 
 from mlsteps import model_contract
-from mlsteps.config import Settings, ensure_writable_dir
+from mlsteps.config import Settings
 from mlsteps.errors import RuntimeFailure, UserError
 from mlsteps.table import Table, TargetError, guess_task, target_for
 from mlsteps.train.pipelines import describe, is_fitted
@@ -41,6 +41,7 @@ from mlsteps.train.step import (
     evaluate,
     publish_version,
 )
+from mlsteps.volume.location import snapshots_area
 
 log = logging.getLogger("mlsteps.import_model")
 
@@ -208,11 +209,10 @@ def task_for(settings: Settings, model: object, table: Table, name: str) -> tupl
 
 def import_model(settings: Settings, where: str, force: bool = False, trusted: list[str] | None = None) -> ImportResult:
     """Check, evaluate and publish the model in `where` (a path or an http(s) URL); see the module's docstring."""
-    ensure_writable_dir(settings.models_dir)
     newest = _newest_good_snapshot(settings)
     if newest is None:
         raise UserError(
-            f"there is no data snapshot in {settings.snapshots_dir} to evaluate the model on; "
+            f"there is no data snapshot in {snapshots_area(settings)} to evaluate the model on; "
             "run `mlsteps load-data` first, with MLSTEPS_DATASET naming the data the model is for."
         )
     table, snapshot = newest

@@ -13,12 +13,13 @@ from sklearn.base import BaseEstimator
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score
 
 from mlsteps import model_contract
-from mlsteps.config import ConfigError, Settings, ensure_writable_dir
+from mlsteps.config import ConfigError, Settings
 from mlsteps.errors import RuntimeFailure
 from mlsteps.table import Table, TargetError, guess_task, target_for
 from mlsteps.train.pipelines import choose, describe
 from mlsteps.train.split import group_keys, holdout_mask
 from mlsteps.train.tuning import search_space, silhouette, tune
+from mlsteps.volume.location import models_area, snapshots_area
 from mlsteps.volume.registry import ModelRejected, load_latest, prune_models, publish
 from mlsteps.volume.reports import clear_retrain_request, read_retrain_request
 from mlsteps.volume.snapshots import SnapshotRejected, list_snapshots, read_snapshot
@@ -92,7 +93,7 @@ def plan(settings: Settings, table: Table) -> Plan:
 def _live_on_holdout(settings: Settings, table: Table, task: str, X_test, y_test) -> tuple[int, float] | None:
     """The live model's score on this same holdout, when it is comparable (same task and features)."""
     try:
-        live = load_latest(settings.models_dir, settings.signing_secret)
+        live = load_latest(models_area(settings), settings.signing_secret)
     except ModelRejected as reason:
         log.warning("ignoring the current model: %s", reason)
         return None
@@ -127,9 +128,10 @@ def _tried(pipeline: BaseEstimator, X_test, task: str, features: list[dict]) -> 
 
 def _newest_good_snapshot(settings: Settings):
     """(Table, sidecar) of the newest snapshot that passes its checks; a damaged one is skipped, and said."""
-    for path in reversed(list_snapshots(settings.snapshots_dir)):
+    data = snapshots_area(settings)
+    for sidecar in reversed(list_snapshots(data)):
         try:
-            return read_snapshot(path)
+            return read_snapshot(data, sidecar)
         except SnapshotRejected as reason:
             log.warning("skipping a snapshot: %s", reason)
     return None
@@ -137,10 +139,9 @@ def _newest_good_snapshot(settings: Settings):
 
 def train(settings: Settings) -> TrainResult | None:
     """Train on the newest snapshot; None (and a log line) when there is no data yet."""
-    ensure_writable_dir(settings.models_dir)
     newest = _newest_good_snapshot(settings)
     if newest is None:
-        log.info("no data snapshot yet in %s; nothing to train (the next run tries again)", settings.snapshots_dir)
+        log.info("no data snapshot yet in %s; nothing to train (the next run tries again)", snapshots_area(settings))
         return None
     table, snapshot = newest
     request = read_retrain_request(settings.monitor_dir)
@@ -229,6 +230,7 @@ def publish_version(settings: Settings, model, *, snapshot: dict, table: Table, 
         **own,
     }
     promote, key = scored["promoted"], settings.signing_secret
-    version = publish(settings.models_dir, model, metadata, promote=promote, signing_key=key)
-    prune_models(settings.models_dir, settings.keep_models)
+    models = models_area(settings)
+    version = publish(models, model, metadata, promote=promote, signing_key=key)
+    prune_models(models, settings.keep_models)
     return version

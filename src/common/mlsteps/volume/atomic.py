@@ -23,8 +23,8 @@ def _temp_in(directory: Path, name: str) -> Path:
     return Path(temp)
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same directory, fsync it, then rename it over `path`."""
+def write_temp(path: Path, data: bytes) -> Path:
+    """`data` in a finished (fsynced, readable) temporary file beside `path`, ready to be renamed or linked there."""
     temp = _temp_in(path.parent, path.name)
     try:
         with open(temp, "wb") as handle:
@@ -32,6 +32,16 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, 0o644)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same directory, fsync it, then rename it over `path`."""
+    temp = write_temp(path, data)
+    try:
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)

@@ -1,35 +1,32 @@
-"""Models on the shared volume: versioned folders, a checksum each, and a `latest.json` pointer.
+"""Models on the volume: versioned folders, a checksum each, and a `latest.json` pointer, in any Store.
 
-A model folder appears by one atomic rename, complete; the pointer moves after it (also by rename),
-so a reader that follows the pointer always finds a whole model. A pickle is loaded only when its
-sha256 matches the one recorded at write time (so it is not corrupt), its HMAC signature matches
-when MLSTEPS_SIGNING_KEY is set (so a key holder wrote it: a checksum alone cannot tell, anyone can
-recompute one), and it was made by this scikit-learn version.
+A model is a pickle and its metadata.json, written in that order: a version exists once its metadata
+does, so a reader never finds half a model. A version number is claimed by writing the pickle only if
+no object has its name yet (two trainers cannot share one); the pointer moves by compare-and-swap on
+the tag of the pointer that was read, only forwards, and only to a version that exists (`rollback` is
+the one way back). A local folder also holds a lock around it all, as before the store. A pickle is
+loaded only when its sha256 matches the one recorded at write time (so it is not corrupt), its HMAC
+signature matches when MLSTEPS_SIGNING_KEY is set (so a key holder wrote it: a checksum alone cannot
+tell, anyone can recompute one), and it was made by this scikit-learn version.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
-import os
 import pickle
 import re
-import shutil
-import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import sklearn
 
 from mlsteps.errors import setting_name
-from mlsteps.volume.atomic import (
-    hmac_sha256,
-    is_stale,
-    locked,
-    remove_stale_temp_files,
-    sha256_bytes,
-    write_text_atomic,
-)
+from mlsteps.volume.atomic import STALE_SECONDS, hmac_sha256, sha256_bytes
+from mlsteps.volume.location import area
+from mlsteps.volume.store import Area
 
 POINTER = "latest.json"
 MODEL_FILE = "model.pkl"
@@ -37,6 +34,7 @@ METADATA_FILE = "metadata.json"
 FOLDER = re.compile(r"^v(\d{6,})$")
 REQUIRED_METADATA = ("version", "task", "feature_names", "primary_metric", "metrics", "sklearn_version", "sha256")
 HIGH_WATER_MARK = ".last-model-version"  # beside models/: the highest version ever claimed on this volume
+CLAIM_ATTEMPTS = 1000  # numbers tried before a publish gives up (only as many writers as that could race)
 
 
 class ModelRejected(Exception):
@@ -59,58 +57,62 @@ def folder_name(version: int) -> str:
     return f"v{version:06d}"
 
 
-def list_versions(models_dir: Path) -> list[int]:
-    if not models_dir.is_dir():
-        return []
-    return sorted(int(m.group(1)) for p in models_dir.iterdir() if (m := FOLDER.match(p.name)))
+def _models(where: Area | Path) -> Area:
+    return area(where, "models")
 
 
-def read_pointer(models_dir: Path) -> dict | None:
-    """The promoted model's pointer, or None when nothing was promoted yet."""
+def _version_of(name: str) -> int | None:
+    """The version in "v000001/metadata.json" (a finished model); None for any other key."""
+    folder, _, file = name.partition("/")
+    match = FOLDER.match(folder)
+    return int(match.group(1)) if match and file == METADATA_FILE else None
+
+
+def list_versions(models_dir: Area | Path) -> list[int]:
+    """The finished models' versions (their metadata is written), oldest first."""
+    return sorted(v for name in _models(models_dir).names() if (v := _version_of(name)) is not None)
+
+
+def parse_pointer(models: Area, data: bytes) -> dict:
+    """The pointer's JSON, checked; ModelRejected when it is not one."""
     try:
-        pointer = json.loads((models_dir / POINTER).read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as error:
-        raise ModelRejected(f"{models_dir / POINTER} is unreadable ({error})") from None
+        pointer = json.loads(data)
+    except ValueError as error:
+        raise ModelRejected(f"{models}/{POINTER} is unreadable ({error})") from None
     if not isinstance(pointer, dict) or not isinstance(pointer.get("version"), int):
-        raise ModelRejected(f"{models_dir / POINTER} has no whole-number 'version'")
+        raise ModelRejected(f"{models}/{POINTER} has no whole-number 'version'")
     return pointer
 
 
-def read_metadata(models_dir: Path, version: int) -> dict:
-    """One model's metadata.json, without loading its pickle; ModelRejected when it cannot be read."""
+def read_pointer(models_dir: Area | Path) -> dict | None:
+    """The promoted model's pointer, or None when nothing was promoted yet."""
+    models = _models(models_dir)
     try:
-        return json.loads((models_dir / folder_name(version) / METADATA_FILE).read_text())
+        data = models.store.get(models.key(POINTER))
+    except OSError as error:
+        raise ModelRejected(f"{models}/{POINTER} is unreadable ({error})") from None
+    return None if data is None else parse_pointer(models, data)
+
+
+def read_metadata(models_dir: Area | Path, version: int) -> dict:
+    """One model's metadata.json, without loading its pickle; ModelRejected when it cannot be read."""
+    models = _models(models_dir)
+    try:
+        data = models.store.get(models.key(folder_name(version), METADATA_FILE))
+        if data is None:
+            raise FileNotFoundError(f"no {models}/{folder_name(version)}/{METADATA_FILE}")
+        return json.loads(data)
     except (OSError, ValueError) as error:
         raise ModelRejected(f"model v{version} has no readable {METADATA_FILE} ({error})") from None
 
 
-def read_live_metadata(models_dir: Path) -> dict | None:
+def read_live_metadata(models_dir: Area | Path) -> dict | None:
     """The promoted model's metadata (without loading its pickle), or None when nothing was promoted yet."""
     pointer = read_pointer(models_dir)
     return None if pointer is None else read_metadata(models_dir, pointer["version"])
 
 
-def _lock_file(models_dir: Path) -> Path:
-    """Beside models/, not in it: deleting the folder must not delete a lock someone holds."""
-    return models_dir.parent / ".models.lock"
-
-
-def _claim_version(models_dir: Path) -> int:
-    """The next version number, never one used before on this volume (even if models/ was emptied)."""
-    mark = models_dir.parent / HIGH_WATER_MARK
-    try:
-        last = int(mark.read_text())
-    except (FileNotFoundError, ValueError):
-        last = 0
-    pointer = read_pointer_or_none(models_dir)
-    version = max(last, pointer["version"] if pointer else 0, *list_versions(models_dir)) + 1
-    write_text_atomic(mark, f"{version}\n")
-    return version
-
-
-def read_pointer_or_none(models_dir: Path) -> dict | None:
+def read_pointer_or_none(models_dir: Area | Path) -> dict | None:
     """read_pointer, with an unreadable pointer treated as none (a writer replaces it)."""
     try:
         return read_pointer(models_dir)
@@ -118,59 +120,101 @@ def read_pointer_or_none(models_dir: Path) -> dict | None:
         return None
 
 
-def _write_folder(models_dir: Path, version: int, blob: bytes, record: dict) -> None:
-    """Stage the pickle and its metadata in a hidden folder, then rename it into place, whole."""
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=models_dir))
+def _high_water_mark(models: Area) -> tuple[int, str | None]:
+    """The highest version ever claimed (0: none) and the mark's tag, for moving it by compare-and-swap."""
+    found = models.store.get_versioned(HIGH_WATER_MARK)
     try:
-        (staging / MODEL_FILE).write_bytes(blob)
-        (staging / METADATA_FILE).write_text(json.dumps(record, indent=2) + "\n")
-        os.chmod(staging, 0o755)
-        os.rename(staging, models_dir / folder_name(version))
-    except BaseException:  # disk full, killed: leave nothing behind
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        return (int(found.data), found.etag) if found else (0, None)
+    except ValueError:
+        return 0, found.etag
 
 
-def _move_pointer(models_dir: Path, version: int, checksum: str) -> None:
-    pointer = {"version": version, "folder": folder_name(version), "sha256": checksum}
-    write_text_atomic(models_dir / POINTER, json.dumps(pointer) + "\n")
-    record = read_metadata(models_dir, version)
+def _raise_mark(models: Area, version: int) -> None:
+    """Move the mark up to `version`, never down, whoever else moves it meanwhile."""
+    while True:
+        last, etag = _high_water_mark(models)
+        if last >= version or models.store.replace_if(HIGH_WATER_MARK, f"{version}\n".encode(), etag):
+            return
+
+
+def _claim_version(models: Area, blob: bytes) -> int:
+    """Write the pickle under the next free version number, never one used before on this volume (even if
+    models/ was emptied), and return the number; the write itself is the claim (put_if_absent)."""
+    names = models.names()
+    used = [int(m.group(1)) for name in names if (m := FOLDER.match(name.partition("/")[0]))]
+    pointer = read_pointer_or_none(models)
+    version = max(_high_water_mark(models)[0], pointer["version"] if pointer else 0, *used) + 1
+    for candidate in range(version, version + CLAIM_ATTEMPTS):
+        if models.store.put_if_absent(models.key(folder_name(candidate), MODEL_FILE), blob):
+            _raise_mark(models, candidate)
+            return candidate
+    raise RuntimeError(f"no free model version in {models} after {CLAIM_ATTEMPTS} tries")
+
+
+def _write_metadata(models: Area, version: int, record: dict) -> None:
+    models.store.put(models.key(folder_name(version), METADATA_FILE), (json.dumps(record, indent=2) + "\n").encode())
+
+
+def _move_pointer(models: Area, version: int, checksum: str, forwards_only: bool = True) -> bool:
+    """Point latest.json at `version` by compare-and-swap; with `forwards_only`, never at an older version than
+    the one it names. True when it moved (or already named `version`)."""
+    new = (json.dumps({"version": version, "folder": folder_name(version), "sha256": checksum}) + "\n").encode()
+    record = read_metadata(models, version)  # ModelRejected before the pointer could name a missing model
+    while True:
+        found = models.store.get_versioned(models.key(POINTER))
+        current = None
+        if found is not None:
+            try:
+                current = parse_pointer(models, found.data)
+            except ModelRejected:  # an unreadable pointer is replaced
+                current = None
+        if current is not None and forwards_only and current["version"] >= version:
+            return current["version"] == version
+        if models.store.replace_if(models.key(POINTER), new, found.etag if found else None):
+            break
     if not record.get("promoted"):  # recorded only now that the pointer really moved
-        write_text_atomic(
-            models_dir / folder_name(version) / METADATA_FILE, json.dumps({**record, "promoted": True}, indent=2) + "\n"
-        )
+        _write_metadata(models, version, {**record, "promoted": True})
+    return True
 
 
-def publish(models_dir: Path, model: object, metadata: dict, promote: bool, signing_key: str | None = None) -> int:
-    """Write a new model folder atomically, then move the pointer to it if `promote`; returns its version.
+def publish(
+    models_dir: Area | Path, model: object, metadata: dict, promote: bool, signing_key: str | None = None
+) -> int:
+    """Write a new model (pickle, then metadata), then move the pointer to it if `promote`; returns its version.
 
-    All of it holds the volume's models lock, so two trainers cannot interleave: versions are
-    claimed in order, and the pointer only ever moves forwards (`rollback` is the one way back).
+    Versions are claimed by conditional writes, so two trainers never share one, even on two machines;
+    the pointer only ever moves forwards (`rollback` is the one way back). A local folder also holds
+    the volume's models lock throughout, as it always did.
     """
+    models = _models(models_dir)
     blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     checksum = sha256_bytes(blob)
     signature = {"signature": hmac_sha256(blob, signing_key)} if signing_key else {}
-    with locked(_lock_file(models_dir)):
-        models_dir.mkdir(parents=True, exist_ok=True)
-        version = _claim_version(models_dir)
+    with models.store.writer_lock(models.name):
+        version = _claim_version(models, blob)
         record = {"version": version, **metadata, "promoted": False, "sha256": checksum, **signature}
-        _write_folder(models_dir, version, blob, record)
-        current = read_pointer_or_none(models_dir)
-        if promote and (current is None or current["version"] < version):
-            _move_pointer(models_dir, version, checksum)
+        try:
+            _write_metadata(models, version, record)
+        except BaseException:  # metadata that is not JSON, a store gone: the claimed pickle must not stay behind
+            with contextlib.suppress(Exception):  # best effort: prune removes a stale one later; the first error counts
+                models.store.delete(models.key(folder_name(version), MODEL_FILE))
+            raise
+        if promote:
+            _move_pointer(models, version, checksum)
     return version
 
 
-def rollback(models_dir: Path, version: int, signing_key: str | None = None) -> LoadedModel:
+def rollback(models_dir: Area | Path, version: int, signing_key: str | None = None) -> LoadedModel:
     """Point `latest.json` at an older (or any) kept version, after checking it would load; the one way back."""
-    with locked(_lock_file(models_dir)):
-        kept = list_versions(models_dir)
+    models = _models(models_dir)
+    with models.store.writer_lock(models.name):
+        kept = list_versions(models)
         if version not in kept:
             raise ModelRejected(
-                f"there is no model v{version} in {models_dir} (kept: {', '.join(f'v{v}' for v in kept) or 'none'})"
+                f"there is no model v{version} in {models} (kept: {', '.join(f'v{v}' for v in kept) or 'none'})"
             )
-        model = load_version(models_dir, version, signing_key=signing_key)  # the checks serve will make
-        _move_pointer(models_dir, version, model.metadata["sha256"])
+        model = load_version(models, version, signing_key=signing_key)  # the checks serve will make
+        _move_pointer(models, version, model.metadata["sha256"], forwards_only=False)
     return model
 
 
@@ -220,16 +264,21 @@ def _check_blob(
 
 
 def load_version(
-    models_dir: Path, version: int, expected_sha256: str | None = None, signing_key: str | None = None
+    models_dir: Area | Path, version: int, expected_sha256: str | None = None, signing_key: str | None = None
 ) -> LoadedModel:
     """Load one model only after every check passed (see _check_blob); raise ModelRejected if one fails.
 
     The checks come before unpickling because unpickling runs code: a pickle is trusted or not read.
     """
-    folder = models_dir / folder_name(version)
+    models = _models(models_dir)
+    folder = folder_name(version)
     try:
-        metadata = _check_record(version, json.loads((folder / METADATA_FILE).read_text()))
-        blob = (folder / MODEL_FILE).read_bytes()
+        record = models.store.get(models.key(folder, METADATA_FILE))
+        blob = models.store.get(models.key(folder, MODEL_FILE))
+        if record is None or blob is None:
+            missing = METADATA_FILE if record is None else MODEL_FILE
+            raise FileNotFoundError(f"no {models}/{folder}/{missing}")
+        metadata = _check_record(version, json.loads(record))
     except (OSError, ValueError) as error:
         raise ModelRejected(f"model v{version} is incomplete or unreadable ({error})") from None
     _check_blob(version, blob, metadata, expected_sha256, signing_key)
@@ -240,7 +289,7 @@ def load_version(
     return LoadedModel(model, metadata)
 
 
-def load_latest(models_dir: Path, signing_key: str | None = None) -> LoadedModel | None:
+def load_latest(models_dir: Area | Path, signing_key: str | None = None) -> LoadedModel | None:
     """The promoted model, verified; None when nothing was promoted yet."""
     pointer = read_pointer(models_dir)
     if pointer is None:
@@ -248,19 +297,29 @@ def load_latest(models_dir: Path, signing_key: str | None = None) -> LoadedModel
     return load_version(models_dir, pointer["version"], pointer.get("sha256"), signing_key)
 
 
-def prune_models(models_dir: Path, keep: int) -> list[int]:
-    """Delete all but the newest `keep` model folders (never the live one) and any stale leftovers."""
-    with locked(_lock_file(models_dir)):
+def prune_models(models_dir: Area | Path, keep: int) -> list[int]:
+    """Delete all but the newest `keep` models (never the live one) and any stale leftovers."""
+    models = _models(models_dir)
+    with models.store.writer_lock(models.name):
         try:
-            pointer = read_pointer(models_dir)
+            pointer = read_pointer(models)
         except ModelRejected:  # which model is live is unknown: delete no model until the pointer is fixed
             return []
         live = pointer["version"] if pointer else None
-        removed = [version for version in list_versions(models_dir)[:-keep] if version != live]
-        for version in removed:
-            shutil.rmtree(models_dir / folder_name(version), ignore_errors=True)
-        for staging in models_dir.glob(".staging-*"):  # left by a trainer killed mid-publish
-            if is_stale(staging):
-                shutil.rmtree(staging, ignore_errors=True)
-        remove_stale_temp_files(models_dir)  # e.g. a pointer write cut short
+        removed = [version for version in list_versions(models)[:-keep] if version != live]
+        for version in removed:  # metadata first: the version is gone for readers before its pickle is
+            models.store.delete(models.key(folder_name(version), METADATA_FILE))
+            models.store.delete(models.key(folder_name(version), MODEL_FILE))
+        _remove_unfinished(models)
+        models.store.remove_leftovers(models.name)  # e.g. a local pointer write cut short
     return removed
+
+
+def _remove_unfinished(models: Area) -> None:
+    """A pickle whose metadata never came (its trainer died mid-publish), once older than any running publish."""
+    names = models.names()
+    now = time.time()
+    for name, modified in names.items():
+        folder, _, file = name.partition("/")
+        if file == MODEL_FILE and f"{folder}/{METADATA_FILE}" not in names and now - modified > STALE_SECONDS:
+            models.store.delete(models.key(name))

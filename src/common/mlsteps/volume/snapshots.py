@@ -1,4 +1,4 @@
-"""Data snapshots on the shared volume: numbered pickles of named numpy arrays, each made complete by its JSON sidecar.
+"""Data snapshots on the volume: numbered pickles of named numpy arrays, each made complete by its JSON sidecar.
 
 A pickle can run code when it is loaded, so a snapshot is read only after its sha256 matches the
 sidecar, and through an unpickler that admits numpy arrays and nothing else. Each feature column is
@@ -6,6 +6,9 @@ one array under its name: numbers as float64 with NaN where a value is missing, 
 Python strings with None where a value is missing (pickle writes strings and None itself, without
 naming any class); the target and the rows' groups are arrays too. After loading, every array is
 checked to hold only those.
+
+A snapshot's number is claimed by writing its data only if no object has that name yet (two load-datas,
+even on two machines, never share one); its sidecar, written last, makes it visible.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ import io
 import json
 import pickle
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from mlsteps.table import Table, make_frame, stored_columns
-from mlsteps.volume.atomic import is_stale, remove_stale_temp_files, sha256_bytes, write_bytes_atomic, write_text_atomic
+from mlsteps.volume.atomic import STALE_SECONDS, sha256_bytes
+from mlsteps.volume.location import area
+from mlsteps.volume.store import Area
 
 STEM = re.compile(r"^snapshot-(\d{6,})$")
 DATA_SUFFIX = ".pkl"
@@ -49,38 +55,43 @@ class _ArraysOnly(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def _sequence(path: Path) -> int:
-    """The number in snapshot-NNNNNN.pkl or .json; -1 for any other file."""
-    match = STEM.match(path.stem)
-    return int(match.group(1)) if match else -1
+def _sequence(name: str) -> int:
+    """The number in snapshot-NNNNNN.pkl or .json; -1 for any other name."""
+    match = STEM.match(name.rsplit(".", 1)[0])
+    return int(match.group(1)) if match and "/" not in name else -1
 
 
-def list_snapshots(directory: Path) -> list[Path]:
-    """Complete snapshots (their .json exists), oldest first."""
-    if not directory.is_dir():
-        return []
-    return sorted((p for p in directory.glob("snapshot-*.json") if _sequence(p) >= 0), key=_sequence)
+def _data(where: Area | Path) -> Area:
+    return area(where, "data")
 
 
-def next_sequence(directory: Path) -> int:
-    return max((_sequence(p) for p in directory.glob("snapshot-*")), default=0) + 1
+def list_snapshots(directory: Area | Path) -> list[str]:
+    """The complete snapshots' sidecar names (snapshot-000001.json: their sidecar exists), oldest first."""
+    names = _data(directory).names()
+    return sorted((n for n in names if n.endswith(".json") and _sequence(n) >= 0), key=_sequence)
 
 
-def write_snapshot(directory: Path, table: Table, sequence: int) -> Path:
-    """Write the data (a pickle of named numpy arrays), then the sidecar that marks it complete. Returns the sidecar.
+def next_sequence(directory: Area | Path) -> int:
+    return max((_sequence(name) for name in _data(directory).names()), default=0) + 1
 
-    Both appear by atomic rename, the sidecar last, with the data's sha256 in it: a reader that
-    finds a sidecar finds whole data, and can tell if it was damaged since.
+
+def write_snapshot(directory: Area | Path, table: Table, sequence: int) -> str | None:
+    """Write the data (a pickle of named numpy arrays), then the sidecar that marks it complete. Returns the
+    sidecar's name; None when another writer claimed `sequence` first (try the next number).
+
+    The data is written only if its name is free (the claim), the sidecar last, with the data's sha256
+    in it: a reader that finds a sidecar finds whole data, and can tell if it was damaged since.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    data = _data(directory)
     arrays = {"columns": stored_columns(table.X)}
     if table.y is not None:  # clustering data has no target
         arrays["y"] = np.asarray(table.y)
     if table.groups is not None:
         arrays["groups"] = np.asarray(table.groups, dtype=np.int64)
     blob = pickle.dumps(arrays, protocol=pickle.HIGHEST_PROTOCOL)
-    data_path = directory / f"snapshot-{sequence:06d}{DATA_SUFFIX}"
-    write_bytes_atomic(data_path, blob)
+    data_name = f"snapshot-{sequence:06d}{DATA_SUFFIX}"
+    if not data.store.put_if_absent(data.key(data_name), blob):
+        return None
     meta = {
         "sequence": sequence,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -90,23 +101,26 @@ def write_snapshot(directory: Path, table: Table, sequence: int) -> Path:
         "feature_names": table.feature_names,
         "features": table.features(),
         "rows": len(table.X),
-        "file": data_path.name,
+        "file": data_name,
         "sha256": sha256_bytes(blob),
     }
-    json_path = data_path.with_suffix(".json")
-    write_text_atomic(json_path, json.dumps(meta, indent=2) + "\n")
-    return json_path
+    sidecar = f"snapshot-{sequence:06d}.json"
+    data.store.put(data.key(sidecar), (json.dumps(meta, indent=2) + "\n").encode())
+    return sidecar
 
 
-def read_snapshot(json_path: Path) -> tuple[Table, dict]:
+def read_snapshot(directory: Area | Path, sidecar: str) -> tuple[Table, dict]:
     """Load a snapshot back into a Table, with its sidecar; SnapshotRejected when it is damaged or unsafe."""
+    data = _data(directory)
     try:
-        meta = json.loads(json_path.read_text())
-        blob = (json_path.parent / meta["file"]).read_bytes()
+        meta = json.loads(data.store.get(data.key(sidecar)) or b"")
+        blob = data.store.get(data.key(meta["file"]))
+        if blob is None:
+            raise FileNotFoundError(f"no {data}/{meta['file']}")
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise SnapshotRejected(f"{json_path.name} is incomplete or unreadable ({error})") from None
+        raise SnapshotRejected(f"{sidecar} is incomplete or unreadable ({error})") from None
     if sha256_bytes(blob) != meta.get("sha256"):
-        raise SnapshotRejected(f"{meta['file']} does not match the sha256 in {json_path.name} (corrupt or tampered)")
+        raise SnapshotRejected(f"{meta['file']} does not match the sha256 in {sidecar} (corrupt or tampered)")
     try:
         arrays = _ArraysOnly(io.BytesIO(blob)).load()
         columns = _columns(arrays, meta["feature_names"])
@@ -139,15 +153,18 @@ def _columns(arrays: dict, names: list[str]) -> dict[str, np.ndarray]:
     return {name: _checked(name, values, "fO") for name, values in columns.items()}
 
 
-def prune_snapshots(directory: Path, keep: int) -> list[Path]:
+def prune_snapshots(directory: Area | Path, keep: int) -> list[str]:
     """Delete all but the newest `keep` snapshots (sidecar first, so no reader sees a half one) and leftovers."""
+    data = _data(directory)
     removed = []
-    for json_path in list_snapshots(directory)[:-keep]:
-        json_path.unlink(missing_ok=True)
-        (json_path.with_suffix(DATA_SUFFIX)).unlink(missing_ok=True)
-        removed.append(json_path)
-    for data_file in directory.glob(f"snapshot-*{DATA_SUFFIX}"):  # its sidecar never came: the writer died
-        if not data_file.with_suffix(".json").exists() and is_stale(data_file):
-            data_file.unlink(missing_ok=True)
-    remove_stale_temp_files(directory)  # writes cut short
+    for sidecar in list_snapshots(data)[:-keep]:
+        data.store.delete(data.key(sidecar))
+        data.store.delete(data.key(sidecar.removesuffix(".json") + DATA_SUFFIX))
+        removed.append(sidecar)
+    names, now = data.names(), time.time()
+    for name, modified in names.items():  # data whose sidecar never came: the writer died
+        orphan = name.endswith(DATA_SUFFIX) and name.removesuffix(DATA_SUFFIX) + ".json" not in names
+        if orphan and _sequence(name) >= 0 and now - modified > STALE_SECONDS:
+            data.store.delete(data.key(name))
+    data.store.remove_leftovers(data.name)  # writes cut short
     return removed
