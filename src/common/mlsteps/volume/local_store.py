@@ -8,8 +8,10 @@ under a flock, so two processes sharing the folder never both win.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from stat import S_ISREG
 
 from mlsteps.config import ensure_writable_dir
 from mlsteps.volume.atomic import locked, remove_stale_temp_files, write_bytes_atomic, write_temp
@@ -78,16 +80,27 @@ class LocalStore:
             self.put(key, data)
         return True
 
-    def list(self, prefix: str) -> dict[str, float]:
+    def _files(self, prefix: str) -> Iterator[tuple[str, os.stat_result]]:
+        """(key, stat) of every finished file under `prefix`; one deleted meanwhile is left out."""
         base = self.path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
         if not base.is_dir():
-            return {}
-        found = {}
+            return
         for path in base.rglob("*"):
             relative = path.relative_to(self.root)
-            if path.is_file() and not any(part.startswith(".") for part in relative.parts):
-                found["/".join(relative.parts)] = path.stat().st_mtime
-        return found
+            if any(part.startswith(".") for part in relative.parts):
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            if S_ISREG(stat.st_mode):
+                yield "/".join(relative.parts), stat
+
+    def list(self, prefix: str) -> dict[str, float]:
+        return {key: stat.st_mtime for key, stat in self._files(prefix)}
+
+    def sizes(self, prefix: str) -> dict[str, int]:
+        return {key: stat.st_size for key, stat in self._files(prefix)}
 
     def delete(self, key: str) -> None:
         path = self.path(key)

@@ -142,17 +142,24 @@ class S3Store:
             refused=False,
         )
 
-    def list(self, prefix: str) -> dict[str, float]:
+    def _listing(self, prefix: str) -> dict[str, dict]:
+        """key -> the listing's entry for it (LastModified, Size, ...), every page of it."""
+
         def every_page():
             found = {}
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix))
             for page in pages:
                 for item in page.get("Contents", []):
-                    key = item["Key"].removeprefix(f"{self.prefix}/") if self.prefix else item["Key"]
-                    found[key] = item["LastModified"].timestamp()
+                    found[item["Key"].removeprefix(f"{self.prefix}/") if self.prefix else item["Key"]] = item
             return found
 
         return self._call("list", prefix, every_page)
+
+    def list(self, prefix: str) -> dict[str, float]:
+        return {key: item["LastModified"].timestamp() for key, item in self._listing(prefix).items()}
+
+    def sizes(self, prefix: str) -> dict[str, int]:
+        return {key: item["Size"] for key, item in self._listing(prefix).items()}
 
     def delete(self, key: str) -> None:
         self._call("delete", key, lambda: self.client.delete_object(Bucket=self.bucket, Key=self._key(key)))

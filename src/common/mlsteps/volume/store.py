@@ -58,6 +58,10 @@ class Store(Protocol):
     def list(self, prefix: str) -> dict[str, float]:
         """Every key under `prefix` ("models/"), with its last change as a Unix time."""
 
+    def sizes(self, prefix: str) -> dict[str, int]:
+        """Every key under `prefix`, with its size in bytes: from the same one listing as `list` (a retention
+        by size reads no object)."""
+
     def delete(self, key: str) -> None:
         """Remove the object; no error when it is already gone."""
 
@@ -87,6 +91,15 @@ class Area:
         """The keys under this area, without the area's name, with their last change."""
         prefix = f"{self.name}/"
         return {key.removeprefix(prefix): modified for key, modified in self.store.list(prefix).items()}
+
+    def sizes(self) -> dict[str, int]:
+        """The keys under this area, without the area's name, with their size in bytes."""
+        prefix = f"{self.name}/"
+        return {key.removeprefix(prefix): size for key, size in self.store.sizes(prefix).items()}
+
+    def part(self, name: str) -> Area:
+        """A folder inside this area ("predictions" -> "predictions/requests")."""
+        return Area(self.store, self.key(name))
 
     def __str__(self) -> str:
         return f"{self.store.where}/{self.name}"
