@@ -122,7 +122,7 @@ def write_log(volume: Path) -> None:
     from mlsteps.volume.prediction_log import FEEDBACK, REQUESTS, batch_name, put_batch
     from mlsteps.volume.snapshots import list_snapshots, read_snapshot
 
-    table, _ = read_snapshot(list_snapshots(volume / "data")[-1])
+    table, _ = read_snapshot(volume / "data", list_snapshots(volume / "data")[-1])
     rows, truth = table.X.to_numpy().tolist(), [str(y) for y in table.y]
     now = time.time() - 3600
     for batch in range(LOGGED_ROWS // 5000):

@@ -11,16 +11,24 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from helpers import wait_for
+from helpers import volume_read, wait_for
 from mlsteps.cli import main
 from mlsteps.monitor import monitor
 from mlsteps.monitor.statistics import drifts, numeric_drift, psi, text_drift
 from mlsteps.traffic import shifted
+from mlsteps.volume.location import models_area, monitor_area, snapshots_area
 from mlsteps.volume.registry import list_versions
 from mlsteps.volume.reports import list_reports, read_latest_report, read_retrain_request, request_retrain
 from mlsteps.volume.snapshots import list_snapshots, read_snapshot
 
 DEFAULTS = {"psi_threshold": 0.2, "p_threshold": 0.01}  # the settings' defaults (tests/test_config checks them)
+
+
+@pytest.fixture
+def settings(volume_settings):
+    """The step's tests run twice: the log and the reports in a local folder, and in an S3 bucket (SeaweedFS)."""
+    return volume_settings
+
 
 # -- the statistics on known distributions ----------------------------------------------------------
 
@@ -84,18 +92,23 @@ def send(client, table, drift: bool, rows: int = 250, seed: int = 0) -> None:
     client.app.state.prediction_log.flush()
 
 
+def newest_table(settings):
+    data = snapshots_area(settings)
+    return read_snapshot(data, list_snapshots(data)[-1])[0]
+
+
 @pytest.fixture
 def served(trained):
     from mlsteps.serve import create_app
 
-    table, _ = read_snapshot(list_snapshots(trained.snapshots_dir)[-1])
+    table = newest_table(trained)
     with TestClient(create_app(trained)) as client:
         yield trained, client, table
 
 
 def test_no_live_model_means_nothing_to_monitor_exit_0(settings, capsys):
     assert main(["monitor"]) == 0
-    assert "nothing to monitor" in capsys.readouterr().err and read_latest_report(settings.monitor_dir) is None
+    assert "nothing to monitor" in capsys.readouterr().err and read_latest_report(monitor_area(settings)) is None
 
 
 def test_too_few_rows_give_no_verdict(served):
@@ -115,7 +128,7 @@ def test_traffic_like_the_training_data_reports_no_drift_and_good_quality(served
     quality = report["live_metrics"]
     assert quality["metric"] == "accuracy" and quality["rows"] == 250 and quality["value"] > 0.9
     assert sum(report["answers"]["counts"].values()) == 250
-    assert read_retrain_request(settings.monitor_dir) is None
+    assert read_retrain_request(monitor_area(settings)) is None
 
 
 def test_shifted_traffic_drifts_asks_for_retraining_once_and_train_honours_it(served, caplog):
@@ -124,19 +137,21 @@ def test_shifted_traffic_drifts_asks_for_retraining_once_and_train_honours_it(se
     report = monitor(settings)
     assert report["drift_detected"] and report["drifted_features"] == table.feature_names
     assert report["live_metrics"]["quality_low"] and report["retrain_requested"]
-    request = read_retrain_request(settings.monitor_dir)
+    request = read_retrain_request(monitor_area(settings))
     assert request["model_version"] == 1 and request["reasons"][0].startswith("drift in ")
     assert monitor(settings)["retrain_note"] == "already asked for this version"  # once per live version
-    assert read_retrain_request(settings.monitor_dir) == request and len(list_reports(settings.monitor_dir)) == 2
+    assert read_retrain_request(monitor_area(settings)) == request and len(list_reports(monitor_area(settings))) == 2
     from mlsteps.train import train
 
     caplog.set_level("INFO", logger="mlsteps.train")
     train(settings)
     assert "retraining because the monitor asked" in caplog.text and "drift in" in caplog.text
-    assert read_retrain_request(settings.monitor_dir) is None and list_versions(settings.models_dir) == [1, 2]
+    assert read_retrain_request(monitor_area(settings)) is None and list_versions(models_area(settings)) == [1, 2]
     again = monitor(settings)  # v2 answered none of the drifted rows: no request until it answered enough
     assert again["model_version"] == 2 and again["drift_detected"] and not again["retrain_requested"]
-    assert "v2 answered 0 of these rows" in again["retrain_note"] and read_retrain_request(settings.monitor_dir) is None
+    assert (
+        "v2 answered 0 of these rows" in again["retrain_note"] and read_retrain_request(monitor_area(settings)) is None
+    )
 
 
 def test_a_scheduled_train_runs_on_its_next_tick_when_the_monitor_asks(trained):
@@ -144,21 +159,21 @@ def test_a_scheduled_train_runs_on_its_next_tick_when_the_monitor_asks(trained):
         [sys.executable, "-m", "mlsteps", "train", "--every", "3600"], stderr=subprocess.PIPE, text=True
     )
     try:
-        wait_for("the scheduled first run", lambda: len(list_versions(trained.models_dir)) == 2, 60)
-        request_retrain(trained.monitor_dir, {"requested_at": "now", "model_version": 2, "reasons": ["a test"]})
-        wait_for("a run before the hour is up", lambda: len(list_versions(trained.models_dir)) == 3, 30)
+        wait_for("the scheduled first run", lambda: len(list_versions(models_area(trained))) == 2, 60)
+        request_retrain(monitor_area(trained), {"requested_at": "now", "model_version": 2, "reasons": ["a test"]})
+        wait_for("a run before the hour is up", lambda: len(list_versions(models_area(trained))) == 3, 30)
     finally:
         process.send_signal(signal.SIGTERM)
         log = process.communicate(timeout=10)[1]
     assert "asked to run now" in log and "retraining because the monitor asked at now (live model v2): a test" in log
-    assert read_retrain_request(trained.monitor_dir) is None
+    assert read_retrain_request(monitor_area(trained)) is None
 
 
 def test_the_report_is_json_on_the_volume_and_show_prints_its_verdict(served, capsys):
     settings, client, table = served
     send(client, table, drift=True)
     monitor(settings)
-    assert json.loads((settings.monitor_dir / "latest.json").read_text())["drift_detected"] is True
+    assert json.loads(volume_read(settings, "monitor/latest.json"))["drift_detected"] is True
     assert main(["show"]) == 0
     out = capsys.readouterr().out
     assert "monitor (" in out and "DRIFT in" in out and "retrain requested at" in out
@@ -176,7 +191,7 @@ def test_the_window_is_the_newest_rows(served):
 
 
 def test_serve_shows_the_newest_report_as_json_a_page_and_gauges(trained, make_app):
-    table, _ = read_snapshot(list_snapshots(trained.snapshots_dir)[-1])
+    table = newest_table(trained)
     with TestClient(make_app(trained.model_copy(update={"reload_seconds": 0.1}))) as client:
         assert client.get("/monitor.json").status_code == 404 and client.get("/monitor").status_code == 404
         send(client, table, drift=False)
@@ -223,7 +238,8 @@ def test_a_bad_threshold_is_one_sentence_exit_2(settings, capsys, monkeypatch):
 
 
 def test_no_snapshot_to_compare_with_is_one_line_exit_1(trained, capsys):
-    for path in trained.snapshots_dir.iterdir():
-        path.unlink()
+    data = snapshots_area(trained)
+    for name in list(data.names()):
+        data.store.delete(data.key(name))
     assert main(["monitor"]) == 1
     assert "no snapshot in" in capsys.readouterr().err

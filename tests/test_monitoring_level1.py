@@ -68,7 +68,7 @@ def test_drift_appears_train_retrains_on_request_and_monitor_shows_it(level1):
         "a report with drift", lambda: len((r := report(base)).get("drifted_features", [])) == 4 and r, 30
     )
     assert drifted["drift_detected"]
-    asked = [read_report(path) for path in list_reports(volume / "monitor")]
+    asked = [read_report(volume / "monitor", name) for name in list_reports(volume / "monitor")]
     asked = [r for r in asked if r["retrain_requested"] and r["model_version"] == version]
     assert asked and asked[0]["reasons"][0].startswith("drift in ")
     wait_for("a model trained on request", lambda: http_json(f"{base}/model")[1].get("version", 0) > version, 60)
@@ -76,7 +76,8 @@ def test_drift_appears_train_retrains_on_request_and_monitor_shows_it(level1):
     assert "train: asked to run now" in log and "retraining because the monitor asked" in log
     page = urllib.request.urlopen(f"{base}/monitor", timeout=5).read().decode()
     assert "DRIFT" in page and page.count("<svg") == 5
-    assert any(r["live_metrics"]["quality_low"] for r in map(read_report, list_reports(volume / "monitor")))
+    kept = [read_report(volume / "monitor", name) for name in list_reports(volume / "monitor")]
+    assert any(r["live_metrics"]["quality_low"] for r in kept)
     show = subprocess.run(
         [sys.executable, "-m", "mlsteps", "show", "--data-dir", str(volume)], capture_output=True, text=True, timeout=60
     )

@@ -7,37 +7,52 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from helpers import SAMPLE
+from helpers import SAMPLE, free_port, volume_keys, volume_read
 from mlsteps.serve.prediction_log import PredictionLog, request_id_from
+from mlsteps.volume.location import open_store, prediction_log_area
 from mlsteps.volume.prediction_log import FEEDBACK, REQUESTS, batch_name, list_batches, prune_log, put_batch, read_batch
+from mlsteps.volume.store import Area
+
+
+@pytest.fixture
+def settings(volume_settings):
+    """Every test of the log runs twice: in a local folder and in an S3 bucket (SeaweedFS)."""
+    return volume_settings
+
+
+@pytest.fixture
+def log_area(settings):
+    return prediction_log_area(settings)
+
+
+def records_in(log_area, kind=REQUESTS) -> list[dict]:
+    return [record for batch in list_batches(log_area, kind) for record in read_batch(log_area, batch)]
 
 
 def logged_records(settings, kind=REQUESTS) -> list[dict]:
-    return [record for batch in list_batches(settings.prediction_log_dir, kind) for record in read_batch(batch)]
+    return records_in(prediction_log_area(settings), kind)
 
 
 # -- the queue and its writer ---------------------------------------------------------------------
 
 
-def test_the_queue_is_bounded_and_a_full_queue_drops_and_counts_instead_of_waiting(tmp_path):
-    log = PredictionLog(tmp_path, queue_size=10, keep_seconds=3600, keep_bytes=10**9)  # no writer running
+def test_the_queue_is_bounded_and_a_full_queue_drops_and_counts_instead_of_waiting(log_area):
+    log = PredictionLog(log_area, queue_size=10, keep_seconds=3600, keep_bytes=10**9)  # no writer running
     for i in range(25):
         log.record(f"r{i}", [[1.0, 2.0]], ["a"], 1)  # returns at once: nothing reads the queue
     assert len(log.queue) == 10 and log.dropped["queue_full"] == 15
     assert not log.record_feedback("r0", ["a"]) and log.dropped["queue_full"] == 16
     assert log.flush() == 10 and len(log.queue) == 0
-    assert [r["request_id"] for b in list_batches(tmp_path, REQUESTS) for r in read_batch(b)] == [
-        f"r{i}" for i in range(10)
-    ]
+    assert [r["request_id"] for r in records_in(log_area)] == [f"r{i}" for i in range(10)]
 
 
-def test_each_batch_is_one_whole_file_of_json_lines_with_no_temporary_file_left(tmp_path):
-    log = PredictionLog(tmp_path, queue_size=100_000, keep_seconds=3600, keep_bytes=10**9)
+def test_each_batch_is_one_whole_file_of_json_lines_with_no_temporary_file_left(log_area, settings):
+    log = PredictionLog(log_area, queue_size=100_000, keep_seconds=3600, keep_bytes=10**9)
     for i in range(12_000):  # more than one file's worth (BATCH_RECORDS)
         log.record(f"r{i}", [[float(i), None, "text"]], [i % 3], 7)
     log.flush()
-    batches = list_batches(tmp_path, REQUESTS)
-    records = [record for batch in batches for record in read_batch(batch)]
+    batches = list_batches(log_area, REQUESTS)
+    records = records_in(log_area)
     assert len(batches) == 3 and len(records) == 12_000
     assert records[5] == {
         "request_id": "r5",
@@ -46,26 +61,48 @@ def test_each_batch_is_one_whole_file_of_json_lines_with_no_temporary_file_left(
         "instances": [[5.0, None, "text"]],
         "predictions": [2],
     }
-    assert not list((tmp_path / REQUESTS).glob(".*.tmp"))
-    assert all(batch.path.read_bytes().endswith(b"}\n") for batch in batches)
+    keys = [f"predictions/requests/{batch.name}" for batch in batches]
+    assert volume_keys(settings, "predictions/") == keys  # the three batches, nothing else (no temporary file)
+    if not settings.store:
+        assert not list((settings.data_dir / "predictions" / REQUESTS).glob(".*.tmp"))
+    assert all(volume_read(settings, key).endswith(b"}\n") for key in keys)
+    assert [batch.size for batch in batches] == [len(volume_read(settings, key)) for key in keys]
 
 
-def test_a_volume_that_refuses_the_write_drops_the_batch_counts_it_and_raises_nothing(tmp_path):
-    (tmp_path / REQUESTS).write_text("a file where the folder should be")
-    log = PredictionLog(tmp_path, queue_size=100, keep_seconds=3600, keep_bytes=10**9)
+def refusing_volume(settings, tmp_path, monkeypatch) -> Area:
+    """A folder with a file where the log's folder should be; an S3 store whose endpoint does not answer."""
+    if not settings.store:
+        (tmp_path / "refusing").mkdir()
+        (tmp_path / "refusing" / "predictions").write_text("a file where the folder should be")
+        return Area(open_store(str(tmp_path / "refusing")), "predictions")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    return Area(open_store(f"{settings.store}-refusing", 1.0), "predictions")
+
+
+def test_a_volume_that_refuses_the_write_drops_the_batch_counts_it_and_raises_nothing(
+    settings, tmp_path, monkeypatch, caplog
+):
+    log = PredictionLog(refusing_volume(settings, tmp_path, monkeypatch), 100, keep_seconds=3600, keep_bytes=10**9)
     log.record("r1", [[1.0]], [1.0], 1)
-    assert log.flush() == 0 and log.dropped["write_failed"] == 1 and log.written == 0
+    log.record_feedback("r1", [1.0])
+    assert log.flush() == 0 and log.dropped["write_failed"] == 2 and log.written == 0
+    assert caplog.text.count("the prediction log cannot write to") == 1  # said once per change, not per batch
+    if settings.store:
+        log._prune()  # pruning a store that does not answer is a warning, not a dead writer thread
+        assert "pruning the prediction log failed" in caplog.text
 
 
-def test_retention_deletes_batches_by_age_then_the_oldest_beyond_the_size(tmp_path):
+def test_retention_deletes_batches_by_age_then_the_oldest_beyond_the_size(log_area):
     now = time.time()
     for hours_ago in (50, 30, 2, 1):
-        put_batch(tmp_path, REQUESTS, batch_name(now - hours_ago * 3600, "w", hours_ago), [{"x": "y" * 1000}])
-    removed = prune_log(tmp_path, keep_seconds=24 * 3600, keep_bytes=10**9, now=now)
-    assert len(removed) == 2 and len(list_batches(tmp_path, REQUESTS)) == 2
-    prune_log(tmp_path, keep_seconds=24 * 3600, keep_bytes=1500, now=now)
-    (left,) = list_batches(tmp_path, REQUESTS)
-    assert left.path.name == batch_name(now - 3600, "w", 1)
+        put_batch(log_area, REQUESTS, batch_name(now - hours_ago * 3600, "w", hours_ago), [{"x": "y" * 1000}])
+    put_batch(log_area, FEEDBACK, batch_name(now - 50 * 3600, "w", 9), [{"request_id": "old"}])
+    removed = prune_log(log_area, keep_seconds=24 * 3600, keep_bytes=10**9, now=now)
+    assert len(removed) == 3 and len(list_batches(log_area, REQUESTS)) == 2 and list_batches(log_area, FEEDBACK) == []
+    assert prune_log(log_area, keep_seconds=24 * 3600, keep_bytes=10**9, now=now) == []
+    prune_log(log_area, keep_seconds=24 * 3600, keep_bytes=1500, now=now)  # each batch is 1,009 bytes
+    (left,) = list_batches(log_area, REQUESTS)
+    assert left.name == batch_name(now - 3600, "w", 1) and left.size == 1009
 
 
 @pytest.mark.parametrize(
@@ -100,7 +137,7 @@ def test_the_setting_turns_the_log_off(trained, make_app):
             client.post("/feedback", json={"request_id": answer.json()["request_id"], "actual": [1]}).status_code == 503
         )
         assert "mlsteps_prediction_log" not in client.get("/metrics").text
-    assert not trained.prediction_log_dir.exists()
+    assert volume_keys(trained, "predictions/") == []
 
 
 def test_a_full_queue_never_fails_a_prediction_and_shows_in_the_metrics(trained, make_app):

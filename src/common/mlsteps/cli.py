@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from mlsteps import __version__
 from mlsteps.config import Settings, dataset_choices, load_settings
-from mlsteps.errors import EXIT_BAD_INPUT, EXIT_OK, UserError, env_name, explain
+from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, RuntimeFailure, UserError, env_name, explain
 from mlsteps.logs import setup_logging
 
 PERIODIC = ("load-data", "train", "monitor")
@@ -178,7 +178,7 @@ def roll_back(settings: Settings, version: int) -> int:
 
 def import_model_command(settings: Settings, args: argparse.Namespace) -> int:
     """`mlsteps import-model FILE`: a user's mistake raises UserError (exit 2); a failing disk or network is exit 1."""
-    from mlsteps.errors import EXIT_FAILED, RuntimeFailure, one_sentence
+    from mlsteps.errors import one_sentence
     from mlsteps.train.import_model import import_model
 
     try:
@@ -243,14 +243,28 @@ def serve_until_stopped(settings: Settings) -> int:
 
 
 def retrain_requested(settings: Settings):
-    """For train's schedule: the pending retrain request's time, so train runs on its next tick (monitor asked)."""
+    """For train's schedule: the pending retrain request's time, so train runs on its next tick (monitor asked).
+
+    A volume that does not answer is no request (said once per change): train's own next run fails loudly."""
+    from mlsteps.volume.location import monitor_area
     from mlsteps.volume.reports import read_retrain_request
 
+    monitor, failing = monitor_area(settings), []
+
     def token() -> str | None:
-        request = read_retrain_request(settings.monitor_dir)
+        try:
+            request = read_retrain_request(monitor)
+        except (OSError, RuntimeFailure) as error:
+            if not failing:
+                log.warning("cannot look for a retrain request in %s (%s); looking again", monitor, error)
+            failing[:] = [True]
+            return None
+        failing.clear()
         return None if request is None else str(request.get("requested_at"))
 
     return token
+
+
 def check_volume(settings: Settings, writing: bool = True) -> None:
     """A folder this user may write, or a store whose endpoint, bucket and credentials answer: else a
     UserError naming the setting (exit 2) now, rather than a failure in the middle of a step."""
@@ -321,5 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"mlsteps {args.command}: error: {explain(error, flags)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except RuntimeFailure as error:  # e.g. the store stopped answering while show, traffic or rollback read it
+        print(f"mlsteps {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_OK

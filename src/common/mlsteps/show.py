@@ -8,7 +8,7 @@ reads, so it also works in the serve container, whose volume is read-only.
 from __future__ import annotations
 
 from mlsteps.config import Settings
-from mlsteps.volume.location import models_area, snapshots_area
+from mlsteps.volume.location import models_area, monitor_area, snapshots_area
 from mlsteps.volume.registry import ModelRejected, list_versions, read_metadata, read_pointer
 from mlsteps.volume.reports import read_latest_report, read_retrain_request
 from mlsteps.volume.snapshots import SnapshotRejected, list_snapshots, read_snapshot
@@ -72,11 +72,12 @@ def _model_lines(settings: Settings) -> list[str]:
 
 def _monitor_lines(settings: Settings) -> list[str]:
     """The monitor's last verdict (docs/monitoring.md), and a retrain request train has not honoured yet."""
-    report = read_latest_report(settings.monitor_dir)
+    monitor = monitor_area(settings)
+    report = read_latest_report(monitor)
     if report is None:
-        return [f"no monitor report yet in {settings.monitor_dir} (run monitor)"]
+        return [f"no monitor report yet in {monitor} (run monitor)"]
     lines = [f"monitor ({report.get('created_at')}, model v{report.get('model_version')}): {report.get('verdict')}"]
-    pending = read_retrain_request(settings.monitor_dir)
+    pending = read_retrain_request(monitor)
     if pending:
         lines.append(f"  retrain requested at {pending.get('requested_at')}: {'; '.join(pending.get('reasons', []))}")
     return lines

@@ -18,6 +18,7 @@ import pandas as pd
 
 from mlsteps.config import Settings
 from mlsteps.errors import EXIT_FAILED, EXIT_OK, RuntimeFailure, UserError
+from mlsteps.volume.location import snapshots_area
 from mlsteps.volume.snapshots import SnapshotRejected, list_snapshots, read_snapshot
 
 log = logging.getLogger("mlsteps.traffic")
@@ -60,11 +61,12 @@ def send_traffic(settings: Settings, requests: int, drift: bool = False, feedbac
     """Send `requests` one-row requests; 0 when all were answered, 1 when serve could not be reached."""
     if requests < 1:
         raise UserError("--requests must be 1 or more.")
-    snapshots = list_snapshots(settings.snapshots_dir)
-    if not snapshots:
-        raise UserError(f"there is no snapshot in {settings.snapshots_dir} to draw rows from (run load-data).")
+    data = snapshots_area(settings)
     try:
-        table, meta = read_snapshot(snapshots[-1])
+        snapshots = list_snapshots(data)
+        if not snapshots:
+            raise UserError(f"there is no snapshot in {data} to draw rows from (run load-data).")
+        table, meta = read_snapshot(data, snapshots[-1])
     except SnapshotRejected as reason:
         raise RuntimeFailure(f"the newest snapshot is refused: {reason}") from None
     X = shifted(table.X) if drift else table.X

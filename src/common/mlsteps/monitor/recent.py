@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from mlsteps.volume.prediction_log import FEEDBACK, REQUESTS, newest_records
+from mlsteps.volume.store import Area
 
 LOOK_BACK = 4  # feedback is matched to answers among the newest LOOK_BACK x window rows, not the whole log
 
@@ -40,20 +40,20 @@ def _add_rows(recent: Recent, instances: list, names: list[str]) -> int:
     return added
 
 
-def read_recent(log_dir: Path, names: list[str], window_rows: int, live_version: int) -> Recent:
+def read_recent(log: Area, names: list[str], window_rows: int, live_version: int) -> Recent:
     """One pass over the log, newest first: rows until `window_rows`, and the answers feedback names.
 
     Feedback comes after its answer, often later: the pass goes on past the window to find the answers
     feedback names, but not beyond LOOK_BACK windows (a log of a week would otherwise be read every run).
     """
     actual: dict[str, list] = {}
-    for record in newest_records(log_dir, FEEDBACK):
+    for record in newest_records(log, FEEDBACK):
         actual.setdefault(record.get("request_id"), record.get("actual") or [])
         if len(actual) >= window_rows:
             break
     recent = Recent(columns={name: [] for name in names})
     scanned = 0
-    for record in newest_records(log_dir, REQUESTS):
+    for record in newest_records(log, REQUESTS):
         scanned += len(record.get("instances") or [])
         wanted = actual.pop(record.get("request_id"), None)
         if wanted is not None and record.get("model_version") == live_version:

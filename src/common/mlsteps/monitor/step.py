@@ -21,6 +21,7 @@ from mlsteps.monitor.quality import answer_distribution, live_quality
 from mlsteps.monitor.recent import read_recent
 from mlsteps.monitor.statistics import drifts, numeric_drift, text_drift
 from mlsteps.table import TEXT
+from mlsteps.volume.location import models_area, monitor_area, prediction_log_area, snapshots_area
 from mlsteps.volume.registry import ModelRejected, read_live_metadata
 from mlsteps.volume.reports import put_report, read_latest_report, read_retrain_request, request_retrain
 from mlsteps.volume.snapshots import SnapshotRejected, list_snapshots, read_snapshot
@@ -30,21 +31,20 @@ log = logging.getLogger("mlsteps.monitor")
 
 def _reference(settings: Settings, metadata: dict) -> tuple[pd.DataFrame, str, bool]:
     """The live model's training snapshot (or, pruned, the newest one with its columns): rows, name, own?"""
+    data = snapshots_area(settings)
     recorded = str(metadata.get("snapshot") or "")
-    own = settings.snapshots_dir / recorded.replace(".pkl", ".json") if recorded else None
-    candidates = [own] if own else []
-    candidates += [path for path in reversed(list_snapshots(settings.snapshots_dir)) if path != own]
-    for path in candidates:
-        if not path.is_file():
-            continue
+    own = recorded.removesuffix(".pkl") + ".json" if recorded else None
+    kept = list_snapshots(data)
+    candidates = ([own] if own in kept else []) + [name for name in reversed(kept) if name != own]
+    for name in candidates:
         try:
-            table, meta = read_snapshot(path)
+            table, meta = read_snapshot(data, name)
         except SnapshotRejected as reason:
             log.warning("skipping a snapshot: %s", reason)
             continue
         if table.feature_names == metadata["feature_names"]:
-            return table.X, meta["file"], path == own
-    raise RuntimeFailure(f"no snapshot in {settings.snapshots_dir} has the live model's columns to compare with")
+            return table.X, meta["file"], name == own
+    raise RuntimeFailure(f"no snapshot in {data} has the live model's columns to compare with")
 
 
 def _values(column: pd.Series) -> list:
@@ -76,15 +76,16 @@ def compare_features(settings: Settings, reference: pd.DataFrame, columns: dict,
 def monitor(settings: Settings) -> dict | None:
     """Compare, judge, write the report (and the retrain request); None when no model is live yet."""
     try:
-        metadata = read_live_metadata(settings.models_dir)
+        metadata = read_live_metadata(models_area(settings))
     except ModelRejected as reason:
         raise RuntimeFailure(f"the live model's metadata cannot be read: {reason}") from None
     if metadata is None:
-        log.info("no model is live yet in %s: nothing to monitor (the next run looks again)", settings.models_dir)
+        log.info("no model is live yet in %s: nothing to monitor (the next run looks again)", models_area(settings))
         return None
     features = metadata.get("features") or [{"name": n, "type": "number"} for n in metadata["feature_names"]]
     version, task = metadata["version"], metadata["task"]
-    recent = read_recent(settings.prediction_log_dir, metadata["feature_names"], settings.monitor_window_rows, version)
+    log_area = prediction_log_area(settings)
+    recent = read_recent(log_area, metadata["feature_names"], settings.monitor_window_rows, version)
     reference, snapshot, own = _reference(settings, metadata)
     enough = recent.rows >= settings.monitor_min_rows
     compared = compare_features(settings, reference, recent.columns, features) if enough else {}
@@ -124,7 +125,7 @@ def monitor(settings: Settings) -> dict | None:
     }
     report |= _retrain(settings, report, reasons, version, recent.live_rows)
     report["verdict"] = verdict(report, settings)
-    put_report(settings.monitor_dir, report, now.strftime("%Y%m%dT%H%M%S.%fZ"))
+    put_report(monitor_area(settings), report, now.strftime("%Y%m%dT%H%M%S.%fZ"))
     log.log(logging.WARNING if reasons else logging.INFO, "model v%d: %s", version, report["verdict"])
     return report
 
@@ -138,8 +139,9 @@ def _retrain(settings: Settings, report: dict, reasons: list[str], version: int,
             f"v{version} answered {live_rows} of these rows; asking again once it answered {settings.monitor_min_rows}"
         )
         return {"retrain_requested": False, "retrain_requested_for": None, "retrain_note": note}
-    previous = read_latest_report(settings.monitor_dir) or {}
-    pending = read_retrain_request(settings.monitor_dir)
+    monitor_files = monitor_area(settings)
+    previous = read_latest_report(monitor_files) or {}
+    pending = read_retrain_request(monitor_files)
     if previous.get("retrain_requested_for") == version or (pending and pending.get("model_version") == version):
         return {
             "retrain_requested": True,
@@ -147,7 +149,7 @@ def _retrain(settings: Settings, report: dict, reasons: list[str], version: int,
             "retrain_note": "already asked for this version",
         }
     request_retrain(
-        settings.monitor_dir,
+        monitor_files,
         {"requested_at": report["created_at"], "model_version": version, "reasons": reasons},
     )
     return {"retrain_requested": True, "retrain_requested_for": version}

@@ -31,7 +31,7 @@ from mlsteps.serve.responses import UNAUTHORIZED
 from mlsteps.serve.routes import BodyTooLarge, data, explain_bad_input, probes, refuse_large_body
 from mlsteps.serve.speed_tricks.predict_shortcut import PredictShortcut
 from mlsteps.serve.speed_tricks.process import tune_process_for_serving
-from mlsteps.volume.location import models_area
+from mlsteps.volume.location import models_area, monitor_area, prediction_log_area
 
 log = logging.getLogger("mlsteps.serve")
 
@@ -113,7 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.live = LiveModel(models_area(settings), settings.signing_secret, speed_tricks=settings.speed_tricks)
     app.state.prediction_log = (
         PredictionLog(
-            settings.prediction_log_dir,
+            prediction_log_area(settings),
             settings.log_queue_size,
             keep_seconds=settings.log_keep_hours * 3600,
             keep_bytes=int(settings.log_keep_megabytes * 1_000_000),
@@ -123,7 +123,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     # /predict first: FastAPI matches a request against the routes in order. With an API key, the data routes
     # need it, and their OpenAPI entries say so (and /docs has an Authorize button); without, they are open.
-    app.state.report = LiveReport(settings.monitor_dir)
+    app.state.report = LiveReport(monitor_area(settings))
     for router in (data, feedback, monitoring):
         if app.state.api_key is None:
             app.include_router(router)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from mlsteps.errors import RuntimeFailure
 from mlsteps.serve.request_body import Value
 from mlsteps.serve.responses import TooLarge
 from mlsteps.serve.routes import content_headers, is_json, read_limited
@@ -50,7 +51,10 @@ FEEDBACK_RESPONSES = {
     },
     413: {"model": TooLarge, "description": "The body is larger than MLSTEPS_MAX_BODY_BYTES"},
     422: {"model": FeedbackProblem, "description": "Not a valid body, or not one value per row of that request"},
-    503: {"model": FeedbackProblem, "description": "The prediction log is off, or its queue is full: retry later"},
+    503: {
+        "model": FeedbackProblem,
+        "description": "The prediction log is off, its queue is full, or the volume does not answer: retry later",
+    },
 }
 
 
@@ -76,7 +80,12 @@ async def feedback_route(request: Request) -> JSONResponse:
         first = error.errors()[0]
         where = ".".join(map(str, first["loc"])) or "body"
         return problem(422, f'{where}: {first["msg"]}; expected {{"request_id": "...", "actual": [value, ...]}}')
-    found = await asyncio.to_thread(prediction_log.find, given.request_id)
+    try:
+        found = await asyncio.to_thread(prediction_log.find, given.request_id)
+    except (OSError, RuntimeFailure) as error:  # the folder or the store cannot be read now (StoreUnavailable)
+        return JSONResponse(
+            {"detail": f"the prediction log cannot be read now ({error}); retry shortly"}, 503, {"Retry-After": "5"}
+        )
     if found is None or found[1] < time.time() - settings.log_keep_hours * 3600:
         return problem(404, f"no logged request has the id {given.request_id!r} (unknown, or older than the log keeps)")
     rows = found[0]

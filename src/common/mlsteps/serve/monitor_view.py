@@ -41,7 +41,7 @@ NO_REPORT = {404: {"model": NoReport, "description": "The monitor step has not w
 
 
 def no_report(request: Request) -> JSONResponse:
-    where = request.app.state.report.monitor_dir
+    where = request.app.state.report.monitor
     return JSONResponse({"detail": f"no monitor report yet in {where}; run `mlsteps monitor`"}, status_code=404)
 
 

@@ -2,10 +2,11 @@
 
 The request path only appends a tuple to a bounded deque (well under a microsecond; no JSON, no I/O), so
 the log can never slow an answer down or fail it: when the deque is full the answer is dropped from the
-log, and counted (`mlsteps_prediction_log_dropped_total{reason="queue_full"}`); when the volume fails the
-batch is dropped, counted (`reason="write_failed"`) and logged. The writer thread wakes every
-FLUSH_SECONDS, turns what is queued into JSON lines and writes one whole file per batch through
-volume/prediction_log.py. /feedback goes the same way, to its own batch files.
+log, and counted (`mlsteps_prediction_log_dropped_total{reason="queue_full"}`); when the volume fails (a
+full disk, an S3 store that is down or hung) the batch is dropped, counted (`reason="write_failed"`) and
+logged once per change. The writer thread wakes every FLUSH_SECONDS, turns what is queued into JSON lines
+and writes one whole object per batch through volume/prediction_log.py, to the folder or the bucket.
+/feedback goes the same way, to its own batches.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mlsteps.errors import RuntimeFailure
+from mlsteps.volume.location import PREDICTIONS, area
 from mlsteps.volume.prediction_log import FEEDBACK, REQUESTS, batch_name, newest_records, prune_log, put_batch
+from mlsteps.volume.store import Area
 
 log = logging.getLogger("mlsteps.serve")
 
@@ -50,8 +54,8 @@ def request_id_from(header: str | None) -> str:
 class PredictionLog:
     """The bounded queue, its writer thread, and the counts /metrics shows."""
 
-    def __init__(self, log_dir: Path, queue_size: int, keep_seconds: float, keep_bytes: int):
-        self.log_dir, self.queue_size = log_dir, queue_size
+    def __init__(self, log_area: Area | Path, queue_size: int, keep_seconds: float, keep_bytes: int):
+        self.log_area, self.queue_size = area(log_area, PREDICTIONS), queue_size
         self.keep_seconds, self.keep_bytes = keep_seconds, keep_bytes
         self.queue: collections.deque = collections.deque()
         self.dropped = {"queue_full": 0, "write_failed": 0}
@@ -144,17 +148,19 @@ class PredictionLog:
             ]
         self.files += 1
         try:
-            put_batch(self.log_dir, kind, batch_name(items[0][1], self.writer_name, self.files), records)
-        except Exception as error:  # a full or read-only volume: the answers were given, only the log loses them
+            put_batch(self.log_area, kind, batch_name(items[0][1], self.writer_name, self.files), records)
+        except (
+            Exception
+        ) as error:  # a full or read-only volume, a store away: the answers were given, only the log loses them
             self.dropped["write_failed"] += len(items)
             if not self._failing:
                 log.error(
-                    "the prediction log cannot write to %s (%s); dropping batches until it can", self.log_dir, error
+                    "the prediction log cannot write to %s (%s); dropping batches until it can", self.log_area, error
                 )
             self._failing = True
             return 0
         if self._failing:
-            log.info("the prediction log writes to %s again", self.log_dir)
+            log.info("the prediction log writes to %s again", self.log_area)
         self._failing = False
         self.written += len(items)
         return len(items)
@@ -169,8 +175,8 @@ class PredictionLog:
     def _prune(self) -> None:
         self._last_prune = time.time()
         try:
-            prune_log(self.log_dir, self.keep_seconds, self.keep_bytes)
-        except OSError as error:
+            prune_log(self.log_area, self.keep_seconds, self.keep_bytes)
+        except (OSError, RuntimeFailure) as error:  # RuntimeFailure: the store is down or hung (StoreUnavailable)
             log.warning("pruning the prediction log failed (%s); trying again in %gs", error, PRUNE_SECONDS)
 
     # -- what /feedback asks -----------------------------------------------------------------------
@@ -178,7 +184,8 @@ class PredictionLog:
     def find(self, request_id: str) -> tuple[int, float] | None:
         """(rows, time) of a logged request: from memory (this process), the queue, then the volume (any replica).
 
-        Runs off the event loop (asyncio.to_thread): reading the volume can take a while.
+        Runs off the event loop (asyncio.to_thread): reading the volume can take a while. Raises OSError or
+        StoreUnavailable when the volume cannot be read (/feedback answers 503: retry later).
         """
         known = self.index.get(request_id)
         if known is not None:
@@ -187,7 +194,7 @@ class PredictionLog:
             if item[0] == REQUESTS and item[2] == request_id:
                 return len(item[4]), item[1]
         cutoff = time.time() - self.keep_seconds
-        for record in newest_records(self.log_dir, REQUESTS):
+        for record in newest_records(self.log_area, REQUESTS):
             if record.get("request_id") == request_id:
                 moment = datetime.fromisoformat(record["time"]).timestamp()
                 return len(record.get("instances") or []), moment

@@ -6,8 +6,6 @@ the metrics) and calls plain functions that tests can call directly.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -29,6 +27,7 @@ from mlsteps.serve.responses import (
 )
 from mlsteps.serve.scoring import predict
 from mlsteps.serve.speed_tricks.plain_rows import plain_rows
+from mlsteps.volume.store import Area
 
 EXPECTED = (
     'a JSON body {"instances": [[value, ...], ...]} or {"instances": [{"feature": value, ...}, ...]}, '
@@ -39,7 +38,7 @@ data = APIRouter()  # /predict, /model, /metrics: behind the API key when there 
 probes = APIRouter()  # /healthz, /readyz and the home page: always open
 
 
-def not_ready(live: LiveModel, models_dir: Path) -> JSONResponse:
+def not_ready(live: LiveModel, models: Area) -> JSONResponse:
     """503, saying why no model answers: none promoted yet, or the promoted one was refused."""
     if live.refused:
         return JSONResponse(
@@ -53,7 +52,7 @@ def not_ready(live: LiveModel, models_dir: Path) -> JSONResponse:
     return JSONResponse(
         {
             "status": "waiting for a model",
-            "detail": f"no model promoted yet in {models_dir}; the train step publishes one",
+            "detail": f"no model promoted yet in {models}; the train step publishes one",
         },
         status_code=503,
     )

@@ -19,7 +19,7 @@ from mlsteps.table import Table, TargetError, guess_task, target_for
 from mlsteps.train.pipelines import choose, describe
 from mlsteps.train.split import group_keys, holdout_mask
 from mlsteps.train.tuning import search_space, silhouette, tune
-from mlsteps.volume.location import models_area, snapshots_area
+from mlsteps.volume.location import models_area, monitor_area, snapshots_area
 from mlsteps.volume.registry import ModelRejected, load_latest, prune_models, publish
 from mlsteps.volume.reports import clear_retrain_request, read_retrain_request
 from mlsteps.volume.snapshots import SnapshotRejected, list_snapshots, read_snapshot
@@ -144,7 +144,7 @@ def train(settings: Settings) -> TrainResult | None:
         log.info("no data snapshot yet in %s; nothing to train (the next run tries again)", snapshots_area(settings))
         return None
     table, snapshot = newest
-    request = read_retrain_request(settings.monitor_dir)
+    request = read_retrain_request(monitor_area(settings))
     if request:
         log.info(
             "retraining because the monitor asked at %s (live model v%s): %s",
@@ -197,7 +197,7 @@ def train(settings: Settings) -> TrainResult | None:
         *(version, metric, metrics[metric], versus, snapshot["file"], verdict, signed),
     )
     if request:
-        clear_retrain_request(settings.monitor_dir, request)  # honoured: the monitor looks at v{version} afresh
+        clear_retrain_request(monitor_area(settings), request)  # honoured: the monitor looks at v{version} afresh
     return TrainResult(version, promoted, metrics)
 
 

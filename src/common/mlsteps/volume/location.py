@@ -1,4 +1,4 @@
-"""Which store a process uses (a folder or s3://...), opened once, and the volume's two areas in it."""
+"""Which store a process uses (a folder or s3://...), opened once, and the volume's areas in it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from mlsteps.config import Settings
 from mlsteps.volume.store import S3_SCHEME, Area, Store
 
 MODELS, SNAPSHOTS = "models", "data"  # the volume's two folders, as at every level before the store
+PREDICTIONS, MONITOR = "predictions", "monitor"  # serve's prediction log and feedback; the monitor's reports
 
 
 def is_remote(location: str) -> bool:
@@ -47,3 +48,11 @@ def models_area(settings: Settings) -> Area:
 
 def snapshots_area(settings: Settings) -> Area:
     return Area(volume_of(settings), SNAPSHOTS)
+
+
+def prediction_log_area(settings: Settings) -> Area:
+    return Area(volume_of(settings), PREDICTIONS)
+
+
+def monitor_area(settings: Settings) -> Area:
+    return Area(volume_of(settings), MONITOR)

@@ -1,17 +1,18 @@
-"""The prediction log on the volume: batches of JSON lines, each file written whole, never appended to.
+"""The prediction log on the volume: batches of JSON lines, each one object written whole, never appended to.
 
-serve's writer (serve/prediction_log.py) puts one file per batch; the monitor step and serve's /feedback
-read them back. Every file goes through these few functions (put, list, read, delete), so a store other
-than a folder can carry the log by giving the same four.
+serve's writer (serve/prediction_log.py) puts one batch at a time; the monitor step and serve's /feedback
+read them back. Every batch goes through these few functions (put, list, read, delete, prune), on the
+volume's Store: a local folder or an S3 bucket (MLSTEPS_STORE), the same keys on both.
 
-Layout, under MLSTEPS_DATA_DIR/predictions/:
+Layout, under MLSTEPS_DATA_DIR/predictions/ (or s3://bucket/prefix/predictions/):
 
     requests/<UTC time>-<writer>-<n>.jsonl   one line per /predict answer:
         {"request_id", "time", "model_version", "instances", "predictions"}
     feedback/<UTC time>-<writer>-<n>.jsonl   one line per POST /feedback:
         {"request_id", "time", "actual"}
 
-A name starts with the UTC time of its first record, so names sort oldest first across writers.
+A name starts with the UTC time of its first record, so names sort oldest first across writers, and
+retention by age needs no object read; retention by size takes the sizes from the same one listing.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from pathlib import Path
 
 import orjson
 
-from mlsteps.volume.atomic import remove_stale_temp_files, write_bytes_atomic
+from mlsteps.volume.location import PREDICTIONS, area
+from mlsteps.volume.store import Area
 
 REQUESTS, FEEDBACK = "requests", "feedback"
 KINDS = (REQUESTS, FEEDBACK)
@@ -35,11 +37,16 @@ NAME = re.compile(r"^(\d{8}T\d{6}\.\d{6}Z)-[\w.-]+-\d+\.jsonl$")
 
 @dataclass(frozen=True)
 class Batch:
-    """One batch file: its path, size and the time of its first record (from its name)."""
+    """One batch: its kind and name, its size and the time of its first record (from its name)."""
 
-    path: Path
+    kind: str
+    name: str
     size: int
     started: float
+
+
+def _log(where: Area | Path) -> Area:
+    return area(where, PREDICTIONS)
 
 
 def batch_name(started: float, writer: str, number: int) -> str:
@@ -47,16 +54,14 @@ def batch_name(started: float, writer: str, number: int) -> str:
     return f"{stamp}-{writer}-{number}{SUFFIX}"
 
 
-def put_batch(log_dir: Path, kind: str, name: str, records: list[dict]) -> Path:
-    """Write `records` as one whole JSON-lines file (a reader sees all of it or none)."""
-    directory = log_dir / kind
-    directory.mkdir(parents=True, exist_ok=True)
+def put_batch(log_area: Area | Path, kind: str, name: str, records: list[dict]) -> str:
+    """Write `records` as one whole JSON-lines object (a reader sees all of it or none); returns its key."""
+    folder = _log(log_area).part(kind)
     body = b"".join(
         orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY, default=_as_list) + b"\n" for record in records
     )
-    path = directory / name
-    write_bytes_atomic(path, body)
-    return path
+    folder.store.put(folder.key(name), body)
+    return folder.key(name)
 
 
 def _as_list(value):
@@ -66,33 +71,23 @@ def _as_list(value):
     raise TypeError(f"{type(value).__name__} cannot be written as JSON")
 
 
-def list_batches(log_dir: Path, kind: str) -> list[Batch]:
-    """The complete batch files of one kind, oldest first."""
-    directory = log_dir / kind
-    if not directory.is_dir():
-        return []
+def list_batches(log_area: Area | Path, kind: str) -> list[Batch]:
+    """The complete batches of one kind, oldest first: one listing, no object read."""
     batches = []
-    for path in directory.iterdir():
-        match = NAME.match(path.name)
-        if not match:
-            continue
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:  # pruned meanwhile
-            continue
-        started = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC).timestamp()
-        batches.append(Batch(path, size, started))
-    return sorted(batches, key=lambda batch: batch.path.name)
+    for name, size in _log(log_area).part(kind).sizes().items():
+        match = NAME.match(name)
+        if match:
+            started = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC).timestamp()
+            batches.append(Batch(kind, name, size, started))
+    return sorted(batches, key=lambda batch: batch.name)
 
 
-def read_batch(batch: Batch) -> list[dict]:
-    """The records of one batch; a file pruned meanwhile reads as none, a damaged line is skipped."""
-    try:
-        lines = batch.path.read_bytes().splitlines()
-    except FileNotFoundError:
-        return []
+def read_batch(log_area: Area | Path, batch: Batch) -> list[dict]:
+    """The records of one batch; a batch pruned meanwhile reads as none, a damaged line is skipped."""
+    folder = _log(log_area).part(batch.kind)
+    body = folder.store.get(folder.key(batch.name))
     records = []
-    for line in lines:
+    for line in (body or b"").splitlines():
         try:
             records.append(orjson.loads(line))
         except orjson.JSONDecodeError:
@@ -100,29 +95,31 @@ def read_batch(batch: Batch) -> list[dict]:
     return records
 
 
-def newest_records(log_dir: Path, kind: str) -> Iterator[dict]:
+def newest_records(log_area: Area | Path, kind: str) -> Iterator[dict]:
     """Records of one kind, newest batch first (within a batch, in the order written)."""
-    for batch in reversed(list_batches(log_dir, kind)):
-        yield from read_batch(batch)
+    log = _log(log_area)
+    for batch in reversed(list_batches(log, kind)):
+        yield from read_batch(log, batch)
 
 
-def delete_batch(batch: Batch) -> None:
-    batch.path.unlink(missing_ok=True)
+def delete_batch(log_area: Area | Path, batch: Batch) -> None:
+    folder = _log(log_area).part(batch.kind)
+    folder.store.delete(folder.key(batch.name))
 
 
-def prune_log(log_dir: Path, keep_seconds: float, keep_bytes: int, now: float | None = None) -> list[Batch]:
+def prune_log(log_area: Area | Path, keep_seconds: float, keep_bytes: int, now: float | None = None) -> list[Batch]:
     """Delete batches older than `keep_seconds`, then the oldest until each kind fits in `keep_bytes`."""
+    log = _log(log_area)
     now = time.time() if now is None else now
     removed = []
     for kind in KINDS:
-        batches = list_batches(log_dir, kind)
+        batches = list_batches(log, kind)
         total = sum(batch.size for batch in batches)
         for batch in batches:
             if batch.started >= now - keep_seconds and total <= keep_bytes:
                 break
-            delete_batch(batch)
+            delete_batch(log, batch)
             total -= batch.size
             removed.append(batch)
-        if (log_dir / kind).is_dir():
-            remove_stale_temp_files(log_dir / kind)
+        log.store.remove_leftovers(log.key(kind))  # a local write cut short (a killed serve); nothing on S3
     return removed

@@ -1,6 +1,6 @@
-"""The monitor's reports and its retrain request on the volume: whole JSON files, as the model pointer.
+"""The monitor's reports and its retrain request on the volume: whole JSON objects, as the model pointer.
 
-Under MLSTEPS_DATA_DIR/monitor/:
+Under MLSTEPS_DATA_DIR/monitor/ (or s3://bucket/prefix/monitor/ with MLSTEPS_STORE):
 
     latest.json                  the newest report (serve watches it as it watches models/latest.json)
     history/report-<UTC>.json    every report, the newest KEEP_REPORTS kept (drift over time)
@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlsteps.volume.atomic import remove_stale_temp_files, write_text_atomic
+from mlsteps.volume.location import MONITOR, area
+from mlsteps.volume.store import UNCHANGED, Area, Versioned
 
 LATEST = "latest.json"
 HISTORY = "history"
@@ -20,64 +21,78 @@ RETRAIN_REQUEST = "retrain-request.json"
 KEEP_REPORTS = 200
 
 
-def _read_json(path: Path) -> dict | None:
-    """The JSON object in `path`; None when the file is missing or not (yet) readable as one."""
+def _monitor(where: Area | Path) -> Area:
+    return area(where, MONITOR)
+
+
+def _parsed(data: bytes | None) -> dict | None:
+    """The JSON object in `data`; None when there is none or it is not (yet) readable as one."""
     try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError):
+        document = json.loads(data) if data is not None else None
+    except ValueError:
         return None
     return document if isinstance(document, dict) else None
 
 
-def put_report(monitor_dir: Path, report: dict, stamp: str) -> None:
-    """Write the report into the history, then as latest.json (both whole files); keep KEEP_REPORTS."""
-    history = monitor_dir / HISTORY
-    history.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(report, indent=1) + "\n"
-    write_text_atomic(history / f"report-{stamp}.json", text)
-    write_text_atomic(monitor_dir / LATEST, text)
-    for old in list_reports(monitor_dir)[:-KEEP_REPORTS]:
-        old.unlink(missing_ok=True)
-    remove_stale_temp_files(history)
+def _encoded(document: dict) -> bytes:
+    return (json.dumps(document, indent=1) + "\n").encode()
 
 
-def list_reports(monitor_dir: Path) -> list[Path]:
-    """Every kept report, oldest first."""
-    history = monitor_dir / HISTORY
-    return sorted(history.glob("report-*.json")) if history.is_dir() else []
+def put_report(monitor: Area | Path, report: dict, stamp: str) -> None:
+    """Write the report into the history, then as latest.json (both whole objects); keep KEEP_REPORTS."""
+    monitor = _monitor(monitor)
+    body = _encoded(report)
+    monitor.store.put(monitor.key(HISTORY, f"report-{stamp}.json"), body)
+    monitor.store.put(monitor.key(LATEST), body)
+    for old in list_reports(monitor)[:-KEEP_REPORTS]:
+        monitor.store.delete(monitor.key(HISTORY, old))
+    monitor.store.remove_leftovers(monitor.key(HISTORY))
 
 
-def read_report(path: Path) -> dict | None:
-    return _read_json(path)
+def list_reports(monitor: Area | Path) -> list[str]:
+    """Every kept report's name (report-<UTC>.json), oldest first."""
+    names = _monitor(monitor).part(HISTORY).names()
+    return sorted(name for name in names if name.startswith("report-") and name.endswith(".json"))
 
 
-def read_latest_report(monitor_dir: Path) -> dict | None:
-    return _read_json(monitor_dir / LATEST)
+def read_report(monitor: Area | Path, name: str) -> dict | None:
+    monitor = _monitor(monitor)
+    return _parsed(monitor.store.get(monitor.key(HISTORY, name)))
 
 
-def request_retrain(monitor_dir: Path, request: dict) -> None:
+def read_latest_report(monitor: Area | Path) -> dict | None:
+    monitor = _monitor(monitor)
+    return _parsed(monitor.store.get(monitor.key(LATEST)))
+
+
+def latest_report_if_changed(monitor: Area | Path, etag: str | None) -> Versioned | None:
+    """latest.json unless it still has `etag` (UNCHANGED: one stat, or one conditional GET with no body);
+    None when there is no report. As serve polls the model pointer."""
+    monitor = _monitor(monitor)
+    return monitor.store.get_if_changed(monitor.key(LATEST), etag)
+
+
+def parse_report(found: Versioned) -> dict | None:
+    """latest.json's report from what `latest_report_if_changed` fetched; None when not readable as one."""
+    return None if found is UNCHANGED else _parsed(found.data)
+
+
+def request_retrain(monitor: Area | Path, request: dict) -> None:
     """Ask train to run on its next tick; `request` says why (train logs it)."""
-    monitor_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(monitor_dir / RETRAIN_REQUEST, json.dumps(request, indent=1) + "\n")
+    monitor = _monitor(monitor)
+    monitor.store.put(monitor.key(RETRAIN_REQUEST), _encoded(request))
 
 
-def read_retrain_request(monitor_dir: Path) -> dict | None:
+def read_retrain_request(monitor: Area | Path) -> dict | None:
     """The pending retrain request, or None."""
-    return _read_json(monitor_dir / RETRAIN_REQUEST)
+    monitor = _monitor(monitor)
+    return _parsed(monitor.store.get(monitor.key(RETRAIN_REQUEST)))
 
 
-def clear_retrain_request(monitor_dir: Path, request: dict) -> bool:
+def clear_retrain_request(monitor: Area | Path, request: dict) -> bool:
     """Delete the request train has honoured, unless a newer one replaced it meanwhile; True when deleted."""
-    if read_retrain_request(monitor_dir) != request:
+    monitor = _monitor(monitor)
+    if read_retrain_request(monitor) != request:
         return False
-    (monitor_dir / RETRAIN_REQUEST).unlink(missing_ok=True)
+    monitor.store.delete(monitor.key(RETRAIN_REQUEST))
     return True
-
-
-def latest_report_stamp(monitor_dir: Path) -> tuple | None:
-    """What changes when latest.json is replaced (one stat, as serve checks the model pointer); None: no report."""
-    try:
-        stat = (monitor_dir / LATEST).stat()
-    except FileNotFoundError:
-        return None
-    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
