@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from helpers import need, start_seaweedfs, volume_keys
+from helpers import need, start_seaweedfs, volume_keys, volume_read
 from mlsteps.cli import main
 from mlsteps.config import load_settings
 from mlsteps.errors import EXIT_BAD_INPUT, EXIT_FAILED
@@ -302,3 +302,74 @@ def test_level1_runs_the_three_steps_on_the_store_and_leaves_the_folder_empty(se
     ).stdout
     assert shown.startswith(f"volume: s3://{seaweedfs.bucket}/level1-{port}") and "LIVE" in shown, shown
     assert not (folder / "models").exists() and not (folder / "data").exists()  # nothing went to the folder
+
+
+def test_level1_monitoring_on_the_store_logs_reports_and_shows_them_from_the_bucket(
+    settings, seaweedfs, tmp_path, monkeypatch
+):
+    """The launcher's four steps on the bucket: serve's prediction log and the feedback, the monitor's report
+    and its history are objects in it (nothing in the folder), and serve's /monitor.json shows that report."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import LAUNCHER, free_port, http_json, wait_for
+
+    port, folder = free_port(), tmp_path / "unused-folder"
+    location = f"s3://{seaweedfs.bucket}/monitoring-{port}"
+    env = {**os.environ, **seaweedfs.env(), "MLSTEPS_STORE": location, "MLSTEPS_RELOAD_SECONDS": "0.2"}
+    process = subprocess.Popen(
+        [sys.executable, str(LAUNCHER), "--port", str(port), "--data-dir", str(folder), "--monitor-every", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for("/readyz", lambda: http_json(f"{base}/readyz")[1].get("status") == "ready", 60)
+        traffic = [sys.executable, "-m", "mlsteps", "traffic", "--port", str(port), "--requests", "250", "--feedback"]
+        sent = subprocess.run(traffic, env=env, capture_output=True, text=True, timeout=120)
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        report = wait_for(
+            "a report on the 250 requests and their feedback",
+            lambda: (r := http_json(f"{base}/monitor.json")[1]).get("live_metrics", {}).get("rows") == 250 and r,
+            30,
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    assert report["drift_detected"] is False and report["recent"]["rows"] == 250
+    for name, value in seaweedfs.env().items():  # this process reads the bucket as the steps did
+        monkeypatch.setenv(name, value)
+    store_settings = load_settings(store=location, data_dir=folder)
+    logged = volume_keys(store_settings, "predictions/")
+    assert any(key.startswith("predictions/requests/") and key.endswith(".jsonl") for key in logged), logged
+    assert any(key.startswith("predictions/feedback/") for key in logged), logged
+    reports = volume_keys(store_settings, "monitor/")
+    assert "monitor/latest.json" in reports and any(key.startswith("monitor/history/report-") for key in reports)
+    newest = json.loads(volume_read(store_settings, "monitor/latest.json"))
+    assert newest["created_at"] >= report["created_at"]  # /monitor.json showed a report from the bucket
+    assert not folder.exists() or not any(folder.iterdir())  # nothing went to the folder
+
+
+def test_a_store_killed_while_the_monitor_runs_fails_it_in_one_sentence(settings, own_seaweedfs, monkeypatch, caplog):
+    """The store dies after the live model was read, before the log is: exit 1 within the timeout, one line."""
+    import mlsteps.monitor.step as step
+    from mlsteps.monitor import monitor
+
+    settings = store_settings(monkeypatch, own_seaweedfs, "monitor-killed")
+    load_data(settings)
+    train(settings)
+    read_recent = step.read_recent
+
+    def read_after_a_crash(*args, **kwargs):
+        own_seaweedfs.kill()
+        return read_recent(*args, **kwargs)
+
+    monkeypatch.setattr(step, "read_recent", read_after_a_crash)
+    caplog.set_level(logging.ERROR)
+    started = time.monotonic()
+    assert run_guarded(lambda: monitor(quick(settings)), "monitor") == EXIT_FAILED
+    assert time.monotonic() - started < GIVES_UP_WITHIN
+    (failure,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert failure.startswith("monitor failed: the store s3://") and "did not answer to list predictions/" in failure
