@@ -14,7 +14,7 @@ from helm_commands import render_objects
 from helpers import REPO_ROOT, need
 from kube_harness import checkov_scan, containers, newest_minor, pod_template, strict_schema_errors, yaml_objects
 
-STEPS = ("load-data", "train", "serve", "bootstrap", "import-model")
+STEPS = ("load-data", "train", "serve", "monitor", "bootstrap", "import-model")
 
 
 def workloads(objects):
@@ -94,11 +94,11 @@ def test_without_a_store_the_chart_keeps_its_claim():
 def test_compose_store_file_shares_no_volume_and_gives_the_store_its_own():
     compose = yaml.safe_load((REPO_ROOT / "src/docker_compose/compose.store.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"store", "load-data", "train", "serve"}
+    assert set(services) == {"store", "load-data", "train", "serve", "monitor"}
     assert [s for name, s in services.items() if name != "store" and s.get("volumes")] == []
     assert services["store"]["volumes"] == ["mlsteps-store:/store"] and set(compose["volumes"]) == {"mlsteps-store"}
     base = yaml.safe_load((REPO_ROOT / "src/docker_compose/compose.yaml").read_text())["services"]
-    for name in ("load-data", "train", "serve"):  # the same settings reach the steps as with compose.yaml
+    for name in ("load-data", "train", "serve", "monitor"):  # the same settings reach the steps as with compose.yaml
         assert set(base[name]["environment"]) - {"MLSTEPS_DATA_DIR"} <= set(services[name]["environment"]), name
         assert services[name]["environment"]["MLSTEPS_STORE"].endswith("s3://mlsteps/level2}")
         assert services[name]["read_only"] and services[name]["cap_drop"] == ["ALL"]

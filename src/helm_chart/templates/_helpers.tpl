@@ -110,7 +110,7 @@ checkov.io/skip5: CKV_K8S_35=The signing key is one setting among the MLSTEPS_* 
 {{/* The claim every pod mounts at /data, and a writable /tmp under the read-only root. */}}
 {{- define "mlsteps.volumes" -}}
 {{- if .Values.store -}}
-- name: data  # no claim: snapshots and models live in the store (MLSTEPS_STORE); /data stays an empty folder
+- name: data  # no claim: snapshots, models, the prediction log and the reports live in the store (MLSTEPS_STORE); /data stays an empty folder
   emptyDir: {}
 {{- else -}}
 - name: data
