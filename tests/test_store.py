@@ -268,6 +268,28 @@ def test_serve_asks_for_the_pointer_only_and_fetches_a_model_once(settings, seaw
     assert json.loads(live.models.store.get(live.models.key("latest.json")))["version"] == 1
 
 
+def test_serve_polls_the_monitors_report_with_one_conditional_get(settings, seaweedfs, monkeypatch):
+    """As for the pointer: between reports, one GET of monitor/latest.json that answers 304 (no body)."""
+    from mlsteps.serve.live_report import LiveReport
+    from mlsteps.volume.location import monitor_area
+    from mlsteps.volume.reports import put_report
+
+    settings = store_settings(monkeypatch, seaweedfs, "report-polls")
+    put_report(monitor_area(settings), {"model_version": 1, "verdict": "first"}, "20260101T000000.000000Z")
+    live = LiveReport(monitor_area(settings))
+    calls: list[str] = []
+    live.monitor.store.client.meta.events.register(
+        "before-call.s3", lambda model, params, **_: calls.append(f"{model.name} {params.get('url_path', '')}")
+    )
+    assert live.refresh() and live.report["verdict"] == "first"
+    for _ in range(3):
+        assert live.refresh() is False
+    assert len(calls) == 4 and all(c.startswith("GetObject") and "monitor/latest.json" in c for c in calls), calls
+    put_report(monitor_area(settings), {"model_version": 1, "verdict": "second"}, "20260101T000001.000000Z")
+    assert live.refresh() and live.report["verdict"] == "second"
+    assert [point["model_version"] for point in live.history()] == [1, 1]
+
+
 # -- level 1 end to end: `make run` with MLSTEPS_STORE -------------------------------------------------
 
 

@@ -157,8 +157,8 @@ def test_level3_store_objects_are_the_charts():
 
 @pytest.mark.e2e
 def test_compose_store_stack_on_the_real_engine():
-    """Level 2 with compose.store.yaml: predictions, no volume on any step, serve keeping on while the store
-    container is killed, and the next model once it is started again."""
+    """Level 2 with compose.store.yaml: predictions, no volume on any step, the monitor's report shown by serve,
+    serve keeping on while the store container is killed, and the next model once it is started again."""
     import subprocess as sp
 
     from helpers import http_json, need_compose, wait_for
@@ -171,8 +171,10 @@ def test_compose_store_stack_on_the_real_engine():
         stack.wait_healthy()
         first = stack.predict()
         assert first and first["predictions"] == ["setosa"]
-        for service in ("load-data", "train", "serve"):
+        for service in ("load-data", "train", "serve", "monitor"):
             assert stack.inspect(service, "{{len .Mounts}}") == "0", f"{service} mounts a volume"
+        # The monitor's report, written to the bucket, reaches serve with no volume between them.
+        wait_for("a report in /monitor.json", lambda: http_json(f"{stack.base_url}/monitor.json")[0] == 200, 120)
         assert stack.inspect("store", "{{.Config.User}}") == "10002:10002"
         sp.run(["docker", "kill", stack.container("store")], check=True, capture_output=True, timeout=60)
         wait_for("serve to notice", lambda: "mlsteps_store_up 0.0" in metrics(stack.base_url), timeout=60)
