@@ -261,14 +261,6 @@ class Settings(BaseSettings):
         return self.data_dir / "models"
 
     @property
-    def prediction_log_dir(self) -> Path:
-        return self.data_dir / "predictions"
-
-    @property
-    def monitor_dir(self) -> Path:
-        return self.data_dir / "monitor"
-
-    @property
     def csv_path(self) -> Path | None:
         """The learner's CSV file when MLSTEPS_DATASET is csv:<path>, else None."""
         if self.dataset.startswith("csv:"):
