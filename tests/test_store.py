@@ -374,8 +374,11 @@ def test_level1_monitoring_on_the_store_logs_reports_and_shows_them_from_the_buc
     assert not folder.exists() or not any(folder.iterdir())  # nothing went to the folder
 
 
-def test_a_store_killed_while_the_monitor_runs_fails_it_in_one_sentence(settings, own_seaweedfs, monkeypatch, caplog):
-    """The store dies after the live model was read, before the log is: exit 1 within the timeout, one line."""
+def test_a_store_killed_while_the_monitor_runs_fails_it_in_one_sentence(
+    settings, own_seaweedfs, monkeypatch, caplog, capsys
+):
+    """The store dies after the live model was read, before the log is: exit 1 within the timeout, one line;
+    `mlsteps show`, which reads the reports too, is exit 1 in one sentence as well."""
     import mlsteps.monitor.step as step
     from mlsteps.monitor import monitor
 
@@ -395,3 +398,7 @@ def test_a_store_killed_while_the_monitor_runs_fails_it_in_one_sentence(settings
     assert time.monotonic() - started < GIVES_UP_WITHIN
     (failure,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert failure.startswith("monitor failed: the store s3://") and "did not answer to list predictions/" in failure
+    monkeypatch.setenv("MLSTEPS_STORE_TIMEOUT_SECONDS", str(TIMEOUT))
+    assert main(["show"]) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert err.startswith("mlsteps show: error: the store s3://") and len(err.strip().splitlines()) == 1, err
