@@ -117,6 +117,7 @@ NON_DEFAULTS = {
     "access_log": False,
     "log_level": "DEBUG",
     "speed_tricks": False,
+    "model_name": "iris-classifier",
 }
 
 

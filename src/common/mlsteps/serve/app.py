@@ -22,6 +22,7 @@ from mlsteps.config import Settings
 from mlsteps.serve.api_key import API_KEY, expected_key
 from mlsteps.serve.live_model import LiveModel
 from mlsteps.serve.metrics import Metrics, MetricsMiddleware
+from mlsteps.serve.protocols import include_protocols
 from mlsteps.serve.request_body import openapi_with_features
 from mlsteps.serve.responses import UNAUTHORIZED
 from mlsteps.serve.routes import BodyTooLarge, data, explain_bad_input, probes, refuse_large_body
@@ -101,11 +102,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.live = LiveModel(settings.models_dir, settings.signing_secret, speed_tricks=settings.speed_tricks)
     # /predict first: FastAPI matches a request against the routes in order. With an API key, the data routes
     # need it, and their OpenAPI entries say so (and /docs has an Authorize button); without, they are open.
-    if app.state.api_key is None:
-        app.include_router(data)
-    else:
-        app.include_router(data, dependencies=[API_KEY], responses=UNAUTHORIZED)
+    guard = {} if app.state.api_key is None else {"dependencies": [API_KEY], "responses": UNAUTHORIZED}
+    app.include_router(data, **guard)
     app.include_router(probes)
+    include_protocols(app, guard)  # KServe V1 and the Open Inference Protocol V2 (serve/protocols/)
     app.openapi = openapi_with_features(app)  # /openapi.json and /docs show the live model's features
     app.add_exception_handler(RequestValidationError, explain_bad_input)
     app.add_exception_handler(BodyTooLarge, refuse_large_body)
