@@ -16,7 +16,15 @@ from fastapi.responses import JSONResponse, Response
 from mlsteps import __version__, model_contract
 from mlsteps.serve.protocols import schemas
 from mlsteps.serve.protocols.rows import model_inputs
-from mlsteps.serve.protocols.tensors import BYTES, HEADER_LENGTH, TensorError, output_tensor, read_inputs, split_body
+from mlsteps.serve.protocols.tensors import (
+    BYTES,
+    HEADER_LENGTH,
+    TensorError,
+    output_tensor,
+    parameters_of,
+    read_inputs,
+    split_body,
+)
 from mlsteps.serve.request_body import InputError
 from mlsteps.serve.responses import FastJSONResponse
 from mlsteps.serve.routes import BodyTooLarge, read_limited, score
@@ -78,7 +86,7 @@ def metadata(current: ServedModel, name: str) -> dict:
 
 def wanted_outputs(payload: dict, current: ServedModel) -> list[tuple[str, bool]]:
     """(name, in binary) of each output the request asks for; `predict` when it names none."""
-    all_binary = (payload.get("parameters") or {}).get("binary_data_output") is True
+    all_binary = parameters_of(payload, "the request").get("binary_data_output") is True
     asked = payload.get("outputs")
     if asked is None:
         return [(PREDICT, all_binary)]
@@ -89,10 +97,8 @@ def wanted_outputs(payload: dict, current: ServedModel) -> list[tuple[str, bool]
     for item in asked:
         if item.get("name") not in has:
             raise TensorError(f"the model has no output {item.get('name')!r}; it has {', '.join(has)}")
-        parameters = item.get("parameters") or {}
-        chosen.append(
-            (item["name"], all_binary or (isinstance(parameters, dict) and parameters.get("binary_data") is True))
-        )
+        binary = parameters_of(item, f"output {item['name']!r}").get("binary_data") is True
+        chosen.append((item["name"], all_binary or binary))
     return chosen
 
 

@@ -69,6 +69,16 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict, memoryview
     return request, memoryview(body)[length:]
 
 
+def parameters_of(item: dict, where: str) -> dict:
+    """An object's `parameters` (the spec's name -> string, number or boolean), {} when absent."""
+    parameters = item.get("parameters")
+    if parameters is None:
+        return {}
+    if not isinstance(parameters, dict):
+        raise TensorError(f"{where}: 'parameters' must be an object")
+    return parameters
+
+
 def _size(shape: object, name: str) -> tuple[tuple[int, ...], int]:
     if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
         raise TensorError(f"input {name!r}: 'shape' must be a list of whole numbers >= 0, not {shape!r}")
@@ -138,8 +148,7 @@ def read_inputs(request: dict, binary: memoryview) -> list[Tensor]:
         if datatype not in NUMBERS and datatype != BYTES:
             raise TensorError(f"input {name!r}: datatype {datatype!r} is not one of {', '.join([*NUMBERS, BYTES])}")
         shape, count = _size(item.get("shape"), name)
-        parameters = item.get("parameters") or {}
-        size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+        size = parameters_of(item, f"input {name!r}").get("binary_data_size")
         if size is not None:
             if type(size) is not int or size < 0 or offset + size > len(binary):
                 raise TensorError(f"input {name!r}: binary_data_size {size!r} is more than the body holds")
