@@ -118,6 +118,7 @@ NON_DEFAULTS = {
     "log_level": "DEBUG",
     "speed_tricks": False,
     "model_name": "iris-classifier",
+    "runtime": "onnx",
 }
 
 

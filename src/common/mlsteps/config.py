@@ -212,6 +212,9 @@ class Settings(BaseSettings):
     speed_tricks: bool = True
     # The model's name in the KServe V1 and Open Inference Protocol V2 paths (/v2/models/<name>/infer).
     model_name: Annotated[str, AfterValidator(check_model_name)] = "mlsteps"
+    # What answers in serve: scikit-learn (the pickle), or ONNX Runtime (the .onnx file train exports; nothing
+    # is unpickled, and a model without one is refused).
+    runtime: Literal["sklearn", "onnx"] = "sklearn"
 
     @property
     def signing_secret(self) -> str | None:

@@ -99,7 +99,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.api_key = expected_key(settings.api_key.get_secret_value() if settings.api_key else None)
-    app.state.live = LiveModel(settings.models_dir, settings.signing_secret, speed_tricks=settings.speed_tricks)
+    app.state.live = LiveModel(
+        settings.models_dir, settings.signing_secret, speed_tricks=settings.speed_tricks, runtime=settings.runtime
+    )
     # /predict first: FastAPI matches a request against the routes in order. With an API key, the data routes
     # need it, and their OpenAPI entries say so (and /docs has an Authorize button); without, they are open.
     guard = {} if app.state.api_key is None else {"dependencies": [API_KEY], "responses": UNAUTHORIZED}

@@ -33,6 +33,7 @@ from mlsteps.serve.served_model import ServedModel
 PREDICT, PREDICT_PROBA = "predict", "predict_proba"
 EXTENSIONS = ["binary_tensor_data"]  # as Triton names its binary tensor extension
 TAGS = ["Open Inference Protocol (V2)"]
+PLATFORMS = {"sklearn": "sklearn_pickle", "onnx": "onnx_onnxv1"}  # the spec's <project>_<format> names
 
 v2_probes = APIRouter(tags=TAGS)  # server live, ready and metadata: open, as /healthz and /readyz are
 v2_models = APIRouter(tags=TAGS)  # the model's metadata, readiness and inference: behind the API key when set
@@ -67,7 +68,7 @@ def output_datatype(current: ServedModel) -> str:
     return "INT64" if current.task == "clustering" else "FP64"
 
 
-def metadata(current: ServedModel, name: str) -> dict:
+def metadata(current: ServedModel, name: str, runtime: str) -> dict:
     inputs = [
         {"name": feature["name"], "datatype": BYTES if feature["type"] == "text" else "FP64", "shape": [-1]}
         for feature in current.features
@@ -78,7 +79,7 @@ def metadata(current: ServedModel, name: str) -> dict:
     return {
         "name": name,
         "versions": [str(current.version)],
-        "platform": "sklearn_pickle",
+        "platform": PLATFORMS[runtime],
         "inputs": inputs,
         "outputs": outputs,
     }
@@ -167,7 +168,7 @@ async def answer_metadata(request: Request, name: str, version: str | None) -> R
     current = served(request, name, version)
     if isinstance(current, Response):
         return current
-    return JSONResponse(metadata(current, name))
+    return JSONResponse(metadata(current, name, request.app.state.settings.runtime))
 
 
 async def answer_ready(request: Request, name: str, version: str | None) -> Response:
