@@ -323,6 +323,10 @@ def test_the_api_key_guards_the_model_routes_and_not_the_server_probes(trained, 
         for path in ("/v2/models/mlsteps", "/v2/models/mlsteps/ready", "/v1/models/mlsteps"):
             assert client.get(path).status_code == 401
             assert client.get(path, headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        body = {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": ROW}]}
+        for path in ("/v2/models/mlsteps/infer", "/v2/models/mlsteps/versions/1/infer"):  # the shortcut steps aside
+            assert client.post(path, json=body).status_code == 401
+            assert client.post(path, json=body, headers={"Authorization": f"Bearer {key}"}).status_code == 200
 
 
 def test_the_openapi_document_lists_every_v1_and_v2_route_and_status(client):

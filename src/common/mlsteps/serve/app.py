@@ -23,6 +23,7 @@ from mlsteps.serve.api_key import API_KEY, expected_key
 from mlsteps.serve.live_model import LiveModel
 from mlsteps.serve.metrics import Metrics, MetricsMiddleware
 from mlsteps.serve.protocols import include_protocols
+from mlsteps.serve.protocols.infer_shortcut import InferShortcut
 from mlsteps.serve.request_body import openapi_with_features
 from mlsteps.serve.responses import UNAUTHORIZED
 from mlsteps.serve.routes import BodyTooLarge, data, explain_bad_input, probes, refuse_large_body
@@ -120,5 +121,6 @@ def create_app(settings: Settings) -> FastAPI:
     # (the metrics count /predict), and steps aside if a middleware is ever added inside it.
     if settings.speed_tricks:
         app.add_middleware(PredictShortcut, fastapi_app=app)
+        app.add_middleware(InferShortcut, fastapi_app=app)  # V2 infer, outside /predict's shortcut (protocols/)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
