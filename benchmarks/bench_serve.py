@@ -26,6 +26,7 @@ and 10,000 rows. Needs wrk (Debian: apt-get install wrk).
     .venv/bin/python benchmarks/bench_serve.py                       # linear only, 5 rounds of 3 s
     .venv/bin/python benchmarks/bench_serve.py --pipelines linear forest boosting knn --seconds 2
     .venv/bin/python benchmarks/bench_serve.py --before none         # no baseline from git
+    .venv/bin/python benchmarks/bench_serve.py --protocols-only      # V2 and ONNX Runtime only
 """
 
 from __future__ import annotations
@@ -302,6 +303,19 @@ def report_protocols(rounds: list[dict]) -> None:
     print("    (the scikit-learn runtime answers through the folded linear scorer, the speed tricks' fast path)")
 
 
+def protocols_only(bench: Bench) -> None:
+    """The protocol and runtime figures alone: the two servers they need, and the loads they compare."""
+    bench.add_mlsteps("mlsteps linear", "linear")
+    bench.add_mlsteps("mlsteps linear onnx", "linear", runtime="onnx")
+    loads = [(server, "single", 1) for server in bench.servers] + [("mlsteps linear", "single", 8)]
+    loads += [("mlsteps linear", "batch", 1), *PROTOCOL_LOADS]
+    print(
+        f"wrk on core {LOAD_CORE}, servers on core {SERVER_CORE}; {bench.args.rounds} rounds of {bench.args.seconds} s"
+    )
+    report_protocols(bench.measure(loads))
+    runtimes_in_process(bench.work / "volume-mlsteps-linear-onnx")
+
+
 def runtimes_in_process(volume: Path, repeats: int = 200) -> None:
     """The model call alone, in this process: scikit-learn's pipeline, ONNX Runtime, and the folded linear scorer."""
     import pandas as pd
@@ -413,6 +427,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; figures are their medians")
     parser.add_argument("--pipelines", nargs="+", default=["linear"], help="built-in pipelines to serve")
     parser.add_argument("--before", default=BEFORE, help=f"git revision to compare batches with (default {BEFORE})")
+    parser.add_argument("--protocols-only", action="store_true", help="only the V2 protocol and ONNX Runtime figures")
     args = parser.parse_args()
     if not shutil.which("wrk") or not shutil.which("taskset"):
         sys.exit("bench_serve.py needs wrk and taskset (Debian: apt-get install wrk util-linux).")
@@ -421,6 +436,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mlsteps-bench-serve-") as scratch:
         bench = Bench(args, Path(scratch))
         try:
+            if args.protocols_only:
+                protocols_only(bench)
+                return
             bench.add_bare("bare (same stack)", "uvloop+httptools")
             bench.add_bare("bare (stock uvicorn)", "asyncio+h11")
             for pipeline in args.pipelines:

@@ -23,7 +23,7 @@ def load_latest_onnx(models_dir: Path, signing_key: str | None = None) -> Loaded
     version = pointer["version"]
     exported = read_metadata(models_dir, version).get("onnx") or {}
     if not exported.get("exported"):
-        why = exported.get("why", "it was published before train exported ONNX files")
+        why = exported.get("why", "none was exported with it")
         raise ModelRejected(f"model v{version} has no ONNX file ({why}), and MLSTEPS_RUNTIME=onnx serves only those")
     blob, metadata = read_model_file(models_dir, version, ONNX_FILE, signing_key)
     try:

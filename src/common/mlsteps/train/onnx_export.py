@@ -74,3 +74,9 @@ def export(pipeline, X_holdout, task: str, features: list[dict], metadata: dict)
         log.info("no ONNX export: %s (tolerance %g)", why, TOLERANCE)
         return None, {"exported": False, "why": why}
     return blob, {"exported": True, "file": ONNX_FILE, "input": "float32", "checked_rows": len(X_holdout)}
+
+
+def export_files(model, X_holdout, task: str, features: list[dict], outputs: list[str], classes) -> tuple[dict, dict]:
+    """(the files to publish beside the pickle, the metadata's `onnx` record), for train and import-model alike."""
+    blob, record = export(model, X_holdout, task, features, {"outputs": outputs, "classes": classes})
+    return ({ONNX_FILE: blob} if blob else {}), record

@@ -15,9 +15,8 @@ from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_sc
 from mlsteps import model_contract
 from mlsteps.config import ConfigError, Settings, ensure_writable_dir
 from mlsteps.errors import RuntimeFailure
-from mlsteps.onnx_model import ONNX_FILE
 from mlsteps.table import Table, TargetError, guess_task, target_for
-from mlsteps.train.onnx_export import export
+from mlsteps.train.onnx_export import export_files
 from mlsteps.train.pipelines import choose, describe
 from mlsteps.train.split import group_keys, holdout_mask
 from mlsteps.train.tuning import search_space, silhouette, tune
@@ -177,12 +176,9 @@ def train(settings: Settings) -> TrainResult | None:
         "tuning": tuning,
         "train_rows": len(X_train),
     }
-    onnx, own["onnx"] = export(
-        pipeline, X_test, task, table.features(), {"outputs": outputs, "classes": own["classes"]}
-    )
+    files, own["onnx"] = export_files(pipeline, X_test, task, table.features(), outputs, own["classes"])
     scored = {"task": task, "why": chosen.why, "features": table.features(), "outputs": outputs, "metric": metric}
     scored |= {"metrics": metrics, "holdout_rows": len(X_test), "current": current, "promoted": promoted}
-    files = {ONNX_FILE: onnx} if onnx else None
     version = publish_version(settings, pipeline, snapshot=snapshot, table=table, scored=scored, own=own, files=files)
     versus = f", live v{current[0]} has {current[1]:.3f} on the same holdout" if current else ""
     signed = "signed" if settings.signing_key else "unsigned: set MLSTEPS_SIGNING_KEY to sign models"
