@@ -287,13 +287,24 @@ def report_protocols(rounds: list[dict]) -> None:
     print("\nthe Open Inference Protocol (V2) and ONNX Runtime, mlsteps linear (medians of the rounds):")
     for (server, body, connections), found in figures.items():
         rows = found["per_s"] * (BIG_BATCH if "10k" in body else 1000 if body == "batch" else 1)
-        print(f"  {server:20s} {body + f', c={connections}':20s} {found['per_s']:7.0f} req/s {rows:11,.0f} rows/s")
-    print("  ratios (median of the per-round ratios, and their range):")
+        print(
+            f"  {server:20s} {body + f', c={connections}':20s} {found['per_s']:7.0f} req/s {rows:11,.0f} rows/s "
+            f"{found['cpu_us']:8.0f} µs CPU/req"
+        )
+    print(
+        "  ratios (median of the per-round ratios, and their range; CPU: the inverse ratio of server CPU per request):"
+    )
     for connections in (1, 8):
         v2, predict = ("mlsteps linear", "v2 single", connections), ("mlsteps linear", "single", connections)
-        print(f"    V2 single-row JSON to /predict, c={connections}: {paired(rounds, v2, predict)} req/s (target 0.85)")
+        print(
+            f"    V2 single-row JSON to /predict, c={connections}: {paired(rounds, v2, predict)} req/s, "
+            f"CPU {paired(rounds, v2, predict, 'cpu_us')} (target 0.85)"
+        )
     binary, as_json = ("mlsteps linear", "v2 10k binary", 1), ("mlsteps linear", "v2 10k json", 1)
-    print(f"    V2 10,000-row batches, binary tensors to JSON: {paired(rounds, binary, as_json)} rows/s (target 3)")
+    print(
+        f"    V2 10,000-row batches, binary tensors to JSON: {paired(rounds, binary, as_json)} rows/s, "
+        f"CPU {paired(rounds, binary, as_json, 'cpu_us')} (target 3)"
+    )
     print(f"    V2 10,000-row binary to /predict's JSON: {paired(rounds, binary, ('mlsteps linear', '10k', 1))}")
     for body in ("single", "batch", "10k"):
         onnx, sklearn = ("mlsteps linear onnx", body, 1), ("mlsteps linear", body, 1)

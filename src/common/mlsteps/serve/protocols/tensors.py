@@ -115,7 +115,7 @@ def _from_bytes(chunk: memoryview, datatype: str, count: int, name: str) -> np.n
             raise TensorError(
                 f"input {name!r}: {len(chunk)} bytes of binary data, and its shape needs {count * dtype.itemsize}"
             )
-        return np.frombuffer(chunk, dtype=dtype).astype(np.float64)
+        return np.frombuffer(chunk, dtype=dtype).astype(np.float64, copy=False)  # FP64: no copy
     values, offset = [], 0
     raw = bytes(chunk)
     while offset < len(raw):
