@@ -118,7 +118,7 @@ def inference_response(payload: dict, current: ServedModel, name: str, answer: d
         return FastJSONResponse(body)
     header = FastJSONResponse(body).body
     return Response(
-        header + b"".join(chunks),
+        b"".join([header, *chunks]),
         media_type="application/octet-stream",
         headers={"Inference-Header-Content-Length": str(len(header))},
     )
