@@ -191,7 +191,7 @@ def output_tensor(name: str, values, binary: bool) -> tuple[dict, bytes]:
         flat = np.ascontiguousarray(flat).reshape(-1)
         data = flat.astype("<" + flat.dtype.str[1:], copy=False).tobytes() if binary else flat
     else:  # labels: a list (or an object array) of text or whole numbers
-        items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+        items = values if isinstance(values, list) else np.asarray(values).tolist()
         shape = [len(items)]
         datatype, data = _labels(items, binary)
     tensor = {"name": name, "datatype": datatype, "shape": shape}
