@@ -129,6 +129,8 @@ NON_DEFAULTS = {
     "drift_psi": 0.35,
     "drift_p_value": 0.05,
     "max_quality_drop": 0.25,
+    "model_name": "iris-classifier",
+    "runtime": "onnx",
 }
 
 

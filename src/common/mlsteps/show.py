@@ -8,7 +8,7 @@ reads, so it also works in the serve container, whose volume is read-only.
 from __future__ import annotations
 
 from mlsteps.config import Settings
-from mlsteps.volume.registry import ModelRejected, list_versions, read_metadata, read_pointer
+from mlsteps.volume.registry import ModelRejected, folder_name, list_versions, read_metadata, read_pointer
 from mlsteps.volume.reports import read_latest_report, read_retrain_request
 from mlsteps.volume.snapshots import SnapshotRejected, list_snapshots, read_snapshot
 
@@ -46,9 +46,19 @@ def _model_line(settings: Settings, version: int, live: int | None) -> str:
         metrics = ", ".join(f"{name}={value}" for name, value in meta["metrics"].items())
         what = f"{meta['estimator']}" if "estimator" in meta else ""
         state = "LIVE" if version == live else ("promoted before" if meta.get("promoted") else "not promoted")
-        return f"  v{version:<6d} {state:15s} {metrics}  {what}  trained {meta['created_at']}"
+        line = f"  v{version:<6d} {state:15s} {metrics}  {what}  trained {meta['created_at']}"
+        return line + _onnx_line(settings, version, meta.get("onnx"))
     except (ModelRejected, KeyError) as error:
         return f"  v{version:<6d} unreadable ({error})"
+
+
+def _onnx_line(settings: Settings, version: int, onnx: dict | None) -> str:
+    """Where the model's ONNX export is (a file to take anywhere ONNX Runtime runs), or why there is none."""
+    if not onnx:
+        return ""
+    if onnx.get("exported"):
+        return f"\n           onnx: {(settings.models_dir / folder_name(version) / onnx['file']).resolve()}"
+    return f"\n           onnx: none, {onnx.get('why', 'not exported')}"
 
 
 def _model_lines(settings: Settings) -> list[str]:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from mlsteps.serve.acceptance import trial
+from mlsteps.serve.onnx_runtime import load_latest_onnx
 from mlsteps.serve.served_model import ServedModel
 from mlsteps.serve.speed_tricks.linear_scorer import compile_linear
 from mlsteps.volume.registry import POINTER, ModelRejected, load_latest
@@ -22,10 +23,13 @@ class LiveModel:
     it is the difference between "nothing promoted yet" and "promoted, but this server cannot load it".
     """
 
-    def __init__(self, models_dir: Path, signing_key: str | None = None, speed_tricks: bool = True):
+    def __init__(
+        self, models_dir: Path, signing_key: str | None = None, speed_tricks: bool = True, runtime: str = "sklearn"
+    ):
         self.models_dir = models_dir
         self.signing_key = signing_key  # when set, only models signed with it are loaded
-        self.speed_tricks = speed_tricks  # False: scikit-learn answers, never the linear scorer
+        self.speed_tricks = speed_tricks and runtime == "sklearn"  # False: the model answers, never the linear scorer
+        self.load = load_latest_onnx if runtime == "onnx" else load_latest  # onnx: the .onnx file, no pickle read
         self.current: ServedModel | None = None
         self.reloads = 0
         self.rejected = 0
@@ -67,7 +71,7 @@ class LiveModel:
         Whatever goes wrong (a refused file, metadata serve cannot use, a pickle that loads but cannot
         answer) is a ModelRejected: serve always starts, and the previous model keeps serving.
         """
-        loaded = load_latest(self.models_dir, self.signing_key)
+        loaded = self.load(self.models_dir, self.signing_key)
         if loaded is None or (self.current and loaded.version == self.current.version):
             return None
         try:

@@ -118,11 +118,13 @@ def read_pointer_or_none(models_dir: Path) -> dict | None:
         return None
 
 
-def _write_folder(models_dir: Path, version: int, blob: bytes, record: dict) -> None:
-    """Stage the pickle and its metadata in a hidden folder, then rename it into place, whole."""
+def _write_folder(models_dir: Path, version: int, blob: bytes, record: dict, files: dict[str, bytes]) -> None:
+    """Stage the pickle, its other files and its metadata in a hidden folder, then rename it into place, whole."""
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=models_dir))
     try:
         (staging / MODEL_FILE).write_bytes(blob)
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
         (staging / METADATA_FILE).write_text(json.dumps(record, indent=2) + "\n")
         os.chmod(staging, 0o755)
         os.rename(staging, models_dir / folder_name(version))
@@ -141,23 +143,36 @@ def _move_pointer(models_dir: Path, version: int, checksum: str) -> None:
         )
 
 
-def publish(models_dir: Path, model: object, metadata: dict, promote: bool, signing_key: str | None = None) -> int:
+def _checksums(data: bytes, signing_key: str | None) -> dict:
+    return {"sha256": sha256_bytes(data), **({"signature": hmac_sha256(data, signing_key)} if signing_key else {})}
+
+
+def publish(
+    models_dir: Path,
+    model: object,
+    metadata: dict,
+    promote: bool,
+    signing_key: str | None = None,
+    files: dict[str, bytes] | None = None,
+) -> int:
     """Write a new model folder atomically, then move the pointer to it if `promote`; returns its version.
 
-    All of it holds the volume's models lock, so two trainers cannot interleave: versions are
+    `files` go beside the pickle (the ONNX export), each with its checksum (and signature) in the metadata's
+    `files`. All of it holds the volume's models lock, so two trainers cannot interleave: versions are
     claimed in order, and the pointer only ever moves forwards (`rollback` is the one way back).
     """
     blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-    checksum = sha256_bytes(blob)
-    signature = {"signature": hmac_sha256(blob, signing_key)} if signing_key else {}
+    checked = _checksums(blob, signing_key)
+    files = files or {}
+    extra = {"files": {name: _checksums(data, signing_key) for name, data in files.items()}} if files else {}
     with locked(_lock_file(models_dir)):
         models_dir.mkdir(parents=True, exist_ok=True)
         version = _claim_version(models_dir)
-        record = {"version": version, **metadata, "promoted": False, "sha256": checksum, **signature}
-        _write_folder(models_dir, version, blob, record)
+        record = {"version": version, **metadata, **extra, "promoted": False, **checked}
+        _write_folder(models_dir, version, blob, record, files)
         current = read_pointer_or_none(models_dir)
         if promote and (current is None or current["version"] < version):
-            _move_pointer(models_dir, version, checksum)
+            _move_pointer(models_dir, version, checked["sha256"])
     return version
 
 
@@ -238,6 +253,34 @@ def load_version(
     except Exception as error:  # a pickle can fail in many ways; all mean: do not serve it
         raise ModelRejected(f"model v{version} cannot be unpickled ({type(error).__name__}: {error})") from None
     return LoadedModel(model, metadata)
+
+
+def read_model_file(models_dir: Path, version: int, name: str, signing_key: str | None = None) -> tuple[bytes, dict]:
+    """(bytes, metadata) of a file published beside a model's pickle, after its checksum and signature matched.
+
+    The pickle is neither read nor unpickled: this is how serve reads an ONNX export (MLSTEPS_RUNTIME=onnx).
+    ModelRejected when the file is not there, or does not match what the metadata recorded.
+    """
+    folder = models_dir / folder_name(version)
+    try:
+        metadata = _check_record(version, json.loads((folder / METADATA_FILE).read_text()))
+    except (OSError, ValueError) as error:
+        raise ModelRejected(f"model v{version} is incomplete or unreadable ({error})") from None
+    recorded = metadata.get("files", {}).get(name)
+    if recorded is None:
+        raise ModelRejected(f"model v{version} has no {name}")
+    try:
+        data = (folder / name).read_bytes()
+    except OSError as error:
+        raise ModelRejected(f"model v{version}: {name} is unreadable ({error})") from None
+    actual = _checksums(data, signing_key)
+    if actual["sha256"] != recorded["sha256"]:
+        raise ModelRejected(f"model v{version}: {name} does not match its recorded sha256 (corrupt or tampered)")
+    if signing_key is not None and not hmac.compare_digest(str(recorded.get("signature")), actual["signature"]):
+        raise ModelRejected(
+            f"model v{version}: {name} is unsigned or its signature does not match {setting_name('signing_key')}"
+        )
+    return data, metadata
 
 
 def load_latest(models_dir: Path, signing_key: str | None = None) -> LoadedModel | None:
