@@ -17,11 +17,16 @@ Then `mlsteps serve` with each built-in pipeline (trained on iris by `mlsteps bo
 and the fast path with MLSTEPS_API_KEY set (wrk then sends `Authorization: Bearer <key>`): single
 rows at 1 and 8 connections, 1,000-row batches, p50/p99, the server's CPU time per request (from
 /proc, so the load generator's own noise is left out), and the resident memory of each server when
-idle and after the load. Needs wrk (Debian: apt-get install wrk).
+idle and after the load. Then the protocols and the runtimes (issue 20), on `linear`: the Open Inference
+Protocol's V2 infer with one row as JSON against /predict, 10,000-row batches as V2 binary tensors against
+V2 JSON (and /predict), `MLSTEPS_RUNTIME=onnx` against the default runtime over HTTP, and the model call
+alone in this process: scikit-learn's pipeline, ONNX Runtime and the folded linear scorer, for 1, 1,000
+and 10,000 rows. Needs wrk (Debian: apt-get install wrk).
 
     .venv/bin/python benchmarks/bench_serve.py                       # linear only, 5 rounds of 3 s
     .venv/bin/python benchmarks/bench_serve.py --pipelines linear forest boosting knn --seconds 2
     .venv/bin/python benchmarks/bench_serve.py --before none         # no baseline from git
+    .venv/bin/python benchmarks/bench_serve.py --protocols-only      # V2 and ONNX Runtime only
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import os
 import shutil
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tarfile
@@ -104,7 +110,15 @@ def cpu_seconds(process: subprocess.Popen) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def wrk(server: subprocess.Popen, port: int, body: Path, connections: int, seconds: float, script: Path) -> dict:
+def wrk(
+    server: subprocess.Popen,
+    port: int,
+    body: Path,
+    connections: int,
+    seconds: float,
+    script: Path,
+    path: str = "/predict",
+) -> dict:
     cpu_before = cpu_seconds(server)
     result = subprocess.run(
         [
@@ -117,14 +131,16 @@ def wrk(server: subprocess.Popen, port: int, body: Path, connections: int, secon
             f"-d{seconds:g}s",
             "-s",
             str(script),
-            f"http://127.0.0.1:{port}/predict",
+            f"http://127.0.0.1:{port}{path}",
         ],
         env={**os.environ, "BODY_FILE": str(body)},
         capture_output=True,
         text=True,
         timeout=seconds + 60,
-        check=True,
+        check=False,
     )
+    if result.returncode != 0:
+        raise RuntimeError(f"wrk failed against {path} (exit {result.returncode}): {result.stderr.strip()}")
     line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
     figures = json.loads(line.removeprefix("RESULT "))
     figures["per_s"] = figures["requests"] / figures["seconds"]
@@ -171,6 +187,16 @@ class Bench:
             self.bodies[name].write_text(json.dumps({"instances": [ROW] * rows}))
         self.servers: dict[str, tuple[subprocess.Popen, int]] = {}
         self.idle: dict[str, float] = {}
+        self.targets: dict[str, tuple[str, Path]] = {}  # a body's path and wrk script, when not /predict's
+        for name, (path, body, header_length) in protocol_bodies().items():
+            self.bodies[name] = work / f"{name}.body"
+            self.bodies[name].write_bytes(body)
+            script = self.script
+            if header_length is not None:  # the binary extension: the JSON header's length in a header
+                script = work / f"{name}.lua"
+                header = f'wrk.headers["Inference-Header-Content-Length"] = "{header_length}"'
+                script.write_text(WRK_SCRIPT.replace("\nwrk.body", f"\n{header}\nwrk.body", 1))
+            self.targets[name] = (path, script)
 
     def add_bare(self, name: str, stack: str) -> None:
         port = free_port()
@@ -208,11 +234,136 @@ class Bench:
             for server, body, connections in loads:
                 process, port = self.servers[server]
                 script = self.key_script if server in self.keyed else self.script
+                path, script = self.targets.get(body, ("/predict", script))
                 found[(server, body, connections)] = wrk(
-                    process, port, self.bodies[body], connections, self.args.seconds, script
+                    process, port, self.bodies[body], connections, self.args.seconds, script, path
                 )
             rounds.append(found)
         return rounds
+
+
+V2 = "/v2/models/mlsteps/infer"
+BIG_BATCH = 10_000  # rows of the batches that compare binary tensors with JSON
+
+
+def v2_request(rows: int, binary: bool) -> tuple[bytes, int | None]:
+    """A V2 inference request of `rows` iris rows as one FP64 [rows, 4] tensor, asking for both outputs."""
+    tensor = {"name": "input-0", "shape": [rows, 4], "datatype": "FP64"}
+    outputs = [{"name": name, "parameters": {"binary_data": binary}} for name in ("predict", "predict_proba")]
+    if not binary:
+        request = {"inputs": [{**tensor, "data": ROW * rows}], "outputs": outputs}
+        return json.dumps(request).encode(), None
+    data = struct.pack(f"<{4 * rows}d", *(ROW * rows))
+    header = json.dumps({"inputs": [{**tensor, "parameters": {"binary_data_size": len(data)}}], "outputs": outputs})
+    return header.encode() + data, len(header.encode())
+
+
+def protocol_bodies() -> dict[str, tuple[str, bytes, int | None]]:
+    """name -> (path, body, JSON header length for the binary extension or None)."""
+    single, _ = v2_request(1, binary=False)
+    big_json, _ = v2_request(BIG_BATCH, binary=False)
+    big_binary, header_length = v2_request(BIG_BATCH, binary=True)
+    return {
+        "v2 single": (V2, single, None),
+        "v2 10k json": (V2, big_json, None),
+        "v2 10k binary": (V2, big_binary, header_length),
+        "10k": ("/predict", json.dumps({"instances": [ROW] * BIG_BATCH}).encode(), None),
+    }
+
+
+PROTOCOL_LOADS = [
+    *(("mlsteps linear", "v2 single", connections) for connections in (1, 8)),
+    ("mlsteps linear", "10k", 1),
+    ("mlsteps linear", "v2 10k json", 1),
+    ("mlsteps linear", "v2 10k binary", 1),
+    ("mlsteps linear onnx", "batch", 1),
+    ("mlsteps linear onnx", "10k", 1),
+]
+
+
+def report_protocols(rounds: list[dict]) -> None:
+    """The V2 protocol against /predict, binary tensors against JSON, ONNX Runtime against scikit-learn's server."""
+    figures = {load: median_figures([found[load] for found in rounds]) for load in PROTOCOL_LOADS}
+    print("\nthe Open Inference Protocol (V2) and ONNX Runtime, mlsteps linear (medians of the rounds):")
+    for (server, body, connections), found in figures.items():
+        rows = found["per_s"] * (BIG_BATCH if "10k" in body else 1000 if body == "batch" else 1)
+        print(
+            f"  {server:20s} {body + f', c={connections}':20s} {found['per_s']:7.0f} req/s {rows:11,.0f} rows/s "
+            f"{found['cpu_us']:8.0f} µs CPU/req"
+        )
+    print(
+        "  ratios (median of the per-round ratios, and their range; CPU: the inverse ratio of server CPU per request):"
+    )
+    for connections in (1, 8):
+        v2, predict = ("mlsteps linear", "v2 single", connections), ("mlsteps linear", "single", connections)
+        print(
+            f"    V2 single-row JSON to /predict, c={connections}: {paired(rounds, v2, predict)} req/s, "
+            f"CPU {paired(rounds, v2, predict, 'cpu_us')} (target 0.85)"
+        )
+    binary, as_json = ("mlsteps linear", "v2 10k binary", 1), ("mlsteps linear", "v2 10k json", 1)
+    print(
+        f"    V2 10,000-row batches, binary tensors to JSON: {paired(rounds, binary, as_json)} rows/s, "
+        f"CPU {paired(rounds, binary, as_json, 'cpu_us')} (target 3)"
+    )
+    print(f"    V2 10,000-row binary to /predict's JSON: {paired(rounds, binary, ('mlsteps linear', '10k', 1))}")
+    for body in ("single", "batch", "10k"):
+        onnx, sklearn = ("mlsteps linear onnx", body, 1), ("mlsteps linear", body, 1)
+        print(
+            f"    /predict {body}: the ONNX runtime's server to the scikit-learn one's: {paired(rounds, onnx, sklearn)}"
+        )
+    print("    (the scikit-learn runtime answers through the folded linear scorer, the speed tricks' fast path)")
+
+
+def protocols_only(bench: Bench) -> None:
+    """The protocol and runtime figures alone: the two servers they need, and the loads they compare."""
+    bench.add_mlsteps("mlsteps linear", "linear")
+    bench.add_mlsteps("mlsteps linear onnx", "linear", runtime="onnx")
+    loads = [(server, "single", 1) for server in bench.servers] + [("mlsteps linear", "single", 8)]
+    loads += [("mlsteps linear", "batch", 1), *PROTOCOL_LOADS]
+    print(
+        f"wrk on core {LOAD_CORE}, servers on core {SERVER_CORE}; {bench.args.rounds} rounds of {bench.args.seconds} s"
+    )
+    report_protocols(bench.measure(loads))
+    runtimes_in_process(bench.work / "volume-mlsteps-linear-onnx")
+
+
+def runtimes_in_process(volume: Path, repeats: int = 200) -> None:
+    """The model call alone, in this process: scikit-learn's pipeline, ONNX Runtime, and the folded linear scorer."""
+    import pandas as pd
+    import sklearn
+
+    from mlsteps.onnx_model import ONNX_FILE, onnx_model
+    from mlsteps.serve.scoring import predict
+    from mlsteps.serve.served_model import ServedModel
+    from mlsteps.serve.speed_tricks.linear_scorer import compile_linear
+    from mlsteps.volume.registry import load_latest, read_model_file
+
+    loaded = load_latest(volume / "models")
+    blob, metadata = read_model_file(volume / "models", loaded.version, ONNX_FILE)
+    onnx = type(loaded)(onnx_model(blob, metadata, metadata["features"]), metadata)
+    models = {
+        "scikit-learn": ServedModel(loaded, None),
+        "ONNX Runtime": ServedModel(onnx, None),
+        "folded linear scorer": ServedModel(loaded, compile_linear(loaded.model)),
+    }
+    print(f"\nthe model call alone (serve's scoring.predict: labels and probabilities), best of {repeats}:")
+    with sklearn.config_context(assume_finite=True):
+        for rows in (1, 1000, BIG_BATCH):
+            X = pd.DataFrame([ROW] * rows).to_numpy(dtype=float)
+            timings = {}
+            for name, served in models.items():
+                best = float("inf")
+                for _ in range(repeats if rows < BIG_BATCH else repeats // 10):
+                    start = time.perf_counter()
+                    predict(served, X)
+                    best = min(best, time.perf_counter() - start)
+                timings[name] = best
+            ratio = timings["scikit-learn"] / timings["ONNX Runtime"]
+            print(
+                f"  {rows:6,d} rows: "
+                + ", ".join(f"{name} {seconds * 1e6:8.0f} µs" for name, seconds in timings.items())
+                + f"; ONNX Runtime {ratio:.2f}x scikit-learn's speed"
+            )
 
 
 def answer(bench: Bench, server: str, body: str) -> dict:
@@ -287,6 +438,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; figures are their medians")
     parser.add_argument("--pipelines", nargs="+", default=["linear"], help="built-in pipelines to serve")
     parser.add_argument("--before", default=BEFORE, help=f"git revision to compare batches with (default {BEFORE})")
+    parser.add_argument("--protocols-only", action="store_true", help="only the V2 protocol and ONNX Runtime figures")
     args = parser.parse_args()
     if not shutil.which("wrk") or not shutil.which("taskset"):
         sys.exit("bench_serve.py needs wrk and taskset (Debian: apt-get install wrk util-linux).")
@@ -295,12 +447,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mlsteps-bench-serve-") as scratch:
         bench = Bench(args, Path(scratch))
         try:
+            if args.protocols_only:
+                protocols_only(bench)
+                return
             bench.add_bare("bare (same stack)", "uvloop+httptools")
             bench.add_bare("bare (stock uvicorn)", "asyncio+h11")
             for pipeline in args.pipelines:
                 bench.add_mlsteps(f"mlsteps {pipeline}", pipeline)
             bench.add_mlsteps("mlsteps linear plain", "linear", speed_tricks="false")
             bench.add_mlsteps("mlsteps linear key", "linear", api_key=API_KEY)
+            bench.add_mlsteps("mlsteps linear onnx", "linear", runtime="onnx")
             source = None if args.before == "none" else source_at(args.before, Path(scratch) / "before")
             if source:
                 bench.add_mlsteps("before", "linear", source)
@@ -308,11 +464,15 @@ def main() -> None:
             loads += [
                 (server, "batch", 1) for server in bench.servers if not server.startswith(("bare", "mlsteps linear "))
             ]
+            loads += PROTOCOL_LOADS
             print(
                 f"wrk on core {LOAD_CORE}, servers on core {SERVER_CORE}; {args.rounds} alternating rounds of "
                 f"{args.seconds:g} s\n"
             )
-            report(bench, bench.measure(loads), args.pipelines, source and args.before)
+            rounds = bench.measure(loads)
+            report(bench, rounds, args.pipelines, source and args.before)
+            report_protocols(rounds)
+            runtimes_in_process(bench.work / "volume-mlsteps-linear-onnx")
         finally:
             for process, _ in bench.servers.values():
                 process.terminate()

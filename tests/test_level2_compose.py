@@ -240,6 +240,12 @@ def test_compose_stack_end_to_end():
 
         prediction = stack.predict()
         assert prediction and len(prediction["predictions"]) == 1 and prediction["model_version"] >= 1
+        # The same model over the Open Inference Protocol (V2), and train's ONNX export beside each pickle.
+        tensor = {"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": SAMPLE["instances"][0]}
+        status, v2 = http_json(f"{stack.base_url}/v2/models/mlsteps/infer", {"inputs": [tensor]})
+        assert status == 200 and v2["outputs"][0]["data"] == prediction["predictions"], v2
+        onnx = stack.run("exec", "-T", "serve", "sh", "-c", "ls /data/models/v*/model.onnx").stdout.split()
+        assert onnx, "no model.onnx on the volume"
         first = stack.model_version()
         assert first >= 1
         wait_for("train to publish a newer model", lambda: stack.model_version() > first, timeout=60)

@@ -131,6 +131,8 @@ NON_DEFAULTS = {
     "max_quality_drop": 0.25,
     "store": "s3://a-bucket/some/prefix",
     "store_timeout_seconds": 2.5,
+    "model_name": "iris-classifier",
+    "runtime": "onnx",
 }
 
 

@@ -19,7 +19,8 @@ def test_show_lists_the_newest_rows_and_which_model_is_live(settings, capsys):
     assert lines[1].startswith("newest snapshot: snapshot-000002.pkl (300 rows x 4 features, classification")
     assert lines[2].split() == ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm", "target"]
     assert len(lines[3].split()) == 5 and lines[8].startswith("models (2 kept, live: v1)")
-    assert "v2" in lines[9] and "promoted before" in lines[9] and "LIVE" in lines[10] and "accuracy=" in lines[10]
+    assert "v2" in lines[9] and "promoted before" in lines[9] and "LIVE" in lines[11] and "accuracy=" in lines[11]
+    assert lines[10].split() == ["onnx:", str((settings.models_dir / "v000002" / "model.onnx").resolve())]
 
 
 def test_a_clustering_snapshot_has_no_target_column(settings, capsys, monkeypatch):

@@ -64,6 +64,7 @@ DEFAULT_PIPELINES = {  # the pipeline setting left empty
     "clustering": "kmeans",
 }
 LEARNER_CODE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # module.path:callable
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_SAMPLES_PER_SNAPSHOT = 1_000_000  # a simulated snapshot is held in memory twice: keep it far below RAM
 MIN_INTERVAL_SECONDS = 0.1  # a shorter schedule or reload period only spins the CPU
@@ -169,6 +170,12 @@ def check_store(location: str) -> str:
     return location.rstrip("/")
 
 
+def check_model_name(name: str) -> str:
+    if not MODEL_NAME.match(name):
+        raise ValueError("must be letters, digits, '.', '_' or '-', from a letter or digit (it is part of a URL)")
+    return name
+
+
 Count = Annotated[int, Field(ge=1)]
 Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(check_interval)]  # 0: run once
 Cron = Annotated[str, AfterValidator(check_cron)]
@@ -231,6 +238,11 @@ class Settings(BaseSettings):
     store: Annotated[str, AfterValidator(check_store)] = ""
     # The connect and the read timeout of every call to an s3:// store (one retry where it is safe).
     store_timeout_seconds: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 10.0
+    # The model's name in the KServe V1 and Open Inference Protocol V2 paths (/v2/models/<name>/infer).
+    model_name: Annotated[str, AfterValidator(check_model_name)] = "mlsteps"
+    # What answers in serve: scikit-learn (the pickle), or ONNX Runtime (the .onnx file train exports; nothing
+    # is unpickled, and a model without one is refused).
+    runtime: Literal["sklearn", "onnx"] = "sklearn"
 
     @property
     def signing_secret(self) -> str | None:

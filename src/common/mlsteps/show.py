@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mlsteps.config import Settings
 from mlsteps.volume.location import models_area, monitor_area, snapshots_area
-from mlsteps.volume.registry import ModelRejected, list_versions, read_metadata, read_pointer
+from mlsteps.volume.registry import ModelRejected, folder_name, list_versions, read_metadata, read_pointer
 from mlsteps.volume.reports import read_latest_report, read_retrain_request
 from mlsteps.volume.snapshots import SnapshotRejected, list_snapshots, read_snapshot
 
@@ -48,9 +48,21 @@ def _model_line(settings: Settings, version: int, live: int | None) -> str:
         metrics = ", ".join(f"{name}={value}" for name, value in meta["metrics"].items())
         what = f"{meta['estimator']}" if "estimator" in meta else ""
         state = "LIVE" if version == live else ("promoted before" if meta.get("promoted") else "not promoted")
-        return f"  v{version:<6d} {state:15s} {metrics}  {what}  trained {meta['created_at']}"
+        line = f"  v{version:<6d} {state:15s} {metrics}  {what}  trained {meta['created_at']}"
+        return line + _onnx_line(settings, version, meta.get("onnx"))
     except (ModelRejected, KeyError) as error:
         return f"  v{version:<6d} unreadable ({error})"
+
+
+def _onnx_line(settings: Settings, version: int, onnx: dict | None) -> str:
+    """Where the model's ONNX export is (a file to take anywhere ONNX Runtime runs), or why there is none."""
+    if not onnx:
+        return ""
+    if onnx.get("exported"):
+        where = models_area(settings)
+        location = where.store.where if settings.store else str(settings.data_dir.resolve())
+        return f"\n           onnx: {location}/{where.key(folder_name(version), onnx['file'])}"
+    return f"\n           onnx: none, {onnx.get('why', 'not exported')}"
 
 
 def _model_lines(settings: Settings) -> list[str]:

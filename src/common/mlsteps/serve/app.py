@@ -26,6 +26,8 @@ from mlsteps.serve.live_report import LiveReport, watch_report
 from mlsteps.serve.metrics import Metrics, MetricsMiddleware, MonitorCollector, PredictionLogCollector
 from mlsteps.serve.monitor_view import monitoring
 from mlsteps.serve.prediction_log import PredictionLog
+from mlsteps.serve.protocols import include_protocols
+from mlsteps.serve.protocols.infer_shortcut import InferShortcut
 from mlsteps.serve.request_body import openapi_with_features
 from mlsteps.serve.responses import UNAUTHORIZED
 from mlsteps.serve.routes import BodyTooLarge, data, explain_bad_input, probes, refuse_large_body
@@ -110,7 +112,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.api_key = expected_key(settings.api_key.get_secret_value() if settings.api_key else None)
-    app.state.live = LiveModel(models_area(settings), settings.signing_secret, speed_tricks=settings.speed_tricks)
+    app.state.live = LiveModel(
+        models_area(settings), settings.signing_secret, speed_tricks=settings.speed_tricks, runtime=settings.runtime
+    )
     app.state.prediction_log = (
         PredictionLog(
             prediction_log_area(settings),
@@ -124,12 +128,11 @@ def create_app(settings: Settings) -> FastAPI:
     # /predict first: FastAPI matches a request against the routes in order. With an API key, the data routes
     # need it, and their OpenAPI entries say so (and /docs has an Authorize button); without, they are open.
     app.state.report = LiveReport(monitor_area(settings))
+    guard = {} if app.state.api_key is None else {"dependencies": [API_KEY], "responses": UNAUTHORIZED}
     for router in (data, feedback, monitoring):
-        if app.state.api_key is None:
-            app.include_router(router)
-        else:
-            app.include_router(router, dependencies=[API_KEY], responses=UNAUTHORIZED)
+        app.include_router(router, **guard)
     app.include_router(probes)
+    include_protocols(app, guard)  # KServe V1 and the Open Inference Protocol V2 (serve/protocols/)
     app.openapi = openapi_with_features(app)  # /openapi.json and /docs show the live model's features
     app.add_exception_handler(RequestValidationError, explain_bad_input)
     app.add_exception_handler(BodyTooLarge, refuse_large_body)
@@ -145,5 +148,6 @@ def create_app(settings: Settings) -> FastAPI:
     # (the metrics count /predict), and steps aside if a middleware is ever added inside it.
     if settings.speed_tricks:
         app.add_middleware(PredictShortcut, fastapi_app=app)
+        app.add_middleware(InferShortcut, fastapi_app=app)  # V2 infer, outside /predict's shortcut (protocols/)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

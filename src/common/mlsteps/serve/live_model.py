@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mlsteps.errors import RuntimeFailure
 from mlsteps.serve.acceptance import trial
+from mlsteps.serve.onnx_runtime import load_onnx_version
 from mlsteps.serve.served_model import ServedModel
 from mlsteps.serve.speed_tricks.linear_scorer import compile_linear
 from mlsteps.volume.location import area
@@ -29,10 +30,13 @@ class LiveModel:
     it is the difference between "nothing promoted yet" and "promoted, but this server cannot load it".
     """
 
-    def __init__(self, models: Area | Path, signing_key: str | None = None, speed_tricks: bool = True):
+    def __init__(
+        self, models: Area | Path, signing_key: str | None = None, speed_tricks: bool = True, runtime: str = "sklearn"
+    ):
         self.models = area(models, "models")
         self.signing_key = signing_key  # when set, only models signed with it are loaded
-        self.speed_tricks = speed_tricks  # False: scikit-learn answers, never the linear scorer
+        self.speed_tricks = speed_tricks and runtime == "sklearn"  # False: the model answers, never the linear scorer
+        self.load = load_onnx_version if runtime == "onnx" else load_version  # onnx: the .onnx file, no pickle read
         self.current: ServedModel | None = None
         self.reloads = 0
         self.rejected = 0
@@ -81,7 +85,7 @@ class LiveModel:
         pointer = parse_pointer(self.models, pointer_data)
         if self.current and pointer["version"] == self.current.version:
             return None  # fetched once per version
-        return load_version(self.models, pointer["version"], pointer.get("sha256"), self.signing_key)
+        return self.load(self.models, pointer["version"], pointer.get("sha256"), self.signing_key)
 
     def _pointer_missing(self) -> None:
         self.refused = None  # nothing is promoted: nothing was refused either

@@ -92,11 +92,13 @@ def content_headers(request: Request) -> tuple[str, str]:
     return content_type.decode("latin-1"), content_length.decode("latin-1")
 
 
-async def read_limited(request: Request, limit: int, declared: str) -> bytes:
+async def read_limited(request: Request, limit: int, declared: str | None = None) -> bytes:
     """The body, or BodyTooLarge as soon as it is known to be over `limit`: memory stays bounded.
 
-    `declared` is the Content-Length header, "" when the body comes in chunks.
+    `declared` is the Content-Length header ("" when the body comes in chunks), read here when not given.
     """
+    if declared is None:
+        declared = content_headers(request)[1]
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(int(declared), limit, declared=True)
     chunks, size = [], 0

@@ -31,6 +31,7 @@ from mlsteps import model_contract
 from mlsteps.config import Settings
 from mlsteps.errors import RuntimeFailure, UserError
 from mlsteps.table import Table, TargetError, guess_task, target_for
+from mlsteps.train.onnx_export import export_files
 from mlsteps.train.pipelines import describe, is_fitted
 from mlsteps.train.split import holdout_mask
 from mlsteps.train.step import (
@@ -254,9 +255,10 @@ def import_model(settings: Settings, where: str, force: bool = False, trusted: l
         "forced": force,
         "train_rows": None,  # trained elsewhere: unknown here
     }
+    files, own["onnx"] = export_files(model, X_test, task, features, outputs, own["classes"])
     scored = {"task": task, "why": why, "features": features, "outputs": outputs, "metric": metric}
     scored |= {"metrics": metrics, "holdout_rows": len(X_test), "current": current, "promoted": promoted}
-    version = publish_version(settings, model, snapshot=snapshot, table=table, scored=scored, own=own)
+    version = publish_version(settings, model, snapshot=snapshot, table=table, scored=scored, own=own, files=files)
     versus = f", live v{current[0]} has {current[1]:.3f} on the same rows" if current else ""
     signed = "signed" if settings.signing_key else "unsigned: set MLSTEPS_SIGNING_KEY to sign models"
     verdict = "promoted" + (" (--force)" if force else "") if promoted else "NOT promoted, it scores clearly worse"

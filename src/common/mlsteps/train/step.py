@@ -16,6 +16,7 @@ from mlsteps import model_contract
 from mlsteps.config import ConfigError, Settings
 from mlsteps.errors import RuntimeFailure
 from mlsteps.table import Table, TargetError, guess_task, target_for
+from mlsteps.train.onnx_export import export_files
 from mlsteps.train.pipelines import choose, describe
 from mlsteps.train.split import group_keys, holdout_mask
 from mlsteps.train.tuning import search_space, silhouette, tune
@@ -185,9 +186,10 @@ def train(settings: Settings) -> TrainResult | None:
         "tuning": tuning,
         "train_rows": len(X_train),
     }
+    files, own["onnx"] = export_files(pipeline, X_test, task, table.features(), outputs, own["classes"])
     scored = {"task": task, "why": chosen.why, "features": table.features(), "outputs": outputs, "metric": metric}
     scored |= {"metrics": metrics, "holdout_rows": len(X_test), "current": current, "promoted": promoted}
-    version = publish_version(settings, pipeline, snapshot=snapshot, table=table, scored=scored, own=own)
+    version = publish_version(settings, pipeline, snapshot=snapshot, table=table, scored=scored, own=own, files=files)
     versus = f", live v{current[0]} has {current[1]:.3f} on the same holdout" if current else ""
     signed = "signed" if settings.signing_key else "unsigned: set MLSTEPS_SIGNING_KEY to sign models"
     verdict = "promoted" if promoted else "NOT promoted, it scores clearly worse"
@@ -201,8 +203,11 @@ def train(settings: Settings) -> TrainResult | None:
     return TrainResult(version, promoted, metrics)
 
 
-def publish_version(settings: Settings, model, *, snapshot: dict, table: Table, scored: dict, own: dict) -> int:
-    """Publish `model` as a new version with the metadata train and import-model share, plus its `own`; prune.
+def publish_version(
+    settings: Settings, model, *, snapshot: dict, table: Table, scored: dict, own: dict, files: dict | None = None
+) -> int:
+    """Publish `model` (and `files` beside it) as a new version with the metadata train and import-model share,
+    plus its `own`; prune.
 
     `scored`: task, why (how the task was chosen), features, outputs, metric (the primary one), metrics (on
     the holdout), holdout_rows, current (the live model's version and score on the same holdout, or None)
@@ -231,6 +236,6 @@ def publish_version(settings: Settings, model, *, snapshot: dict, table: Table, 
     }
     promote, key = scored["promoted"], settings.signing_secret
     models = models_area(settings)
-    version = publish(models, model, metadata, promote=promote, signing_key=key)
+    version = publish(models, model, metadata, promote=promote, signing_key=key, files=files)
     prune_models(models, settings.keep_models)
     return version

@@ -177,30 +177,46 @@ def _move_pointer(models: Area, version: int, checksum: str, forwards_only: bool
     return True
 
 
-def publish(
-    models_dir: Area | Path, model: object, metadata: dict, promote: bool, signing_key: str | None = None
-) -> int:
-    """Write a new model (pickle, then metadata), then move the pointer to it if `promote`; returns its version.
+def _checksums(data: bytes, signing_key: str | None) -> dict:
+    return {"sha256": sha256_bytes(data), **({"signature": hmac_sha256(data, signing_key)} if signing_key else {})}
 
-    Versions are claimed by conditional writes, so two trainers never share one, even on two machines;
-    the pointer only ever moves forwards (`rollback` is the one way back). A local folder also holds
-    the volume's models lock throughout, as it always did.
+
+def publish(
+    models_dir: Area | Path,
+    model: object,
+    metadata: dict,
+    promote: bool,
+    signing_key: str | None = None,
+    files: dict[str, bytes] | None = None,
+) -> int:
+    """Write a new model (pickle, its other files, then metadata), then move the pointer to it if `promote`.
+
+    Returns its version. Versions are claimed by conditional writes, so two trainers never share one, even
+    on two machines; the pointer only ever moves forwards (`rollback` is the one way back). A local folder
+    also holds the volume's models lock throughout, as it always did. `files` go beside the pickle (the
+    ONNX export), each with its checksum (and signature) in the metadata's `files`; the metadata comes last,
+    so a reader never sees a version whose files are not all there.
     """
     models = _models(models_dir)
     blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-    checksum = sha256_bytes(blob)
-    signature = {"signature": hmac_sha256(blob, signing_key)} if signing_key else {}
+    checked = _checksums(blob, signing_key)
+    files = files or {}
+    extra = {"files": {name: _checksums(data, signing_key) for name, data in files.items()}} if files else {}
     with models.store.writer_lock(models.name):
         version = _claim_version(models, blob)
-        record = {"version": version, **metadata, "promoted": False, "sha256": checksum, **signature}
+        record = {"version": version, **metadata, **extra, "promoted": False, **checked}
+        folder = folder_name(version)
         try:
+            for name, data in files.items():
+                models.store.put(models.key(folder, name), data)
             _write_metadata(models, version, record)
-        except BaseException:  # metadata that is not JSON, a store gone: the claimed pickle must not stay behind
+        except BaseException:  # metadata that is not JSON, a store gone: the claimed files must not stay behind
             with contextlib.suppress(Exception):  # best effort: prune removes a stale one later; the first error counts
-                models.store.delete(models.key(folder_name(version), MODEL_FILE))
+                for name in [*files, MODEL_FILE]:
+                    models.store.delete(models.key(folder, name))
             raise
         if promote:
-            _move_pointer(models, version, checksum)
+            _move_pointer(models, version, checked["sha256"])
     return version
 
 
@@ -289,6 +305,39 @@ def load_version(
     return LoadedModel(model, metadata)
 
 
+def read_model_file(
+    models_dir: Area | Path, version: int, name: str, signing_key: str | None = None
+) -> tuple[bytes, dict]:
+    """(bytes, metadata) of a file published beside a model's pickle, after its checksum and signature matched.
+
+    The pickle is neither read nor unpickled: this is how serve reads an ONNX export (MLSTEPS_RUNTIME=onnx).
+    ModelRejected when the file is not there, or does not match what the metadata recorded.
+    """
+    models = _models(models_dir)
+    folder = folder_name(version)
+    try:
+        record = models.store.get(models.key(folder, METADATA_FILE))
+        if record is None:
+            raise FileNotFoundError(f"no {models}/{folder}/{METADATA_FILE}")
+        metadata = _check_record(version, json.loads(record))
+        recorded = metadata.get("files", {}).get(name)
+        if recorded is None:
+            raise ModelRejected(f"model v{version} has no {name}")
+        data = models.store.get(models.key(folder, name))
+        if data is None:
+            raise FileNotFoundError(f"no {models}/{folder}/{name}")
+    except (OSError, ValueError) as error:
+        raise ModelRejected(f"model v{version}: {name} is missing or unreadable ({error})") from None
+    actual = _checksums(data, signing_key)
+    if actual["sha256"] != recorded["sha256"]:
+        raise ModelRejected(f"model v{version}: {name} does not match its recorded sha256 (corrupt or tampered)")
+    if signing_key is not None and not hmac.compare_digest(str(recorded.get("signature")), actual["signature"]):
+        raise ModelRejected(
+            f"model v{version}: {name} is unsigned or its signature does not match {setting_name('signing_key')}"
+        )
+    return data, metadata
+
+
 def load_latest(models_dir: Area | Path, signing_key: str | None = None) -> LoadedModel | None:
     """The promoted model, verified; None when nothing was promoted yet."""
     pointer = read_pointer(models_dir)
@@ -307,19 +356,24 @@ def prune_models(models_dir: Area | Path, keep: int) -> list[int]:
             return []
         live = pointer["version"] if pointer else None
         removed = [version for version in list_versions(models)[:-keep] if version != live]
-        for version in removed:  # metadata first: the version is gone for readers before its pickle is
-            models.store.delete(models.key(folder_name(version), METADATA_FILE))
-            models.store.delete(models.key(folder_name(version), MODEL_FILE))
+        names = models.names()
+        for version in removed:  # metadata first: the version is gone for readers before its files are
+            folder = folder_name(version)
+            models.store.delete(models.key(folder, METADATA_FILE))
+            for name in names:  # the pickle, and what was published beside it (model.onnx)
+                if name.startswith(f"{folder}/") and name != f"{folder}/{METADATA_FILE}":
+                    models.store.delete(models.key(name))
         _remove_unfinished(models)
         models.store.remove_leftovers(models.name)  # e.g. a local pointer write cut short
     return removed
 
 
 def _remove_unfinished(models: Area) -> None:
-    """A pickle whose metadata never came (its trainer died mid-publish), once older than any running publish."""
+    """A version's files whose metadata never came (its trainer died mid-publish), once older than any running
+    publish."""
     names = models.names()
     now = time.time()
     for name, modified in names.items():
         folder, _, file = name.partition("/")
-        if file == MODEL_FILE and f"{folder}/{METADATA_FILE}" not in names and now - modified > STALE_SECONDS:
+        if file != METADATA_FILE and f"{folder}/{METADATA_FILE}" not in names and now - modified > STALE_SECONDS:
             models.store.delete(models.key(name))
