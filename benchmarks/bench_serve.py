@@ -373,7 +373,9 @@ def answer(bench: Bench, server: str, body: str) -> dict:
         f"http://127.0.0.1:{port}/predict", bench.bodies[body].read_bytes(), {"Content-Type": "application/json"}
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
+        answer = json.load(response)
+    answer.pop("request_id", None)  # each answer's own id (the prediction log's): not part of what is compared
+    return answer
 
 
 def paired(rounds: list[dict], mine: tuple, baseline: tuple, key: str = "per_s") -> str:

@@ -149,6 +149,21 @@ def test_a_full_queue_never_fails_a_prediction_and_shows_in_the_metrics(trained,
     assert 'mlsteps_prediction_log_dropped_total{reason="queue_full"} 4.0' in metrics
 
 
+def test_the_queue_is_bounded_by_rows_so_large_batches_cannot_exhaust_memory(trained, make_app):
+    """A 1,000-row answer holds 1,000 rows: a queue of 2,500 rows takes two of them, then refuses more."""
+    with TestClient(make_app(trained.model_copy(update={"log_queue_size": 2_500}))) as client:
+        log = client.app.state.prediction_log
+        log.stop()  # the writer stops: the queue fills
+        batch = {"instances": [SAMPLE["instances"][0]] * 1_000}
+        answers = [client.post("/predict", json=batch).status_code for _ in range(4)]
+        one_row = client.post("/predict", json=SAMPLE).status_code
+        queued = sum(len(item[4]) for item in log.queue)
+        metrics = client.get("/metrics").text
+    assert answers == [200] * 4 and one_row == 200
+    assert queued == 2_001  # two batches and the one-row answer: the rows a full queue may hold
+    assert 'mlsteps_prediction_log_dropped_total{reason="queue_full"} 2.0' in metrics
+
+
 # -- POST /feedback -----------------------------------------------------------------------------------
 
 

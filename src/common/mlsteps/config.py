@@ -222,7 +222,7 @@ class Settings(BaseSettings):
     speed_tricks: bool = True
     # The prediction log (docs/monitoring.md): serve writes each /predict's rows and answers to the volume.
     prediction_log: bool = True
-    log_queue_size: Count = 10_000  # answers waiting for the log's writer; beyond it they are dropped (counted)
+    log_queue_size: Count = 10_000  # rows waiting for the log's writer; beyond it answers are dropped (counted)
     log_keep_hours: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 168.0  # older log files are deleted
     log_keep_megabytes: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 500.0  # then the oldest beyond this
     # The monitor step: the newest logged rows against the live model's training data, and feedback.

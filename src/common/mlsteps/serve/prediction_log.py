@@ -1,11 +1,12 @@
 """serve's prediction log: each /predict answer queued as one tuple, written in batches by a background thread.
 
 The request path only appends a tuple to a bounded deque (well under a microsecond; no JSON, no I/O), so
-the log can never slow an answer down or fail it: when the deque is full the answer is dropped from the
-log, and counted (`mlsteps_prediction_log_dropped_total{reason="queue_full"}`); when the volume fails (a
-full disk, an S3 store that is down or hung) the batch is dropped, counted (`reason="write_failed"`) and
-logged once per change. The writer thread wakes every FLUSH_SECONDS, turns what is queued into JSON lines
-and writes one whole object per batch through volume/prediction_log.py, to the folder or the bucket.
+the log can never slow an answer down or fail it: when the deque holds its limit of rows (the setting
+log_queue_size) the answer is dropped from the log, and counted
+(`mlsteps_prediction_log_dropped_total{reason="queue_full"}`); when the volume fails (a full disk, an S3
+store that is down or hung) the batch is dropped, counted (`reason="write_failed"`) and logged once per
+change. The writer thread wakes every FLUSH_SECONDS, turns what is queued into JSON lines and writes one
+whole object per batch through volume/prediction_log.py, to the folder or the bucket.
 /feedback goes the same way, to its own batches.
 """
 
@@ -58,6 +59,9 @@ class PredictionLog:
         self.log_area, self.queue_size = area(log_area, PREDICTIONS), queue_size
         self.keep_seconds, self.keep_bytes = keep_seconds, keep_bytes
         self.queue: collections.deque = collections.deque()
+        # The queue is bounded by rows, not answers: one 10,000-row answer holds as much memory as 10,000 one-row
+        # answers. Rows queued (by the event loop) minus rows taken (by the writer): each count has one writer.
+        self._queued_rows = self._taken_rows = 0
         self.dropped = {"queue_full": 0, "write_failed": 0}
         self.written = 0
         self.index: dict[str, tuple[int, float]] = {}  # request id -> (rows, time), newest last
@@ -73,16 +77,20 @@ class PredictionLog:
 
     def record(self, request_id: str, instances: list, predictions, version: int) -> None:
         """Queue one answer for the log; never raises, never waits."""
-        if len(self.queue) >= self.queue_size:
+        rows = len(instances)
+        if self._queued_rows + rows - self._taken_rows > self.queue_size:
             self.dropped["queue_full"] += 1
             return
+        self._queued_rows += rows
         self.queue.append((REQUESTS, time.time(), request_id, version, instances, predictions))
 
     def record_feedback(self, request_id: str, actual: list) -> bool:
         """Queue feedback; False when the queue is full (the caller answers 503: the client may retry)."""
-        if len(self.queue) >= self.queue_size:
+        rows = len(actual)
+        if self._queued_rows + rows - self._taken_rows > self.queue_size:
             self.dropped["queue_full"] += 1
             return False
+        self._queued_rows += rows
         self.queue.append((FEEDBACK, time.time(), request_id, None, actual, None))
         return True
 
@@ -123,7 +131,9 @@ class PredictionLog:
         taken = []
         try:
             while len(taken) < most:
-                taken.append(self.queue.popleft())
+                item = self.queue.popleft()
+                taken.append(item)
+                self._taken_rows += len(item[4])
         except IndexError:  # the queue is empty
             pass
         return taken
