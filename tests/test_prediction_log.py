@@ -121,10 +121,11 @@ def test_every_answer_has_a_request_id_and_the_log_holds_its_rows_and_answers(tr
     with TestClient(app) as client:
         answer = client.post("/predict", json={"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]})
         own = client.post("/predict", json=SAMPLE, headers={"X-Request-ID": "client-7"})
-    assert answer.json()["request_id"] == answer.headers["x-request-id"] and len(answer.json()["request_id"]) == 32
+        again = client.post("/predict", json=SAMPLE).json()["request_id"]
+    assert answer.json()["request_id"] == answer.headers["x-request-id"] != again  # each answer its own id
     assert own.json()["request_id"] == own.headers["x-request-id"] == "client-7"
     records = logged_records(trained)  # the lifespan's end wrote what was queued
-    assert [r["request_id"] for r in records] == [answer.json()["request_id"], "client-7"]
+    assert [r["request_id"] for r in records] == [answer.json()["request_id"], "client-7", again]
     assert records[0]["instances"] == [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
     assert records[0]["predictions"] == ["setosa", "virginica"] and records[0]["model_version"] == 1
 

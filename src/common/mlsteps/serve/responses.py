@@ -13,6 +13,8 @@ import orjson
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
+OWN_HEADERS = frozenset({"content-length", "content-type"})  # what FastJSONResponse writes itself
+
 
 class FastJSONResponse(Response):
     """JSON written by orjson: numpy arrays straight to text, no Python float per value.
@@ -27,11 +29,15 @@ class FastJSONResponse(Response):
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY, default=_contiguous)
 
     def init_headers(self, headers=None) -> None:
-        """A 200 without headers of its own gets its two headers directly; anything else, Starlette's rules."""
-        if headers is None and self.status_code == 200:
-            self.raw_headers = [(b"content-length", b"%d" % len(self.body)), (b"content-type", b"application/json")]
-        else:
+        """A 200 gets its two headers directly, after its own (an X-Request-ID); Starlette's rules for the rest.
+
+        (Starlette's rules also leave out a content-length or content-type the caller set: those go to it.)
+        """
+        if self.status_code != 200 or (headers and not OWN_HEADERS.isdisjoint(map(str.lower, headers))):
             super().init_headers(headers)
+            return
+        own = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (headers or {}).items()]
+        self.raw_headers = [*own, (b"content-length", b"%d" % len(self.body)), (b"content-type", b"application/json")]
 
 
 def _contiguous(value):
