@@ -7,13 +7,16 @@ here byte by byte, as Triton's extension defines it.
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 
 import numpy as np
 import orjson
 import pytest
+from fastapi import Depends, Request
 from fastapi.testclient import TestClient
+from fastapi_offline import FastAPIOffline
 from pydantic import SecretStr
 
 from helpers import REPO_ROOT, SAMPLE
@@ -369,3 +372,26 @@ def test_a_bytes_element_cut_short_is_refused():
     request, binary = split_body(header + struct.pack("<I", 5) + b"ab", str(len(header)))
     with pytest.raises(TensorError, match="ends inside an element"):
         read_inputs(request, binary)
+
+
+def test_a_learners_dependency_on_the_app_runs_on_v2_infer_too(trained, make_app, monkeypatch):
+    """The V2 shortcut answers only what FastAPI's route would: a dependency it cannot run sends it aside."""
+    seen = []
+
+    async def audit(request: Request) -> None:
+        seen.append(request.url.path)
+
+    app_class = functools.partial(FastAPIOffline, dependencies=[Depends(audit)])  # a dependency on every route
+    monkeypatch.setattr("mlsteps.serve.app.FastAPIOffline", app_class)
+    body = {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": ROW}]}
+    with TestClient(make_app(trained)) as client:
+        assert client.post("/v2/models/mlsteps/infer", json=body).status_code == 200
+    assert "/v2/models/mlsteps/infer" in seen
+
+
+def test_v2_requests_are_counted_by_their_route_template(client):
+    body = {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": ROW}]}
+    assert client.post("/v2/models/mlsteps/infer", json=body).status_code == 200
+    metrics = client.get("/metrics").text
+    # The template, not "other" (nor one series per model name): the label stays bounded.
+    assert 'mlsteps_requests_total{method="POST",path="/v2/models/{name}/infer",status="200"} 1.0' in metrics

@@ -235,4 +235,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_record)
         finally:
-            self.metrics.observe(scope["method"], scope["path"], status, time.perf_counter() - start)
+            # The route's template where one answered (/v2/models/{name}/infer), as the path's label.
+            route = scope.get("route")
+            path = route.path if route is not None and hasattr(route, "path") else scope["path"]
+            self.metrics.observe(scope["method"], path, status, time.perf_counter() - start)
