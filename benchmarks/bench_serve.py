@@ -13,8 +13,9 @@ of per-round ratios between runs made back to back. Baselines, measured in the s
   written), its source taken from git and run in this same environment, for the batch speed-up.
 
 Then `mlsteps serve` with each built-in pipeline (trained on iris by `mlsteps bootstrap`), and for
-`linear` two more: the plain path (MLSTEPS_SPEED_TRICKS=false: FastAPI's routing, pydantic, scikit-learn)
-and the fast path with MLSTEPS_API_KEY set (wrk then sends `Authorization: Bearer <key>`): single
+`linear` three more: the plain path (MLSTEPS_SPEED_TRICKS=false: FastAPI's routing, pydantic, scikit-learn),
+the fast path with MLSTEPS_API_KEY set (wrk then sends `Authorization: Bearer <key>`), and the fast path
+with the prediction log off (MLSTEPS_PREDICTION_LOG=false, the log's share of a request): single
 rows at 1 and 8 connections, 1,000-row batches, p50/p99, the server's CPU time per request (from
 /proc, so the load generator's own noise is left out), and the resident memory of each server when
 idle and after the load. Then the protocols and the runtimes (issue 20), on `linear`: the Open Inference
@@ -423,6 +424,14 @@ def report(bench: Bench, rounds: list[dict], pipelines: list[str], before: str |
             f"CPU {paired(rounds, plain, same, 'cpu_us')}; with the API key to without {paired(rounds, keyed, fast)}, "
             f"CPU {paired(rounds, keyed, fast, 'cpu_us')}; with the API key to bare {paired(rounds, keyed, same)}"
         )
+    print("\nthe prediction log (on by default), single rows (median of the rounds, and their range):")
+    for connections in (1, 8):
+        unlogged = ("mlsteps linear no log", "single", connections)
+        fast = ("mlsteps linear", "single", connections)
+        same = ("bare (same stack)", "single", connections)
+        on_off = f"{paired(rounds, fast, unlogged)}, CPU {paired(rounds, fast, unlogged, 'cpu_us')}"
+        off_bare = f"{paired(rounds, unlogged, same)}, CPU {paired(rounds, unlogged, same, 'cpu_us')}"
+        print(f"  c={connections}: log on to off {on_off}; log off to bare (same stack) {off_bare}")
     if before:
         print(f"\n1,000-row batches, rows/s against the code of {before} (median of the rounds, and their range):")
         print(f"  mlsteps linear: {paired(rounds, ('mlsteps linear', 'batch', 1), ('before', 'batch', 1))}")
@@ -458,6 +467,7 @@ def main() -> None:
                 bench.add_mlsteps(f"mlsteps {pipeline}", pipeline)
             bench.add_mlsteps("mlsteps linear plain", "linear", speed_tricks="false")
             bench.add_mlsteps("mlsteps linear key", "linear", api_key=API_KEY)
+            bench.add_mlsteps("mlsteps linear no log", "linear", prediction_log="false")  # the log's share
             bench.add_mlsteps("mlsteps linear onnx", "linear", runtime="onnx")
             source = None if args.before == "none" else source_at(args.before, Path(scratch) / "before")
             if source:
