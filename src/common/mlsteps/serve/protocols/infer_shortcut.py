@@ -14,14 +14,13 @@ import logging
 import re
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
-from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlsteps.serve.protocols.open_inference_v2 import answer_infer
-from mlsteps.serve.speed_tricks.predict_shortcut import PredictShortcut
+from mlsteps.serve.speed_tricks.predict_shortcut import PredictShortcut, route_for
 
 log = logging.getLogger("mlsteps.serve")
 
@@ -31,11 +30,7 @@ PROBES = ("/v2/models/m/infer", "/v2/models/m/versions/1/infer")  # one path of 
 
 def infer_routes(app: FastAPI) -> list:
     """The route contexts FastAPI's router picks for the two infer paths (None where nothing matches)."""
-    found = []
-    for path in PROBES:
-        probe = {"type": "http", "method": "POST", "path": path, "root_path": "", "path_params": {}}
-        found.append(next((c for c in iter_route_contexts(app.routes) if c.matches(probe)[0] == Match.FULL), None))
-    return found
+    return [route_for(app, "POST", path) for path in PROBES]
 
 
 def reason_to_step_aside(app: FastAPI, inner: ASGIApp, contexts: list) -> str | None:

@@ -56,9 +56,9 @@ log = logging.getLogger("mlsteps.serve")
 PATH, METHOD = "/predict", "POST"
 
 
-def route_for_predict(app: FastAPI):
-    """The route context FastAPI's router picks for POST /predict (the first full match, in order), or None."""
-    probe = {"type": "http", "method": METHOD, "path": PATH, "root_path": "", "path_params": {}}
+def route_for(app: FastAPI, method: str, path: str):
+    """The route context FastAPI's router picks for `method` `path` (the first full match, in order), or None."""
+    probe = {"type": "http", "method": method, "path": path, "root_path": "", "path_params": {}}
     for context in iter_route_contexts(app.routes):
         if context.matches(probe)[0] == Match.FULL:
             return context
@@ -145,7 +145,7 @@ class PredictShortcut:
 
     def __init__(self, app: ASGIApp, fastapi_app: FastAPI):
         self.app = app
-        context = route_for_predict(fastapi_app)
+        context = route_for(fastapi_app, METHOD, PATH)
         why = reason_to_step_aside(fastapi_app, app, context)
         self.answer: ASGIApp | None = None
         if why:
