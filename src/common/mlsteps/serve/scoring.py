@@ -3,11 +3,12 @@
 Labels come from `predict` (model_contract.py says why); probabilities only from a classifier that
 has `predict_proba`, distances only from a clusterer that has `transform`. Numbers in an answer stay
 numpy arrays: the response encoder (orjson, see responses.py) writes them without a Python float
-per value.
+per value. A few rows on the linear fast path are Python floats instead, rounded the way numpy rounds.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -19,6 +20,7 @@ from mlsteps.serve.request_body import InputError
 from mlsteps.serve.served_model import ServedModel
 
 DECIMALS = 4  # answers are rounded: more digits would only show the arithmetic's noise
+SCALE = 10.0**DECIMALS
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
@@ -54,6 +56,28 @@ def _fast(served: ServedModel, X: np.ndarray) -> dict:
         "predictions": served.labels[scorer.label_index(decision)].tolist(),
         "classes": served.classes,
         "probabilities": scorer.predict_proba(X, decision).round(DECIMALS),
+    }
+
+
+def _rounded(value: float) -> float:
+    """`value` rounded as numpy's `round(DECIMALS)` does (x * 10^d, to the nearest even, / 10^d), sign of zero too."""
+    whole = round(value * SCALE)
+    return whole / SCALE if whole else math.copysign(0.0, value)
+
+
+def _fast_in_python(served: ServedModel, rows: list[list[float]]) -> dict:
+    """`_fast` for a few rows, in plain Python: the same numbers, without numpy's cost per call."""
+    scorer = served.scorer
+    decisions = scorer.decisions_in_python(rows)
+    if not all(map(math.isfinite, itertools.chain.from_iterable(decisions))):
+        _finite(np.array(decisions))  # raises the InputError naming the rows
+    if served.task != "classification":
+        return {"predictions": [_rounded(row[0]) for row in decisions]}
+    labels = served.classes
+    return {
+        "predictions": [labels[i] for i in scorer.label_indexes_in_python(decisions)],
+        "classes": labels,
+        "probabilities": [list(map(_rounded, row)) for row in scorer.probabilities_in_python(decisions)],
     }
 
 
@@ -98,9 +122,9 @@ def _model_trusting_finite(served: ServedModel, X: np.ndarray | pd.DataFrame) ->
 
 def predict(served: ServedModel, X: np.ndarray | pd.DataFrame) -> dict:
     """The model's answers to rows `X` (a float matrix for an all-numbers model, else a typed DataFrame)."""
+    fast = served.scorer is not None and isinstance(X, np.ndarray)
+    if fast and served.scorer.few_rows(len(X)):
+        return {"model_version": served.version, **_fast_in_python(served, X.tolist())}
     with np.errstate(all="ignore"):  # overflow shows up as inf/nan, which _finite turns into a 422
-        if served.scorer is not None and isinstance(X, np.ndarray):
-            answer = _fast(served, X)  # numpy alone: no scikit-learn call to check anything
-        else:
-            answer = _model_trusting_finite(served, X)
+        answer = _fast(served, X) if fast else _model_trusting_finite(served, X)  # _fast: numpy, no scikit-learn
     return {"model_version": served.version, **answer}
