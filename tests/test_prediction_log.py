@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -196,3 +197,15 @@ def test_feedback_finds_a_request_another_serve_process_logged(trained, make_app
         request_id = first.post("/predict", json=SAMPLE).json()["request_id"]
     with TestClient(make_app(trained)) as second:  # another replica: knows the id only from the volume
         assert second.post("/feedback", json={"request_id": request_id, "actual": ["setosa"]}).status_code == 200
+
+
+def test_log_times_read_as_datetime_writes_them():
+    """The writer's own formatting of each answer's time is datetime's isoformat, to the millisecond."""
+    from datetime import UTC, datetime
+
+    from mlsteps.serve.prediction_log import _iso
+
+    moments = np.random.default_rng(0).uniform(0, 4e9, 20_000).tolist()
+    moments += [1.0, 1_800_000_000.9999996, 1_800_000_000.0004995, 1_800_000_000.9995, 1_799_999_999.99999999]
+    for moment in moments:
+        assert _iso(moment) == datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds"), moment
