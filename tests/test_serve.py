@@ -296,3 +296,31 @@ def test_the_home_page_escapes_what_it_shows(trained, make_app):
     with TestClient(make_app(trained)) as client:
         home = client.get("/").text
     assert "<script>" not in home and "&lt;script&gt;alert(1)&lt;/script&gt;, b &amp; c" in home
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"authorization", b"Bearer " + KEY.encode())],
+        [(b"authorization", b"bearer   " + KEY.encode() + b"  ")],
+        [(b"authorization", b"Basic " + KEY.encode())],
+        [(b"authorization", b"Bearer")],
+        [(b"authorization", b"Bearer ")],
+        [(b"authorization", b"Bearer \xa0" + KEY.encode() + b"\xa0")],
+        [(b"authorization", b"Bearer one"), (b"authorization", b"Bearer two")],
+        [(b"x-authorization", b"Bearer " + KEY.encode())],
+    ],
+)
+def test_the_api_keys_bearer_reads_the_header_as_fastapis_httpbearer_does(headers):
+    """serve's BearerToken reads the raw headers for speed: it must find the token FastAPI's HTTPBearer finds."""
+    import asyncio
+
+    from fastapi.security import HTTPBearer
+    from starlette.requests import Request
+
+    from mlsteps.serve.api_key import bearer
+
+    request = Request({"type": "http", "headers": headers})
+    theirs = asyncio.run(HTTPBearer(auto_error=False)(request))
+    assert asyncio.run(bearer(request)) == (theirs.credentials if theirs else None)
