@@ -315,7 +315,7 @@ class PodmanStack:
         for path in reversed(self._played):
             self._podman("kube", "down", str(path), check=False)
         self._played.clear()
-        names = self._podman("pod", "ps", "--all", "--format", "{{.Name}}", check=False).stdout.split()
+        names = self._podman("pod", "ps", "--format", "{{.Name}}", check=False).stdout.split()
         for name in names:
             if name.startswith(self.prefix):
                 self._podman("pod", "rm", "--force", name, check=False)
@@ -586,9 +586,10 @@ def predict_then_newer_model(stack: PodmanStack, timings: dict[str, float]) -> i
 
 def leftovers(prefix: str) -> list[str]:
     """Podman pods and volumes whose names start with `prefix`: none should outlive a stack."""
-    volumes = subprocess.run(["podman", "volume", "ls", "-q"], capture_output=True, text=True).stdout.split()
+    # check=True: a listing that fails (a flag this Podman lacks) must not read as "nothing left"
+    volumes = subprocess.run(["podman", "volume", "ls", "-q"], capture_output=True, text=True, check=True).stdout.split()
     pods = subprocess.run(
-        ["podman", "pod", "ps", "-a", "--format", "{{.Name}}"], capture_output=True, text=True
+        ["podman", "pod", "ps", "--format", "{{.Name}}"], capture_output=True, text=True, check=True
     ).stdout.split()
     return [name for name in volumes + pods if name.startswith(prefix)]
 
