@@ -14,7 +14,9 @@ does, so this harness bridges the gaps, always in its own copies of the objects 
 - Jobs and CronJobs are ignored by Podman: their pod template becomes a one-shot Pod
   (restartPolicy Never), played when the test asks, as the Job controller would on schedule;
 - the serve Deployment's pod template becomes one Pod per replica the test starts, init containers
-  included (Podman runs them first, in order, as a kubelet does), and its container port gets
+  included (Podman runs them first, in order, as a kubelet does), with restartPolicy OnFailure
+  (Podman 4.3 applies the pod's Always to init containers too and reruns a finished one, here 9 times
+  and 20 s, before serve starts; a kubelet runs it once), and its container port gets
   `hostPort` with `hostIP: 127.0.0.1`, standing in for the NodePort Service (Podman ignores Services);
 - probes are dropped (Podman turns them into healthchecks that need curl in the image): the harness
   polls /readyz itself instead, as a kubelet would;
@@ -398,7 +400,9 @@ class PodmanStack:
         pod_name = self.prefix + obj["metadata"]["name"] + (f"-{replica}" if replica else "")
         if host_port is not None:
             self.host_port = host_port
-        pod = self._pod(obj, pod_name, restart_policy=None)
+        # OnFailure, not the template's Always: Podman 4.3 applies a pod's restartPolicy to its init
+        # containers too, and under Always reruns a finished one until the app container happens to start.
+        pod = self._pod(obj, pod_name, restart_policy="OnFailure")
         container = pod["spec"]["containers"][0]
         ports = container.get("ports") or []
         if not ports:
