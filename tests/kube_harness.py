@@ -9,19 +9,37 @@ does, so this harness bridges the gaps, always in its own copies of the objects 
   never touch each other's pods or volumes;
 - every PersistentVolumeClaim becomes a Podman volume `<prefix><claim>` and every `claimName`
   follows, so the pods that mount the same claim share one volume;
+- Podman ignores StatefulSets: each one's pod template becomes one long-running pod
+  `<prefix><name>-0` (replicas: 1), played on entry, and its volumeClaimTemplates become volumes
+  `<prefix><template>-<name>-0`, as the StatefulSet controller names their claims; the harness polls
+  its readiness probe (httpGet, made with python3 inside the container, where a kubelet calls the
+  pod's address) before any step runs, as `kubectl rollout status` would be waited for;
+- Podman ignores Services, so each stack gets its own Podman network `<prefix>net` (a namespace's
+  network: aardvark-dns resolves names there) and every pod a Service selects gets the Service's
+  name as a network alias, so other pods reach `http://<service>:<port>` by DNS as in a cluster
+  (two serve replicas share one name, as behind a ClusterIP); an alias cannot map ports, so a Service
+  whose port differs from its target's gets none (none of the project's does);
+- Podman 4.3 stores a Secret object in a form its own `secretKeyRef` lookup cannot read: each Secret
+  becomes a Podman secret `<prefix><name>` (a JSON map of key to base64 value, which it reads for
+  `secretKeyRef` and `envFrom.secretRef`) and every reference follows; Secrets the objects do not
+  hold (optional ones) keep their names. The test makes the Secret, as `kubectl create secret` would;
 - every emptyDir is renamed per pod (Podman 4.3 turns an emptyDir into a volume named after it, which
   pods would otherwise share, unlike on a cluster);
 - Jobs and CronJobs are ignored by Podman: their pod template becomes a one-shot Pod
   (restartPolicy Never), played when the test asks, as the Job controller would on schedule;
 - the serve Deployment's pod template becomes one Pod per replica the test starts, init containers
-  included (Podman runs them first, in order, as a kubelet does), and its container port gets
-  `hostPort` with `hostIP: 127.0.0.1`, standing in for the NodePort Service (Podman ignores Services);
+  included (Podman runs them first, in order, as a kubelet does), with restartPolicy OnFailure
+  (Podman 4.3 applies the pod's Always to init containers too and reruns a finished one, here 9 times
+  and 20 s, before serve starts; a kubelet runs it once), and its container port gets
+  `hostPort` with `hostIP: 127.0.0.1`, standing in for the NodePort Service from this machine;
 - probes are dropped (Podman turns them into healthchecks that need curl in the image): the harness
-  polls /readyz itself instead, as a kubelet would;
-- every container runs `image`, the tag the test built; ConfigMaps travel with each pod so that
-  `envFrom`/`valueFrom` resolve, with the test's `env` overrides written into them too (Podman 4.3
-  lets envFrom win over env, Kubernetes the other way round). Other kinds (Service, ServiceAccount,
-  Ingress, ...) are skipped.
+  polls serve's /readyz and the StatefulSets' probes itself instead, as a kubelet would;
+- every container runs `image`, the tag the test built, or for another image the tag `images` maps
+  it to (the store's); ConfigMaps travel with each pod so that `envFrom`/`valueFrom` resolve, with
+  the test's `env` overrides written into them too (Podman 4.3 lets envFrom win over env, Kubernetes
+  the other way round). Other kinds (ServiceAccount, Ingress, ...) are skipped.
+
+On exit the pods, volumes, secrets and network go (`leftovers(prefix)` finds any that did not).
 
 Used by level 3 (objects from src/kubectl) and level 4 (objects from `helm template`):
 
@@ -32,6 +50,7 @@ Used by level 3 (objects from src/kubectl) and level 4 (objects from `helm templ
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import json
@@ -95,6 +114,13 @@ def pod_template(obj: dict) -> dict:
     if obj["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
         return obj["spec"]["template"]
     raise ValueError(f"{obj['kind']} {obj['metadata']['name']} has no pod template")
+
+
+def statefulset_claims(obj: dict) -> dict[str, dict]:
+    """The claims of a StatefulSet's one pod (ordinal 0) from its volumeClaimTemplates, by the names the
+    StatefulSet controller gives them (`<template>-<statefulset>-0`), each with its template."""
+    name = obj["metadata"]["name"]
+    return {f"{t['metadata']['name']}-{name}-0": t for t in obj["spec"].get("volumeClaimTemplates", [])}
 
 
 def containers(obj: dict) -> list[dict]:
@@ -255,10 +281,11 @@ class PodmanStack:
     """A set of Kubernetes objects brought up as Podman pods and volumes; everything goes on exit.
 
     objects: parsed objects (dicts, as from `yaml.safe_load_all`), e.g. a level's manifests or the
-    output of `helm template`. image: the tag every container runs. host_port: where the serve pod is
-    published on 127.0.0.1. project: the start of every pod and volume name this stack creates
-    (followed by a random run id).
-    env: extra variables set on every container (overriding the manifests' values).
+    output of `helm template`. image: the tag every container runs. images: other images' tags by the
+    manifests' image names, e.g. {"mlsteps-store:4.48": tag}. host_port: where the serve pod is
+    published on 127.0.0.1. project: the start of every pod, volume, secret and network name this
+    stack creates (followed by a random run id).
+    env: extra variables set on every container that runs `image` (overriding the manifests' values).
     """
 
     def __init__(
@@ -269,10 +296,12 @@ class PodmanStack:
         host_port: int,
         project: str = "mlsteps-l3",
         env: dict[str, str] | None = None,
+        images: dict[str, str] | None = None,
         podman: str = "podman",
     ) -> None:
         self.objects = [copy.deepcopy(obj) for obj in objects if obj]
         self.image = image
+        self.images = dict(images or {})
         self.host_port = host_port
         self.project = project
         self.env = dict(env or {})
@@ -283,39 +312,66 @@ class PodmanStack:
             for obj in self.objects
             if obj["kind"] == "PersistentVolumeClaim"
         }
-        self._workdir = Path(tempfile.mkdtemp(prefix=self.prefix))
+        for obj in self.objects:
+            if obj["kind"] == "StatefulSet":
+                self.claims.update({claim: self.prefix + claim for claim in statefulset_claims(obj)})
+        names = [obj["metadata"]["name"] for obj in self.objects if obj["kind"] == "Secret"]
+        self.secrets = {name: self.prefix + name for name in names}
+        self.network = self.prefix + "net"
+        self._workdir: Path | None = None  # where the played files go, made on entry
         self._played: list[Path] = []
         self._runs = 0
         self.serve_pod: str | None = None
         self.serve_container: str | None = None
+        self.serve_containers: list[str] = []  # every serve replica's, in the order they started
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def __enter__(self) -> PodmanStack:
-        """Create the claims' volumes. (Names are unique per run: a killed run's leftovers never block.)"""
+        """Create the network, the Secrets and the claims' volumes, then start every StatefulSet's pod and
+        wait until it is ready, before any step runs. (Names are unique per run: a killed run's leftovers
+        never block.)"""
+        try:
+            self._workdir = Path(tempfile.mkdtemp(prefix=self.prefix))
+            self._podman("network", "create", self.network)
+            for obj in self.objects:
+                if obj["kind"] == "Secret":
+                    self._create_secret(obj)
+            if claims := self._claim_objects():
+                self._play("claims", claims)
+            for obj in self.objects:
+                if obj["kind"] == "StatefulSet":
+                    self.start_statefulset(obj["metadata"]["name"])
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _claim_objects(self) -> list[dict]:
+        """Every claim, renamed: the PersistentVolumeClaims and the StatefulSets' claim templates."""
         claims = []
         for obj in self.objects:
             if obj["kind"] == "PersistentVolumeClaim":
                 claim = copy.deepcopy(obj)
                 claim["metadata"]["name"] = self.claims[obj["metadata"]["name"]]
                 claims.append(claim)
-        if claims:
-            try:
-                self._play("claims", claims)
-            except Exception:
-                self.close()
-                raise
-        return self
+            elif obj["kind"] == "StatefulSet":
+                for name, template in statefulset_claims(obj).items():
+                    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", **copy.deepcopy(template)}
+                    claim["metadata"] = {**claim["metadata"], "name": self.claims[name]}
+                    claims.append(claim)
+        return claims
 
     def __exit__(self, *exc_info) -> None:
         self.close()
 
     def close(self) -> None:
-        """Take down every pod this stack played and remove its volumes (they outlive `kube down`)."""
+        """Take down every pod this stack played and remove its volumes (they outlive `kube down`), its
+        Secrets and its network."""
         for path in reversed(self._played):
             self._podman("kube", "down", str(path), check=False)
         self._played.clear()
-        names = self._podman("pod", "ps", "--all", "--format", "{{.Name}}", check=False).stdout.split()
+        names = self._podman("pod", "ps", "--format", "{{.Name}}", check=False).stdout.split()
         for name in names:
             if name.startswith(self.prefix):
                 self._podman("pod", "rm", "--force", name, check=False)
@@ -323,9 +379,15 @@ class PodmanStack:
         for volume in volumes:
             if volume.startswith(self.prefix):
                 self._podman("volume", "rm", "--force", volume, check=False)
-        for path in self._workdir.glob("*.yaml"):
-            path.unlink()
-        self._workdir.rmdir()
+        for secret in self._podman("secret", "ls", "--format", "{{.Name}}", check=False).stdout.split():
+            if secret.startswith(self.prefix):
+                self._podman("secret", "rm", secret, check=False)
+        self._podman("network", "rm", "--force", self.network, check=False)
+        if self._workdir is not None:
+            for path in self._workdir.glob("*.yaml"):
+                path.unlink()
+            self._workdir.rmdir()
+            self._workdir = None
 
     # -- lookups -----------------------------------------------------------------------------------
 
@@ -378,6 +440,24 @@ class PodmanStack:
         self._played.remove(path)
         return JobRun(pod=pod_name, exit_code=max(codes, key=abs), logs=logs, seconds=seconds, labels=labels)
 
+    def start_statefulset(self, name_or_component: str, timeout: float = 120) -> str:
+        """Play a StatefulSet's pod template as one long-running pod `<prefix><name>-0`, its
+        volumeClaimTemplates mounted from their volumes, and wait until it is ready; return its name."""
+        obj = self.find("StatefulSet", name_or_component)
+        name = obj["metadata"]["name"]
+        if obj["spec"].get("replicas", 1) != 1:
+            raise ValueError(f"StatefulSet {name} has {obj['spec']['replicas']} replicas; the harness plays one")
+        pod_name = f"{self.prefix}{name}-0"
+        pod = self._pod(obj, pod_name, restart_policy=None)
+        volumes = pod["spec"].setdefault("volumes", [])
+        for claim, template in statefulset_claims(obj).items():
+            claim_volume = {"claimName": self.claims[claim]}
+            volumes.append({"name": template["metadata"]["name"], "persistentVolumeClaim": claim_volume})
+        self._play(pod_name, [*self._configmaps(), pod])
+        for container in pod_template(obj)["spec"]["containers"]:
+            self._wait_until_probed(f"{pod_name}-{container['name']}", container, timeout)
+        return pod_name
+
     def start_serve(
         self,
         name_or_component: str = "serve",
@@ -398,7 +478,9 @@ class PodmanStack:
         pod_name = self.prefix + obj["metadata"]["name"] + (f"-{replica}" if replica else "")
         if host_port is not None:
             self.host_port = host_port
-        pod = self._pod(obj, pod_name, restart_policy=None)
+        # OnFailure, not the template's Always: Podman 4.3 applies a pod's restartPolicy to its init
+        # containers too, and under Always reruns a finished one until the app container happens to start.
+        pod = self._pod(obj, pod_name, restart_policy="OnFailure")
         container = pod["spec"]["containers"][0]
         ports = container.get("ports") or []
         if not ports:
@@ -408,6 +490,7 @@ class PodmanStack:
         port["hostIP"] = "127.0.0.1"  # only this machine, never 0.0.0.0
         self._play(pod_name, [*self._configmaps(), pod])
         self.serve_pod, self.serve_container = pod_name, f"{pod_name}-{container['name']}"
+        self.serve_containers.append(self.serve_container)
         self.wait_for(ready_path, timeout=timeout)
         return self.base_url
 
@@ -444,6 +527,74 @@ class PodmanStack:
 
     # -- internals ---------------------------------------------------------------------------------
 
+    def _create_secret(self, obj: dict) -> None:
+        """A Podman secret `<prefix><name>` holding the Secret's keys in the form `podman kube play` 4.3 reads
+        for `secretKeyRef` and `envFrom.secretRef` (a JSON map of key to base64 value; its own Secret kind
+        is stored in a form its env lookup cannot read). Piped in, never written to a file."""
+        data = dict(obj.get("data") or {})  # already base64, as in the API
+        text = obj.get("stringData") or {}
+        data.update({key: base64.b64encode(str(value).encode()).decode() for key, value in text.items()})
+        argv = [self.podman, "secret", "create", self.secrets[obj["metadata"]["name"]], "-"]
+        result = subprocess.run(argv, input=json.dumps(data), capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            raise RuntimeError(f"`podman secret create` failed ({result.returncode}):\n{result.stderr}")
+
+    def _wait_until_probed(self, container_name: str, container: dict, timeout: float) -> None:
+        """Poll the container's readiness probe (else its startup probe) until it passes, as a kubelet
+        would: an httpGet probe is made from inside the container (`podman exec` of python3) on
+        127.0.0.1, where a kubelet calls the pod's address. No probe: running is ready."""
+        probe = container.get("readinessProbe") or container.get("startupProbe")
+        check = ["true"]
+        if probe:
+            if "httpGet" not in probe:
+                raise ValueError(f"{container['name']}: the harness polls only httpGet probes, not {sorted(probe)}")
+            port = probe["httpGet"]["port"]
+            if isinstance(port, str):
+                port = next(p["containerPort"] for p in container.get("ports", []) if p.get("name") == port)
+            url = f"http://127.0.0.1:{port}{probe['httpGet'].get('path', '/')}"
+            check = ["python3", "-c", f"import urllib.request; urllib.request.urlopen({url!r}, timeout=2)"]
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self._podman("inspect", "--format", "{{.State.Status}}", container_name, check=False).stdout.strip()
+            if state in ("exited", "stopped", ""):
+                raise RuntimeError(f"{container_name} is {state or 'gone'}; its logs:\n{self._logs([container_name])}")
+            probed = state == "running" and self._podman("exec", container_name, *check, check=False, timeout=30)
+            if probed and probed.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{container_name} was not ready within {timeout} s; its logs:\n{self._logs([container_name])}"
+                )
+            time.sleep(1)
+
+    def _network(self, pod: dict) -> list[str]:
+        """`--network` for `podman kube play`: the stack's own network, where aardvark-dns resolves each
+        alias to the pod; a pod gets the name of every Service that selects it as an alias (a pod with
+        hostNetwork stays on this machine's network)."""
+        if pod["spec"].get("hostNetwork"):
+            return []
+        labels = pod["metadata"].get("labels", {})
+        aliases = [
+            obj["metadata"]["name"]
+            for obj in self.objects
+            if obj["kind"] == "Service"
+            and obj["spec"].get("selector")
+            and obj["spec"]["selector"].items() <= labels.items()
+            and self._ports_match(obj, pod)
+        ]
+        return ["--network", self.network + "".join(f"{',' if i else ':'}alias={a}" for i, a in enumerate(aliases))]
+
+    @staticmethod
+    def _ports_match(service: dict, pod: dict) -> bool:
+        """Whether each of the Service's ports is the port its target container listens on: an alias
+        renames, it cannot map ports, so a Service that does gets no alias (and a pod calling it fails)."""
+        by_name = {p.get("name"): p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+        for port in service["spec"].get("ports", []):
+            target = port.get("targetPort", port["port"])
+            if by_name.get(target, target) != port["port"]:
+                return False
+        return True
+
     def _configmaps(self) -> list[dict]:
         """The ConfigMaps, with `env` written over their keys: in Kubernetes a container's env wins over
         its envFrom, but Podman 4.3 lets envFrom win, so an override only in env would be lost."""
@@ -473,12 +624,14 @@ class PodmanStack:
                     )
                 claim["claimName"] = self.claims[claim["claimName"]]
         for container in spec.get("initContainers", []) + spec["containers"]:
-            container["image"] = self.image
+            app = container["image"] not in self.images
+            container["image"] = self.images.get(container["image"], self.image)
             for mount in container.get("volumeMounts", []):
                 mount["name"] = renamed.get(mount["name"], mount["name"])
             for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
                 container.pop(probe, None)
-            if self.env:
+            self._follow_secrets(container)
+            if self.env and app:
                 env = [e for e in container.get("env", []) if e["name"] not in self.env]
                 container["env"] = env + [{"name": k, "value": str(v)} for k, v in self.env.items()]
         metadata = template.get("metadata", {})
@@ -493,11 +646,23 @@ class PodmanStack:
             "spec": spec,
         }
 
+    def _follow_secrets(self, container: dict) -> None:
+        """Point the container's references to the objects' Secrets at their Podman secrets."""
+        refs = [source["secretRef"] for source in container.get("envFrom", []) if "secretRef" in source]
+        refs += [
+            v["valueFrom"]["secretKeyRef"] for v in container.get("env", []) if "secretKeyRef" in v.get("valueFrom", {})
+        ]
+        for ref in refs:
+            ref["name"] = self.secrets.get(ref["name"], ref["name"])
+
     def _play(self, stem: str, objects: list[dict]) -> Path:
+        if self._workdir is None:
+            raise RuntimeError("the stack is not entered: use `with PodmanStack(...) as stack:`")
         path = self._workdir / f"{stem}.yaml"
         path.write_text(yaml.safe_dump_all(objects, sort_keys=False))
         self._played.append(path)
-        self._podman("kube", "play", str(path))
+        network = [arg for obj in objects if obj["kind"] == "Pod" for arg in self._network(obj)]
+        self._podman("kube", "play", *network, str(path))
         return path
 
     def _logs(self, containers: list[str]) -> str:
@@ -584,13 +749,84 @@ def predict_then_newer_model(stack: PodmanStack, timings: dict[str, float]) -> i
     return version
 
 
+def store_secret(name: str) -> dict:
+    """The store's Secret as `kubectl create secret generic <name> --from-literal=...` makes it
+    (docs/beyond-one-machine.md), with a key pair made for this run: no key is ever in the repository."""
+    pair = {"AWS_ACCESS_KEY_ID": f"mlsteps-{secrets.token_hex(4)}", "AWS_SECRET_ACCESS_KEY": secrets.token_hex(20)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "type": "Opaque",
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in pair.items()},
+    }
+
+
+def _started_at(stack: PodmanStack, container: str) -> str:
+    return stack._podman("inspect", "--format", "{{.State.StartedAt}}", container).stdout.strip()
+
+
+def two_replicas_follow_the_store(stack: PodmanStack, timings: dict[str, float], host_ports: list[int]) -> None:
+    """What levels 3 and 4 both check with the in-cluster store (the stack entered: the store pod is
+    ready): serve's pod template mounts no claim; one run of load-data and train publishes to the store;
+    two serve pods, each with nothing but its own empty /data, answer /predict from the same model
+    version, so they read it from the store; a newer train run's model reaches both, with no restart."""
+    serve = stack.find("Deployment", "serve")
+    volumes = pod_template(serve)["spec"].get("volumes", [])
+    assert not [v for v in volumes if "persistentVolumeClaim" in v], f"serve mounts a claim: {volumes}"
+    for step in ("load-data", "train"):  # one scheduled run of each CronJob, into the bucket
+        run = stack.run_job(step)
+        assert run.exit_code == 0, f"{step}:\n{run.logs}"
+        timings[f"{step} CronJob run"] = run.seconds
+    for replica, port in enumerate(host_ports):
+        started = time.monotonic()
+        stack.start_serve(replica=replica, host_port=port, timeout=180)
+        timings[f"serve replica {replica} ready"] = time.monotonic() - started
+
+    def volumes_of(container: str) -> set[str]:  # what a container runs with, not only what its template says
+        mounts = json.loads(stack._podman("inspect", "--format", "{{json .Mounts}}", container).stdout)
+        return {m.get("Name") for m in mounts}
+
+    claims = set(stack.claims.values())
+    store = stack.find("StatefulSet", "store")
+    assert volumes_of(f"{stack.prefix}{store['metadata']['name']}-0-{containers(store)[0]['name']}") & claims
+    for container in stack.serve_containers:
+        assert not volumes_of(container) & claims, container
+    urls = [f"http://127.0.0.1:{port}" for port in host_ports]
+    versions = {url: httpx.get(f"{url}/model", timeout=10).json()["version"] for url in urls}
+    assert len(set(versions.values())) == 1, versions
+    first = versions[urls[0]]
+    for url in urls:
+        answer = httpx.post(f"{url}/predict", json=SAMPLE, timeout=10)
+        assert answer.status_code == 200 and answer.json()["model_version"] == first, answer.text
+    started_at = {container: _started_at(stack, container) for container in stack.serve_containers}
+
+    run = stack.run_job("train")
+    assert run.exit_code == 0, run.logs
+    deadline, newer = time.monotonic() + 60, set()
+    for url, container in zip(urls, stack.serve_containers, strict=True):
+        while (version := httpx.get(f"{url}/model", timeout=10).json()["version"]) <= first:
+            assert time.monotonic() < deadline, f"{container} still on v{version}:\n{stack._logs([container])}"
+            time.sleep(0.5)
+        answer = httpx.post(f"{url}/predict", json=SAMPLE, timeout=10).json()
+        assert answer["model_version"] == version > first, answer
+        newer.add(version)
+    assert len(newer) == 1, newer  # one train run, one new version, the same on both
+    assert {container: _started_at(stack, container) for container in stack.serve_containers} == started_at
+
+
 def leftovers(prefix: str) -> list[str]:
-    """Podman pods and volumes whose names start with `prefix`: none should outlive a stack."""
-    volumes = subprocess.run(["podman", "volume", "ls", "-q"], capture_output=True, text=True).stdout.split()
-    pods = subprocess.run(
-        ["podman", "pod", "ps", "-a", "--format", "{{.Name}}"], capture_output=True, text=True
-    ).stdout.split()
-    return [name for name in volumes + pods if name.startswith(prefix)]
+    """Podman pods, volumes, secrets and networks whose names start with `prefix`: none should outlive a stack."""
+    names = []
+    for argv in (
+        ["volume", "ls", "-q"],
+        ["pod", "ps", "--format", "{{.Name}}"],
+        ["secret", "ls", "--format", "{{.Name}}"],
+        ["network", "ls", "--format", "{{.Name}}"],
+    ):
+        # check=True: a listing that fails (a flag this Podman lacks) must not read as "nothing left"
+        names += subprocess.run(["podman", *argv], capture_output=True, text=True, check=True).stdout.split()
+    return [name for name in names if name.startswith(prefix)]
 
 
 __all__ = [
@@ -610,8 +846,11 @@ __all__ = [
     "restricted_profile_problems",
     "schema_minors",
     "second_replica_reuses_the_model",
+    "statefulset_claims",
     "serve_bootstraps_itself",
+    "store_secret",
     "strict_schema_errors",
+    "two_replicas_follow_the_store",
     "validate_with_the_cli",
     "yaml_objects",
 ]

@@ -21,7 +21,7 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 
 from helpers import LEARNERS_CODE, REPO_ROOT, check_learners_code_answers, command_works, free_port, headings, need
-from images import IMAGE_TAG, podman_image
+from images import IMAGE_TAG, STORE_TAG, podman_image, podman_store_image
 from kube_harness import (
     COMPONENT,
     PodmanStack,
@@ -38,7 +38,9 @@ from kube_harness import (
     schema_minors,
     second_replica_reuses_the_model,
     serve_bootstraps_itself,
+    store_secret,
     strict_schema_errors,
+    two_replicas_follow_the_store,
     validate_with_the_cli,
     yaml_objects,
 )
@@ -451,12 +453,18 @@ def test_an_offline_build_inside_minikube_is_explained_as_at_level_2():
 # -- with real tools outside .venv ----------------------------------------------------------------
 
 
-@pytest.mark.e2e
-def test_kustomize_renders_exactly_the_files_plus_its_label():
-    """The real `kubectl kustomize` (scripts/runtimes/helm.sh puts one in .tools/bin) agrees with the files."""
+def need_kubectl() -> str:
+    """The real kubectl (scripts/runtimes/helm.sh puts one in .tools/bin, else one on PATH), or a skip."""
     local = REPO_ROOT / ".tools" / "bin" / "kubectl"
     kubectl = str(local) if local.exists() else "kubectl"
     need(command_works(kubectl, "version", "--client"), "kubectl is missing (bash scripts/runtimes/helm.sh)")
+    return kubectl
+
+
+@pytest.mark.e2e
+def test_kustomize_renders_exactly_the_files_plus_its_label():
+    """The real `kubectl kustomize` (scripts/runtimes/helm.sh puts one in .tools/bin) agrees with the files."""
+    kubectl = need_kubectl()
     result = subprocess.run([kubectl, "kustomize", str(KUBECTL_DIR)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     rendered = yaml_objects(result.stdout)
@@ -547,3 +555,34 @@ def test_the_monitor_cronjob_reports_drift_from_what_serve_logged(settings):
         run = stack.run_job("train")  # the CronJob's next run honours the request and says why
         assert run.exit_code == 0 and "retraining because the monitor asked" in run.logs, run.logs
     assert not leftovers(stack.prefix), "the harness left pods or volumes"
+
+
+@pytest.mark.e2e
+def test_the_store_overlay_runs_two_serve_replicas_with_no_claim_on_podman():
+    """src/kubectl_store as `kubectl apply -k` renders it, with the Secret its comment has the learner
+    create (keys made here), played on Podman (tests/kube_harness.py says what stands in for the
+    cluster): the SeaweedFS StatefulSet reached by its Service's name, load-data and train writing to the
+    bucket, and two serve pods with no claim (`kubectl scale --replicas=2`) that answer from the same
+    model and both follow a newer one."""
+    kubectl = need_kubectl()
+    need(command_works("podman", "info"), "podman is missing or broken (bash scripts/runtimes/podman.sh)")
+    overlay = REPO_ROOT / "src" / "kubectl_store"
+    result = subprocess.run([kubectl, "kustomize", str(overlay)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    secret = re.search(r"kubectl create secret generic (\S+)", (overlay / "kustomization.yaml").read_text()).group(1)
+    objects = yaml_objects(result.stdout) + [store_secret(secret)]
+    timings = {}
+    stack = PodmanStack(
+        objects,
+        image=podman_image(),
+        images={STORE_TAG: podman_store_image()},
+        host_port=free_port(),
+        project="mlsteps-l3s",
+        env={"MLSTEPS_PROMOTION_TOLERANCE": "1"},  # every new model is promoted, so the version must advance
+    )
+    started = time.monotonic()
+    with stack:
+        timings["store ready"] = time.monotonic() - started
+        two_replicas_follow_the_store(stack, timings, [free_port(), free_port()])
+    assert not leftovers(stack.prefix), "the harness left pods, volumes, secrets or a network"
+    print("level 3 with the store on podman, seconds:", {k: round(v, 1) for k, v in timings.items()})

@@ -45,7 +45,7 @@ from helpers import (
     http_json,
     need,
 )
-from images import podman_image
+from images import STORE_TAG, podman_image, podman_store_image
 from kube_harness import (
     COMPONENT,
     PodmanStack,
@@ -63,7 +63,9 @@ from kube_harness import (
     schema_minors,
     second_replica_reuses_the_model,
     serve_bootstraps_itself,
+    store_secret,
     strict_schema_errors,
+    two_replicas_follow_the_store,
     validate_with_the_cli,
     yaml_objects,
 )
@@ -847,6 +849,36 @@ def test_serve_only_release_serves_a_model_imported_from_a_url_on_podman(tmp_pat
             status, answer = http_json(f"{base}/predict", {"instances": [PENGUIN_ROW]})
             assert status == 200 and answer["model_version"] == 1 and answer["predictions"] == ["Gentoo"], answer
     assert not leftovers(stack.prefix), "the harness left pods or volumes"
+
+
+STORE_VALUES = {"store": "s3://mlsteps/level4", "seaweedfs": {"enabled": True}, "serve": {"replicas": 2}}
+
+
+@pytest.mark.e2e
+def test_the_chart_with_the_in_cluster_store_runs_two_serve_replicas_with_no_claim_on_podman():
+    """store + seaweedfs.enabled + serve.replicas=2, rendered by Helm, with the Secret a learner creates
+    (keys made here), played on Podman (tests/kube_harness.py says what stands in for the cluster): the
+    SeaweedFS StatefulSet with its own claim, reached by its Service's name; load-data and train write to
+    the bucket; two serve pods with no claim answer from the same model and both follow a newer one."""
+    need(command_works("podman", "info"), "podman is missing or broken (bash scripts/runtimes/podman.sh)")
+    objects = chart_objects(STORE_VALUES) + [store_secret("mlsteps-store")]
+    assert by_key(objects)[("Deployment", "mlsteps-serve")]["spec"]["replicas"] == 2
+    images = {STORE_TAG: podman_store_image()}
+    timings = {}
+    stack = PodmanStack(
+        objects,
+        image=podman_image(),
+        images=images,
+        host_port=free_port(),
+        project="mlsteps-l4s",
+        env={"MLSTEPS_PROMOTION_TOLERANCE": "1"},  # every new model is promoted, so the version must advance
+    )
+    started = time.monotonic()
+    with stack:
+        timings["store ready"] = time.monotonic() - started
+        two_replicas_follow_the_store(stack, timings, [free_port(), free_port()])
+    assert not leftovers(stack.prefix), "the harness left pods, volumes, secrets or a network"
+    print("level 4 with the store on podman, seconds:", {k: round(v, 1) for k, v in timings.items()})
 
 
 # -- the docs and the helm fetcher ------------------------------------------------------------------

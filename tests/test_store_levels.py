@@ -12,7 +12,16 @@ import yaml
 
 from helm_commands import render_objects
 from helpers import REPO_ROOT, need
-from kube_harness import checkov_scan, containers, newest_minor, pod_template, strict_schema_errors, yaml_objects
+from kube_harness import (
+    PodmanStack,
+    checkov_scan,
+    containers,
+    newest_minor,
+    pod_template,
+    store_secret,
+    strict_schema_errors,
+    yaml_objects,
+)
 
 STEPS = ("load-data", "train", "serve", "monitor", "bootstrap", "import-model")
 
@@ -194,3 +203,32 @@ def metrics(base_url: str) -> str:
 
     with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as answer:
         return answer.read().decode()
+
+
+def test_the_harness_reaches_the_store_by_its_service_and_the_secret_by_its_name():
+    """What the Podman harness plays for the e2e tests, checked on the chart's objects without Podman: the
+    store's Service selects the store pod on the port it listens on (so the pod gets the Service's name,
+    which AWS_ENDPOINT_URL uses), serve's Service its pods, no Service a CronJob's; the store's claim
+    template becomes its volume; every reference to the store's Secret follows its Podman copy."""
+    values = {"store": "s3://mlsteps/level4", "seaweedfs": {"enabled": True}, "serve": {"replicas": 2}}
+    objects = render_objects(values, "mlsteps") + [store_secret("mlsteps-store")]
+    stack = PodmanStack(objects, image="mlsteps:0.1.0", host_port=8000)
+    store = stack._pod(stack.find("StatefulSet", "store"), "store-0", restart_policy=None)
+    serve = stack._pod(stack.find("Deployment", "serve"), "serve", restart_policy=None)
+    train = stack._pod(stack.find("CronJob", "train"), "train", restart_policy="Never")
+    assert stack._network(store) == ["--network", f"{stack.network}:alias=mlsteps-store"]
+    assert stack._network(serve) == ["--network", f"{stack.network}:alias=mlsteps-serve"]
+    assert stack._network(train) == ["--network", stack.network]
+    (endpoint,) = {e["value"] for e in serve["spec"]["containers"][0]["env"] if e["name"] == "AWS_ENDPOINT_URL"}
+    assert endpoint == "http://mlsteps-store:8333"  # the alias, on the port the store pod listens on
+    assert stack.claims == {"store-mlsteps-store-0": stack.prefix + "store-mlsteps-store-0"}
+    copy = stack.secrets["mlsteps-store"]
+    for pod in (store, serve, train):
+        for container in pod["spec"].get("initContainers", []) + pod["spec"]["containers"]:
+            refs = [s["secretRef"]["name"] for s in container.get("envFrom", []) if "secretRef" in s]
+            refs += [
+                e["valueFrom"]["secretKeyRef"]["name"]
+                for e in container.get("env", [])
+                if "valueFrom" in e and "secretKeyRef" in e["valueFrom"]
+            ]
+            assert copy in refs and "mlsteps-store" not in refs, (container["name"], refs)
