@@ -292,7 +292,7 @@ class PausingStore:
         return self.store.writer_lock(name)
 
 
-def publish_loadable(models, count):
+def publish_loadable(models, count, promote=True):
     """`count` small models that load as serve and rollback load them (faster than training)."""
     import sklearn
     from sklearn.dummy import DummyClassifier
@@ -306,7 +306,7 @@ def publish_loadable(models, count):
         "sklearn_version": sklearn.__version__,
     }
     for _ in range(count):
-        publish(models, model, metadata, promote=True)
+        publish(models, model, metadata, promote=promote)
 
 
 def interleave(models, first, second, pause_at):
@@ -396,3 +396,30 @@ def test_a_prune_while_a_rollback_moves_the_pointer_never_leaves_it_on_a_deleted
     else:  # the prune's fence made the rollback read the pointer again, and v1 was gone
         assert isinstance(rolled, ModelRejected) and "no readable metadata.json" in str(rolled), rolled
         assert list_versions(models) == [3]
+
+
+def test_a_slow_rollback_never_brings_back_the_metadata_of_a_version_pruned_meanwhile(models):
+    """A rollback to v2 has moved the pointer; before it records v2 as promoted, a publish moves the pointer on
+    and a prune deletes v2. The record is written only over the metadata read, so v2 does not come back as a
+    version without its pickle."""
+    from mlsteps.volume.registry import list_versions, load_version, prune_models, read_metadata, rollback
+
+    publish_loadable(models, 1)
+    publish_loadable(models, 1, promote=False)  # v2, never promoted: the rollback records it
+    publish_loadable(models, 1)
+    assert read_metadata(models, 2)["promoted"] is False
+
+    def publish_and_prune(area):
+        publish_loadable(area, 1)
+        prune_models(area, keep=1)
+
+    rolled, moved_on = interleave(
+        models,
+        lambda area: rollback(area, 2),
+        publish_and_prune,
+        lambda call, key="", *_: call in ("put", "replace_if") and key.endswith("v000002/metadata.json"),
+    )
+    assert rolled is None and moved_on is None
+    assert list_versions(models) == [4]
+    assert load_version(models, 4).version == 4
+    assert_the_pointer_names_a_kept_model(models)

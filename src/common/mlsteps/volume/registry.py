@@ -26,7 +26,9 @@ Why it holds, with M a mover to a version prune deletes, by when M's swap lands 
   target after that, so after the marks: it sees the mark (or no metadata) and refuses.
 At the fence the pointer names the live version, which prune keeps. Every write of the pointer carries a
 fresh `write` id: S3's ETag is the body's MD5, so a pointer moved away and back would otherwise keep its
-tag and let a stale swap through. A mark older than STALE_SECONDS is ignored: a prune that crashed leaves
+tag and let a stale swap through. A mover then records `promoted` in the metadata only over the one it
+read (`If-Match`): had the pointer moved on and a prune deleted the version meanwhile, the metadata would
+come back without its pickle. A mark older than STALE_SECONDS is ignored: a prune that crashed leaves
 no lasting veto (the same assumption as for unfinished publishes: a step finishes within that time).
 """
 
@@ -119,12 +121,16 @@ def read_pointer(models_dir: Area | Path) -> dict | None:
 
 def read_metadata(models_dir: Area | Path, version: int) -> dict:
     """One model's metadata.json, without loading its pickle; ModelRejected when it cannot be read."""
-    models = _models(models_dir)
+    return _read_metadata_versioned(_models(models_dir), version)[0]
+
+
+def _read_metadata_versioned(models: Area, version: int) -> tuple[dict, str]:
+    """read_metadata, with the object's tag (to rewrite it only if nobody changed or deleted it meanwhile)."""
     try:
-        data = models.store.get(models.key(folder_name(version), METADATA_FILE))
-        if data is None:
+        found = models.store.get_versioned(models.key(folder_name(version), METADATA_FILE))
+        if found is None:
             raise FileNotFoundError(f"no {models}/{folder_name(version)}/{METADATA_FILE}")
-        return json.loads(data)
+        return json.loads(found.data), found.etag
     except (OSError, ValueError) as error:
         raise ModelRejected(f"model v{version} has no readable {METADATA_FILE} ({error})") from None
 
@@ -210,15 +216,17 @@ def _move_pointer(models: Area, version: int, checksum: str, forwards_only: bool
                 current = None
         if current is not None and forwards_only and current["version"] >= version:
             return current["version"] == version
-        record = read_metadata(models, version)  # ModelRejected before the pointer could name a missing model
+        record, record_tag = _read_metadata_versioned(models, version)  # ModelRejected: the pointer stays
         if _retiring(models, version):
             if forwards_only:  # a newer version exists and retention is removing this one: nothing to promote
                 return False
             raise ModelRejected(f"model v{version} is being deleted by retention (MLSTEPS_KEEP_MODELS)")
         if models.store.replace_if(models.key(POINTER), _pointer_body(new), found.etag if found else None):
             break
-    if not record.get("promoted"):  # recorded only now that the pointer really moved
-        _write_metadata(models, version, {**record, "promoted": True})
+    if not record.get("promoted"):  # recorded only now that the pointer really moved, and only over the metadata
+        # read: if the pointer moved on and a prune deleted this version meanwhile, it must not come back
+        body = (json.dumps({**record, "promoted": True}, indent=2) + "\n").encode()
+        models.store.replace_if(models.key(folder_name(version), METADATA_FILE), body, record_tag)
     return True
 
 
