@@ -9,6 +9,9 @@ Three figures (docs/benchmarks.md, "Beyond one machine: the store"):
    LiveModel polls an unchanged pointer once a second for --poll-seconds, scaled to an hour.
 3. serve's single-row /predict while the store is down: a real `mlsteps serve` process, sequential
    one-row requests on one keep-alive connection, store up, then SIGKILLed; requests/s and median.
+4. /feedback's lookups on the store for an id this replica does not remember (another replica's, or
+   unknown), in a log of --log-batches batches: the SDK requests of one lookup, against the whole-log
+   scan /feedback made before (every batch read, newest first, until the id turned up).
 
     .venv/bin/python benchmarks/bench_store.py          # needs `make seaweedfs`
 """
@@ -159,11 +162,50 @@ def serve_while_down(settings_env: dict, server: SeaweedFS, seconds: float) -> d
         serve.wait(30)
 
 
+def feedback_lookups(settings, batches: int) -> dict[str, tuple[int, int]]:
+    """{case: ((SDK requests, found) of one lookup now, the same of the whole-log scan before)} on a log of `batches`
+    batches, three quarters of them with serve's own ids (ranged names), a quarter with clients' own ids."""
+    from mlsteps.serve.prediction_log import PredictionLog, new_request_id
+    from mlsteps.volume.location import prediction_log_area
+    from mlsteps.volume.prediction_log import REQUESTS, newest_records
+
+    log_area = prediction_log_area(settings)
+    writer = PredictionLog(log_area, queue_size=100, keep_seconds=3600, keep_bytes=10**9)
+    first_serve_id = first_client_id = None
+    for batch in range(batches):
+        ids = [f"order-{batch}-{n}" for n in range(3)] if batch % 4 == 3 else [new_request_id() for _ in range(3)]
+        first_serve_id = first_serve_id or (ids[0] if batch % 4 != 3 else None)
+        first_client_id = first_client_id or (ids[0] if batch % 4 == 3 else None)
+        for request_id in ids:
+            writer.record(request_id, [[5.1, 3.5, 1.4, 0.2]], ["setosa"], 1)
+        writer.flush()
+    replica = PredictionLog(log_area, queue_size=100, keep_seconds=3600, keep_bytes=10**9)  # remembers nothing
+    calls = []
+    log_area.store.client.meta.events.register("before-call.s3", lambda **_: calls.append(1))
+
+    def requests(lookup, request_id) -> tuple[int, bool]:
+        calls.clear()
+        found = lookup(request_id) is not None
+        return len(calls), found
+
+    def whole_log_scan(request_id):  # what find() did before
+        return next((r for r in newest_records(log_area, REQUESTS) if r.get("request_id") == request_id), None)
+
+    cases = {
+        "serve's id, oldest batch": first_serve_id,
+        "client's id, oldest batch": first_client_id,
+        "unknown id": "never-asked",
+    }
+    return {case: (requests(replica.find, rid), requests(whole_log_scan, rid)) for case, rid in cases.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--poll-seconds", type=float, default=30)
     parser.add_argument("--row-seconds", type=float, default=10)
+    parser.add_argument("--log-batches", type=int, default=400)
+    parser.add_argument("--only-feedback", action="store_true", help="figure 4 only")
     args = parser.parse_args()
     weed = weed_binary()
     if weed is None:
@@ -181,6 +223,16 @@ def main() -> int:
             server.wait_ready()
             os.environ.update(server.env())
             store = f"s3://{server.bucket}/bench"
+            lookups = feedback_lookups(settings_for(work / "unused", f"{store}-feedback"), args.log_batches)
+            print(f"/feedback lookups on the store, a log of {args.log_batches} batches, S3 requests per lookup:")
+            for case, ((now, found_now), (before, found_before)) in lookups.items():
+                said = {True: "found", False: "404"}
+                print(
+                    f"  {case:26} {now:5d} now ({said[found_now]}), "
+                    f"{before:5d} reading the whole log before ({said[found_before]})"
+                )
+            if args.only_feedback:
+                return 0
             local = publish_to_live(settings_for(work / "folder", None), args.rounds)
             remote = publish_to_live(settings_for(work / "unused", store), args.rounds)
             print(f"publish-to-live, median of {args.rounds} (without the wait for serve's next poll):")

@@ -62,3 +62,17 @@ def test_a_deleted_models_folder_is_logged_once_and_versions_carry_on(settings, 
     live.refresh()
     assert caplog.text.count("latest.json is gone from the volume; still serving v1") == 1
     assert train(settings).version == 2 and live.refresh() and live.current.version == 2
+
+
+def test_a_pointer_naming_a_missing_model_keeps_the_served_one_and_is_logged_once(settings, caplog):
+    """The registry never lets this happen (test_registry.py's rollback-and-prune tests); if a hand does, serve
+    keeps answering with what it has."""
+    load_data(settings)
+    train(settings)
+    live = LiveModel(models_area(settings))
+    assert live.refresh() and live.current.version == 1
+    volume_write(settings, "models/latest.json", '{"version": 7, "folder": "v000007", "sha256": "' + "0" * 64 + '"}')
+    assert live.refresh() is False and live.refresh() is False
+    assert live.current.version == 1 and live.rejected == 1
+    assert caplog.text.count("refused model: model v7 is incomplete or unreadable") == 1
+    assert "still serving v1" in caplog.text

@@ -106,6 +106,61 @@ def test_retention_deletes_batches_by_age_then_the_oldest_beyond_the_size(log_ar
     assert left.name == batch_name(now - 3600, "w", 1) and left.size == 1009
 
 
+class CountingStore:
+    """The real store, every call passed through and counted by name (on S3 each `get` is one GET request)."""
+
+    def __init__(self, store):
+        import collections
+
+        self.store, self.calls = store, collections.Counter()
+
+    def __getattr__(self, name):
+        attribute = getattr(self.store, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args, **kwargs):
+            self.calls[name] += 1
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+def test_a_lookup_reads_only_the_batches_that_may_hold_the_id_however_long_the_log(log_area):
+    """Another replica looks ids up on the volume: serve's own ids in the batch whose id range (in its name)
+    holds them, a client's own ids in the newest LOOKUP_UNRANGED batches without a range; never the whole log."""
+    from mlsteps.serve.prediction_log import new_request_id
+    from mlsteps.volume.prediction_log import LOOKUP_UNRANGED
+
+    writer = PredictionLog(log_area, queue_size=100, keep_seconds=3600, keep_bytes=10**9)
+    serve_ids, client_ids = [], []
+    for batch in range(3 * LOOKUP_UNRANGED):  # 60 batches: serve's ids and clients' ids, a batch each
+        ids = [new_request_id() for _ in range(3)] if batch % 2 == 0 else [f"order-{batch}-{n}" for n in range(3)]
+        (serve_ids if batch % 2 == 0 else client_ids).append(ids)
+        for request_id in ids:
+            writer.record(request_id, [[1.0]] * 2, [0, 1], 1)
+        assert writer.flush() == 3
+    ranged = [batch for batch in list_batches(log_area, REQUESTS) if batch.ids]
+    assert len(ranged) == 15 and len(list_batches(log_area, REQUESTS)) == 30
+
+    counting = CountingStore(log_area.store)
+    replica = PredictionLog(Area(counting, log_area.name), queue_size=100, keep_seconds=3600, keep_bytes=10**9)
+
+    def gets_to_find(request_id):
+        counting.calls.clear()
+        found = replica.find(request_id)
+        assert counting.calls["sizes"] == 1  # one listing
+        return found, counting.calls["get"]
+
+    assert gets_to_find(serve_ids[0][1]) == ((2, pytest.approx(time.time(), abs=60)), 1)  # the oldest batch
+    assert gets_to_find(serve_ids[-1][2])[1] == 1
+    assert gets_to_find(client_ids[-1][0])[0][0] == 2  # the newest batch without a range: found
+    assert gets_to_find(client_ids[-LOOKUP_UNRANGED][0])[1] == LOOKUP_UNRANGED  # the oldest one still looked in
+    unknown_serve_id = new_request_id()
+    assert gets_to_find(unknown_serve_id) == (None, LOOKUP_UNRANGED)  # no range holds it: the unranged window
+    assert gets_to_find("never-asked") == (None, LOOKUP_UNRANGED)  # was 30: every batch of the log
+
+
 @pytest.mark.parametrize(
     ("header", "kept"),
     [("order-42:a.b_c", True), ("x" * 129, False), ("has space", False), ("<script>", False), (None, False)],
@@ -174,7 +229,8 @@ def test_feedback_is_stored_for_a_logged_request_and_refused_otherwise(trained, 
         request_id = client.post("/predict", json={"instances": [SAMPLE["instances"][0]] * 2}).json()["request_id"]
         stored = client.post("/feedback", json={"request_id": request_id, "actual": ["setosa", "versicolor"]})
         assert stored.status_code == 200 and stored.json() == {"request_id": request_id, "rows": 2}
-        assert client.post("/feedback", json={"request_id": "never-asked", "actual": ["setosa"]}).status_code == 404
+        unknown = client.post("/feedback", json={"request_id": "never-asked", "actual": ["setosa"]})
+        assert unknown.status_code == 404 and "the newest 10 log batches" in unknown.json()["detail"]
         wrong = client.post("/feedback", json={"request_id": request_id, "actual": ["setosa"]})
         assert wrong.status_code == 422 and "2 rows" in wrong.json()["detail"]
         assert client.post("/feedback", json={"request_id": request_id}).status_code == 422

@@ -259,3 +259,167 @@ def test_a_model_signed_with_another_key_or_tampered_is_refused(signed, settings
     load_latest(signed)  # the checksum alone is fooled: that is why it is not a signature
     with pytest.raises(ModelRejected, match="signature does not match"):
         load_latest(signed, signing_key=KEY)
+
+
+# -- rollback and prune at once: no lock spans machines on S3 -------------------------------------------
+
+
+class PausingStore:
+    """The real store, every call passed through, except that one actor's first call matching `pause_at` waits
+    until the test releases it: two actors interleave exactly where the test says (no call is faked)."""
+
+    def __init__(self, store, pause_at):
+        import threading
+
+        self.store, self.pause_at = store, pause_at
+        self.paused, self.release, self.asked_lock = threading.Event(), threading.Event(), threading.Event()
+
+    def __getattr__(self, name):
+        attribute = getattr(self.store, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args, **kwargs):
+            if not self.paused.is_set() and self.pause_at(name, *args):
+                self.paused.set()
+                assert self.release.wait(60), "the test never released the paused actor"
+            return attribute(*args, **kwargs)
+
+        return call
+
+    def writer_lock(self, name):
+        self.asked_lock.set()
+        return self.store.writer_lock(name)
+
+
+def publish_loadable(models, count, promote=True):
+    """`count` small models that load as serve and rollback load them (faster than training)."""
+    import sklearn
+    from sklearn.dummy import DummyClassifier
+
+    model = DummyClassifier().fit([[0.0], [1.0]], ["a", "b"])
+    metadata = {
+        "task": "classification",
+        "feature_names": ["x"],
+        "primary_metric": "accuracy",
+        "metrics": {"accuracy": 0.5},
+        "sklearn_version": sklearn.__version__,
+    }
+    for _ in range(count):
+        publish(models, model, metadata, promote=promote)
+
+
+def interleave(models, first, second, pause_at):
+    """Run `first(area)` until its call matching `pause_at`, then `second(area)`, then let `first` go on.
+
+    On S3 nothing holds `second` back: it runs to its end while `first` waits, the interleaving that used to
+    leave the pointer on a deleted model. A local folder's writer lock holds `second` until `first` is done
+    (the interleaving cannot happen there): the test then checks that the lock, too, keeps the contract.
+    Returns what each raised (None when it finished)."""
+    import threading
+
+    from mlsteps.volume.local_store import LocalStore
+    from mlsteps.volume.store import Area
+
+    paused = PausingStore(models.store, pause_at)
+    held_back = PausingStore(models.store, lambda *_: False)
+    errors = {}
+
+    def run(name, action, store):
+        try:
+            action(Area(store, models.name))
+            errors[name] = None
+        except Exception as error:
+            errors[name] = error
+
+    threads = {
+        "first": threading.Thread(target=run, args=("first", first, paused)),
+        "second": threading.Thread(target=run, args=("second", second, held_back)),
+    }
+    threads["first"].start()
+    assert paused.paused.wait(60), "the first actor never reached the call to pause at"
+    threads["second"].start()
+    if isinstance(models.store, LocalStore):
+        assert held_back.asked_lock.wait(60)
+    else:
+        threads["second"].join(60)
+        assert "second" in errors, "on S3 the second actor finishes while the first one waits"
+    paused.release.set()
+    for thread in threads.values():
+        thread.join(60)
+    return errors["first"], errors["second"]
+
+
+def assert_the_pointer_names_a_kept_model(models):
+    from mlsteps.volume.registry import list_versions, load_latest, read_pointer
+
+    live = read_pointer(models)["version"]
+    assert live in list_versions(models), f"latest.json names v{live}, which was deleted"
+    assert load_latest(models).version == live
+
+
+def test_a_rollback_while_a_prune_deletes_never_leaves_the_pointer_on_a_deleted_model(models):
+    """prune has read the pointer (v3) and chosen v1 and v2; a rollback to v1 comes before its deletes."""
+    from mlsteps.volume.local_store import LocalStore
+    from mlsteps.volume.registry import prune_models, rollback
+
+    publish_loadable(models, 3)
+    pruned, rolled = interleave(
+        models,
+        lambda area: prune_models(area, keep=1),
+        lambda area: rollback(area, 1),
+        lambda call, *_: call == "delete",
+    )
+    assert pruned is None
+    assert_the_pointer_names_a_kept_model(models)
+    assert isinstance(rolled, ModelRejected), rolled
+    why = "no model v1" if isinstance(models.store, LocalStore) else "v1 is being deleted by retention"
+    assert why in str(rolled), rolled  # a folder: the lock made it wait until v1 was gone
+
+
+def test_a_prune_while_a_rollback_moves_the_pointer_never_leaves_it_on_a_deleted_model(models):
+    """A rollback to v1 has checked v1 and read the pointer; a prune deletes v1 before the rollback's swap."""
+    from mlsteps.volume.local_store import LocalStore
+    from mlsteps.volume.registry import list_versions, prune_models, read_pointer, rollback
+
+    publish_loadable(models, 3)
+    rolled, pruned = interleave(
+        models,
+        lambda area: rollback(area, 1),
+        lambda area: prune_models(area, keep=1),
+        lambda call, key="", *_: call == "replace_if" and key.endswith("latest.json"),
+    )
+    assert pruned is None
+    assert_the_pointer_names_a_kept_model(models)
+    if isinstance(models.store, LocalStore):  # the lock let the rollback finish first, so prune kept v1 (live)
+        assert rolled is None and read_pointer(models)["version"] == 1 and list_versions(models) == [1, 3]
+    else:  # the prune's fence made the rollback read the pointer again, and v1 was gone
+        assert isinstance(rolled, ModelRejected) and "no readable metadata.json" in str(rolled), rolled
+        assert list_versions(models) == [3]
+
+
+def test_a_slow_rollback_never_brings_back_the_metadata_of_a_version_pruned_meanwhile(models):
+    """A rollback to v2 has moved the pointer; before it records v2 as promoted, a publish moves the pointer on
+    and a prune deletes v2. The record is written only over the metadata read, so v2 does not come back as a
+    version without its pickle."""
+    from mlsteps.volume.registry import list_versions, load_version, prune_models, read_metadata, rollback
+
+    publish_loadable(models, 1)
+    publish_loadable(models, 1, promote=False)  # v2, never promoted: the rollback records it
+    publish_loadable(models, 1)
+    assert read_metadata(models, 2)["promoted"] is False
+
+    def publish_and_prune(area):
+        publish_loadable(area, 1)
+        prune_models(area, keep=1)
+
+    rolled, moved_on = interleave(
+        models,
+        lambda area: rollback(area, 2),
+        publish_and_prune,
+        lambda call, key="", *_: call in ("put", "replace_if") and key.endswith("v000002/metadata.json"),
+    )
+    assert rolled is None and moved_on is None
+    assert list_versions(models) == [4]
+    assert load_version(models, 4).version == 4
+    assert_the_pointer_names_a_kept_model(models)

@@ -15,9 +15,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from mlsteps.errors import RuntimeFailure
+from mlsteps.serve.prediction_log import INDEX_SIZE
 from mlsteps.serve.request_body import Value
 from mlsteps.serve.responses import TooLarge
 from mlsteps.serve.routes import content_headers, is_json, read_limited
+from mlsteps.volume.prediction_log import LOOKUP_UNRANGED
 
 feedback = APIRouter()
 
@@ -47,7 +49,11 @@ FEEDBACK_RESPONSES = {
     200: {"model": FeedbackStored, "description": "Stored; the monitor step reads it on its next run"},
     404: {
         "model": FeedbackProblem,
-        "description": "No logged request has this id (unknown, or older than the log keeps)",
+        "description": (
+            "No logged request has this id: unknown, older than the log keeps, or a client's own X-Request-ID "
+            f"that this replica does not remember and the newest {LOOKUP_UNRANGED} log batches without an id "
+            "range do not hold (serve's own ids are found however old)"
+        ),
     },
     413: {"model": TooLarge, "description": "The body is larger than MLSTEPS_MAX_BODY_BYTES"},
     422: {"model": FeedbackProblem, "description": "Not a valid body, or not one value per row of that request"},
@@ -56,6 +62,13 @@ FEEDBACK_RESPONSES = {
         "description": "The prediction log is off, its queue is full, or the volume does not answer: retry later",
     },
 }
+
+
+NOT_FOUND_BECAUSE = (
+    "unknown, older than the log keeps, or, for an id the client chose itself, not among this replica's last "
+    f"{INDEX_SIZE:,} requests nor in the newest {LOOKUP_UNRANGED} log batches of such ids: send feedback sooner, "
+    "or use the request_id serve answers with, which is found however old"
+)
 
 
 def problem(status: int, detail: str) -> JSONResponse:
@@ -87,7 +100,7 @@ async def feedback_route(request: Request) -> JSONResponse:
             {"detail": f"the prediction log cannot be read now ({error}); retry shortly"}, 503, {"Retry-After": "5"}
         )
     if found is None or found[1] < time.time() - settings.log_keep_hours * 3600:
-        return problem(404, f"no logged request has the id {given.request_id!r} (unknown, or older than the log keeps)")
+        return problem(404, f"no logged request has the id {given.request_id!r} ({NOT_FOUND_BECAUSE})")
     rows = found[0]
     if len(given.actual) != rows:
         return problem(422, f"request {given.request_id} had {rows} rows; 'actual' has {len(given.actual)} values")

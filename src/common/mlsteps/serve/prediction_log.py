@@ -26,7 +26,17 @@ from pathlib import Path
 
 from mlsteps.errors import RuntimeFailure
 from mlsteps.volume.location import PREDICTIONS, area
-from mlsteps.volume.prediction_log import FEEDBACK, REQUESTS, batch_name, newest_records, prune_log, put_batch
+from mlsteps.volume.prediction_log import (
+    FEEDBACK,
+    REQUESTS,
+    batch_name,
+    batches_that_may_hold,
+    id_range,
+    list_batches,
+    prune_log,
+    put_batch,
+    read_batch,
+)
 from mlsteps.volume.store import Area
 
 log = logging.getLogger("mlsteps.serve")
@@ -181,7 +191,8 @@ class PredictionLog:
             ]
         self.files += 1
         try:
-            put_batch(self.log_area, kind, batch_name(items[0][1], self.writer_name, self.files), records)
+            ids = id_range([item[2] for item in items]) if kind == REQUESTS else None  # /feedback's index
+            put_batch(self.log_area, kind, batch_name(items[0][1], self.writer_name, self.files, ids), records)
         except (
             Exception
         ) as error:  # a full or read-only volume, a store away: the answers were given, only the log loses them
@@ -217,8 +228,11 @@ class PredictionLog:
     def find(self, request_id: str) -> tuple[int, float] | None:
         """(rows, time) of a logged request: from memory (this process), the queue, then the volume (any replica).
 
-        Runs off the event loop (asyncio.to_thread): reading the volume can take a while. Raises OSError or
-        StoreUnavailable when the volume cannot be read (/feedback answers 503: retry later).
+        On the volume, one listing and only the batches that may hold the id (batches_that_may_hold): an id
+        serve made is found in the batch (or two) whose id range holds it, however old (within the log's
+        retention); a client's own id only in the newest batches without a range. Runs off the event loop
+        (asyncio.to_thread). Raises OSError or StoreUnavailable when the volume cannot be read (/feedback
+        answers 503: retry later).
         """
         known = self.index.get(request_id)
         if known is not None:
@@ -226,13 +240,10 @@ class PredictionLog:
         for item in self._queued():
             if item[0] == REQUESTS and item[2] == request_id:
                 return len(item[4]), item[1]
-        cutoff = time.time() - self.keep_seconds
-        for record in newest_records(self.log_area, REQUESTS):
-            if record.get("request_id") == request_id:
-                moment = datetime.fromisoformat(record["time"]).timestamp()
-                return len(record.get("instances") or []), moment
-            if _timestamp(record) < cutoff:
-                break
+        for batch in batches_that_may_hold(list_batches(self.log_area, REQUESTS), request_id):
+            for record in read_batch(self.log_area, batch):
+                if record.get("request_id") == request_id:
+                    return len(record.get("instances") or []), _timestamp(record)
         return None
 
     def _queued(self) -> list[tuple]:

@@ -13,6 +13,16 @@ Layout, under MLSTEPS_DATA_DIR/predictions/ (or s3://bucket/prefix/predictions/)
 
 A name starts with the UTC time of its first record, so names sort oldest first across writers, and
 retention by age needs no object read; retention by size takes the sizes from the same one listing.
+
+A requests batch whose ids serve made itself (`<16 hex digits of the process>-<hex counter>`, the
+default when a client sends no X-Request-ID) also carries their range in its name:
+
+    requests/<UTC time>-<writer>-<n>.ids-<process>-<first>-<last>.jsonl
+
+so /feedback finds such an id, from any replica, in the batches whose range holds it: one listing and
+a GET or two (ranges overlap only where slow requests finished after later ones), however long the
+log. Any other id (a client's own) may be in any batch without a range, and only the newest
+LOOKUP_UNRANGED of those are read (the window /feedback promises).
 """
 
 from __future__ import annotations
@@ -32,7 +42,11 @@ from mlsteps.volume.store import Area
 REQUESTS, FEEDBACK = "requests", "feedback"
 KINDS = (REQUESTS, FEEDBACK)
 SUFFIX = ".jsonl"
-NAME = re.compile(r"^(\d{8}T\d{6}\.\d{6}Z)-[\w.-]+-\d+\.jsonl$")
+NAME = re.compile(  # time, then (optional) the id range: process, first and last counter
+    r"^(\d{8}T\d{6}\.\d{6}Z)-[\w.-]+?-\d+(?:\.ids-([0-9a-f]{16})-([0-9a-f]{1,16})-([0-9a-f]{1,16}))?\.jsonl$"
+)
+SERVE_ID = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{1,16})$")  # serve's own request ids: its process, a counter
+LOOKUP_UNRANGED = 10  # batches without an id range (a client's own ids) /feedback reads, newest first
 
 
 @dataclass(frozen=True)
@@ -43,15 +57,47 @@ class Batch:
     name: str
     size: int
     started: float
+    ids: tuple[str, int, int] | None = None  # (process, first, last counter) when every id in it is serve's own
 
 
 def _log(where: Area | Path) -> Area:
     return area(where, PREDICTIONS)
 
 
-def batch_name(started: float, writer: str, number: int) -> str:
+def batch_name(started: float, writer: str, number: int, ids: tuple[str, int, int] | None = None) -> str:
+    """The batch's object name; `ids` (process, first, last counter) when every request id in it is serve's."""
     stamp = datetime.fromtimestamp(started, UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    return f"{stamp}-{writer}-{number}{SUFFIX}"
+    ranged = f".ids-{ids[0]}-{ids[1]:x}-{ids[2]:x}" if ids else ""
+    return f"{stamp}-{writer}-{number}{ranged}{SUFFIX}"
+
+
+def serve_id(request_id: str) -> tuple[str, int] | None:
+    """(process, counter) of an id serve made; None for a client's own id."""
+    match = SERVE_ID.match(request_id)
+    return (match.group(1), int(match.group(2), 16)) if match else None
+
+
+def id_range(request_ids: list[str]) -> tuple[str, int, int] | None:
+    """(process, first, last counter) when every id is serve's own from one process, else None."""
+    parts = [serve_id(request_id) for request_id in request_ids]
+    if not parts or None in parts or len({process for process, _ in parts}) != 1:
+        return None
+    counters = [counter for _, counter in parts]
+    return parts[0][0], min(counters), max(counters)
+
+
+def batches_that_may_hold(batches: list[Batch], request_id: str) -> list[Batch]:
+    """The batches a lookup of `request_id` reads, newest first: those whose id range holds it (serve's own id),
+    then the newest LOOKUP_UNRANGED without a range: a GET or two plus at most LOOKUP_UNRANGED, however long
+    the log."""
+    wanted = serve_id(request_id)
+    ranged = [
+        batch
+        for batch in batches
+        if wanted and batch.ids and batch.ids[0] == wanted[0] and batch.ids[1] <= wanted[1] <= batch.ids[2]
+    ]
+    unranged = [batch for batch in batches if batch.ids is None][-LOOKUP_UNRANGED:]
+    return [*reversed(ranged), *reversed(unranged)]
 
 
 def put_batch(log_area: Area | Path, kind: str, name: str, records: list[dict]) -> str:
@@ -78,7 +124,9 @@ def list_batches(log_area: Area | Path, kind: str) -> list[Batch]:
         match = NAME.match(name)
         if match:
             started = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC).timestamp()
-            batches.append(Batch(kind, name, size, started))
+            process, first, last = match.group(2, 3, 4)
+            ids = (process, int(first, 16), int(last, 16)) if process else None
+            batches.append(Batch(kind, name, size, started, ids))
     return sorted(batches, key=lambda batch: batch.name)
 
 

@@ -8,6 +8,28 @@ the one way back). A local folder also holds a lock around it all, as before the
 loaded only when its sha256 matches the one recorded at write time (so it is not corrupt), its HMAC
 signature matches when MLSTEPS_SIGNING_KEY is set (so a key holder wrote it: a checksum alone cannot
 tell, anyone can recompute one), and it was made by this scikit-learn version.
+
+Pruning beside a pointer move, with no lock (S3). The danger: prune reads the pointer (v3), a rollback
+moves it to v1, prune deletes v1; the pointer names a missing model. Two rules close every interleaving:
+
+1. A mover (publish, rollback) reads the pointer, THEN checks its target (metadata there, no
+   `retiring.json` mark), then replaces the pointer only if it still has the tag it read (`If-Match`).
+2. prune reads the pointer, marks each version it will delete (`retiring.json`), then rewrites the
+   pointer unchanged but for a fresh `write` id, by compare-and-swap on the tag it read (the "fence"),
+   and deletes only if the fence succeeded (else it reads again; the marks stay: those versions are on
+   their way out).
+
+Why it holds, with M a mover to a version prune deletes, by when M's swap lands against prune's fence:
+- before prune read the pointer: prune sees M's target live and keeps it;
+- between prune's read and its fence: the pointer's tag changed, the fence fails, prune starts over;
+- after the fence: M's swap needs the tag it read, so M read the pointer after the fence, checked its
+  target after that, so after the marks: it sees the mark (or no metadata) and refuses.
+At the fence the pointer names the live version, which prune keeps. Every write of the pointer carries a
+fresh `write` id: S3's ETag is the body's MD5, so a pointer moved away and back would otherwise keep its
+tag and let a stale swap through. A mover then records `promoted` in the metadata only over the one it
+read (`If-Match`): had the pointer moved on and a prune deleted the version meanwhile, the metadata would
+come back without its pickle. A mark older than STALE_SECONDS is ignored: a prune that crashed leaves
+no lasting veto (the same assumption as for unfinished publishes: a step finishes within that time).
 """
 
 from __future__ import annotations
@@ -17,6 +39,7 @@ import hmac
 import json
 import pickle
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +54,12 @@ from mlsteps.volume.store import Area
 POINTER = "latest.json"
 MODEL_FILE = "model.pkl"
 METADATA_FILE = "metadata.json"
+RETIRING_FILE = "retiring.json"  # prune's mark: this version is about to be deleted, never point at it
 FOLDER = re.compile(r"^v(\d{6,})$")
 REQUIRED_METADATA = ("version", "task", "feature_names", "primary_metric", "metrics", "sklearn_version", "sha256")
 HIGH_WATER_MARK = ".last-model-version"  # beside models/: the highest version ever claimed on this volume
 CLAIM_ATTEMPTS = 1000  # numbers tried before a publish gives up (only as many writers as that could race)
+FENCE_ATTEMPTS = 10  # pointer reads a prune tries before it leaves deleting to the next prune
 
 
 class ModelRejected(Exception):
@@ -96,12 +121,16 @@ def read_pointer(models_dir: Area | Path) -> dict | None:
 
 def read_metadata(models_dir: Area | Path, version: int) -> dict:
     """One model's metadata.json, without loading its pickle; ModelRejected when it cannot be read."""
-    models = _models(models_dir)
+    return _read_metadata_versioned(_models(models_dir), version)[0]
+
+
+def _read_metadata_versioned(models: Area, version: int) -> tuple[dict, str]:
+    """read_metadata, with the object's tag (to rewrite it only if nobody changed or deleted it meanwhile)."""
     try:
-        data = models.store.get(models.key(folder_name(version), METADATA_FILE))
-        if data is None:
+        found = models.store.get_versioned(models.key(folder_name(version), METADATA_FILE))
+        if found is None:
             raise FileNotFoundError(f"no {models}/{folder_name(version)}/{METADATA_FILE}")
-        return json.loads(data)
+        return json.loads(found.data), found.etag
     except (OSError, ValueError) as error:
         raise ModelRejected(f"model v{version} has no readable {METADATA_FILE} ({error})") from None
 
@@ -155,11 +184,28 @@ def _write_metadata(models: Area, version: int, record: dict) -> None:
     models.store.put(models.key(folder_name(version), METADATA_FILE), (json.dumps(record, indent=2) + "\n").encode())
 
 
+def _pointer_body(pointer: dict) -> bytes:
+    """The pointer's bytes with a fresh `write` id: every write has a new ETag (see the module's docstring)."""
+    return (json.dumps({**pointer, "write": f"{time.time_ns():x}-{secrets.token_hex(4)}"}) + "\n").encode()
+
+
+def _retiring(models: Area, version: int) -> bool:
+    """True when a prune marked `version` for deletion (within STALE_SECONDS): no pointer may name it now."""
+    mark = models.store.get(models.key(folder_name(version), RETIRING_FILE))
+    if mark is None:
+        return False
+    try:
+        return time.time() - float(json.loads(mark)["since"]) < STALE_SECONDS
+    except (ValueError, KeyError, TypeError):  # a mark that cannot be read is still a mark
+        return True
+
+
 def _move_pointer(models: Area, version: int, checksum: str, forwards_only: bool = True) -> bool:
     """Point latest.json at `version` by compare-and-swap; with `forwards_only`, never at an older version than
-    the one it names. True when it moved (or already named `version`)."""
-    new = (json.dumps({"version": version, "folder": folder_name(version), "sha256": checksum}) + "\n").encode()
-    record = read_metadata(models, version)  # ModelRejected before the pointer could name a missing model
+    the one it names. True when it moved (or already named `version`); False when `forwards_only` and the
+    pointer names a newer one, or prune is deleting `version`. ModelRejected when `version` does not exist,
+    or (a rollback) is being deleted: each try checks the target after reading the pointer (see the module)."""
+    new = {"version": version, "folder": folder_name(version), "sha256": checksum}
     while True:
         found = models.store.get_versioned(models.key(POINTER))
         current = None
@@ -170,10 +216,17 @@ def _move_pointer(models: Area, version: int, checksum: str, forwards_only: bool
                 current = None
         if current is not None and forwards_only and current["version"] >= version:
             return current["version"] == version
-        if models.store.replace_if(models.key(POINTER), new, found.etag if found else None):
+        record, record_tag = _read_metadata_versioned(models, version)  # ModelRejected: the pointer stays
+        if _retiring(models, version):
+            if forwards_only:  # a newer version exists and retention is removing this one: nothing to promote
+                return False
+            raise ModelRejected(f"model v{version} is being deleted by retention (MLSTEPS_KEEP_MODELS)")
+        if models.store.replace_if(models.key(POINTER), _pointer_body(new), found.etag if found else None):
             break
-    if not record.get("promoted"):  # recorded only now that the pointer really moved
-        _write_metadata(models, version, {**record, "promoted": True})
+    if not record.get("promoted"):  # recorded only now that the pointer really moved, and only over the metadata
+        # read: if the pointer moved on and a prune deleted this version meanwhile, it must not come back
+        body = (json.dumps({**record, "promoted": True}, indent=2) + "\n").encode()
+        models.store.replace_if(models.key(folder_name(version), METADATA_FILE), body, record_tag)
     return True
 
 
@@ -347,25 +400,49 @@ def load_latest(models_dir: Area | Path, signing_key: str | None = None) -> Load
 
 
 def prune_models(models_dir: Area | Path, keep: int) -> list[int]:
-    """Delete all but the newest `keep` models (never the live one) and any stale leftovers."""
+    """Delete all but the newest `keep` models (never the live one) and any stale leftovers.
+
+    Marks, fences, then deletes, so that a rollback or a publish on another machine can never leave the
+    pointer naming a deleted model (see the module's docstring)."""
     models = _models(models_dir)
     with models.store.writer_lock(models.name):
-        try:
-            pointer = read_pointer(models)
-        except ModelRejected:  # which model is live is unknown: delete no model until the pointer is fixed
-            return []
-        live = pointer["version"] if pointer else None
-        removed = [version for version in list_versions(models)[:-keep] if version != live]
-        names = models.names()
+        removed = _fence_retiring(models, keep)
         for version in removed:  # metadata first: the version is gone for readers before its files are
             folder = folder_name(version)
             models.store.delete(models.key(folder, METADATA_FILE))
-            for name in names:  # the pickle, and what was published beside it (model.onnx)
-                if name.startswith(f"{folder}/") and name != f"{folder}/{METADATA_FILE}":
-                    models.store.delete(models.key(name))
+            for name in models.part(folder).names():  # the pickle, what was published beside it, the mark last
+                if name not in (METADATA_FILE, RETIRING_FILE):
+                    models.store.delete(models.key(folder, name))
+            models.store.delete(models.key(folder, RETIRING_FILE))
         _remove_unfinished(models)
         models.store.remove_leftovers(models.name)  # e.g. a local pointer write cut short
     return removed
+
+
+def _fence_retiring(models: Area, keep: int) -> list[int]:
+    """The versions prune may delete now: marked retiring, then fenced by rewriting the pointer from the tag
+    read before the marks. [] when no pointer is readable (which model is live is unknown, and a first
+    promotion could not be fenced) or the pointer kept moving."""
+    marked: set[int] = set()
+    for _ in range(FENCE_ATTEMPTS):
+        found = models.store.get_versioned(models.key(POINTER))
+        if found is None:
+            return []
+        try:
+            pointer = parse_pointer(models, found.data)
+        except ModelRejected:  # delete no model until the pointer is fixed
+            return []
+        removed = [version for version in list_versions(models)[:-keep] if version != pointer["version"]]
+        if not removed:
+            return []
+        for version in set(removed) - marked:
+            mark = json.dumps({"since": time.time()}).encode()
+            models.store.put(models.key(folder_name(version), RETIRING_FILE), mark)
+            marked.add(version)
+        fence = {key: value for key, value in pointer.items() if key != "write"}
+        if models.store.replace_if(models.key(POINTER), _pointer_body(fence), found.etag):
+            return removed
+    return []
 
 
 def _remove_unfinished(models: Area) -> None:

@@ -139,6 +139,7 @@ class S3Store:
             "replace",
             key,
             lambda: self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, IfMatch=etag) and True,
+            missing=False,  # AWS answers If-Match on a deleted object with 404 (SeaweedFS 4.48: 412)
             refused=False,
         )
 
