@@ -81,10 +81,11 @@ def v2_outputs(answer: dict) -> dict:
     return {output["name"]: output for output in answer["outputs"]}
 
 
+@pytest.mark.parametrize("count", [1, 7], ids=["one row", "seven rows"])  # one: the plain-Python scorer's floats
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
-def test_v1_and_v2_answer_what_predict_answers(settings, make_app, case):
+def test_v1_and_v2_answer_what_predict_answers(settings, make_app, case, count):
     settings = trained_on(settings, **CASES[case])
-    rows, features = snapshot_rows(settings)
+    rows, features = snapshot_rows(settings, count)
     with TestClient(make_app(settings)) as client:
         expected = client.post("/predict", json={"instances": rows}).json()
         v1 = client.post("/v1/models/mlsteps:predict", json={"instances": rows})
@@ -103,8 +104,11 @@ def test_v1_and_v2_answer_what_predict_answers(settings, make_app, case):
             outputs = v2_outputs(answer)
             assert outputs["predict"]["data"] == list(expected["predictions"])
             assert outputs["predict"]["shape"] == [len(rows)]
+            if case == "regression":
+                assert outputs["predict"]["datatype"] == "FP64"
             if "probabilities" in expected:
                 probabilities = np.asarray(expected["probabilities"])
+                assert outputs["predict_proba"]["datatype"] == "FP64"
                 assert outputs["predict_proba"]["shape"] == list(probabilities.shape)
                 assert outputs["predict_proba"]["data"] == probabilities.ravel().tolist()
 
@@ -181,7 +185,9 @@ def test_one_output_in_binary_the_other_in_json(client):
     length = int(response.headers["inference-header-content-length"])
     predict, proba = orjson.loads(response.content[:length])["outputs"]
     assert predict["data"] == ["setosa", "setosa"] and proba["parameters"] == {"binary_data_size": 48}
-    assert len(response.content) == length + 48
+    assert len(response.content) == length + 48 and (proba["datatype"], proba["shape"]) == ("FP64", [2, 3])
+    expected = client.post("/predict", json={"instances": [ROW, ROW]}).json()["probabilities"]
+    assert np.frombuffer(response.content[length:], dtype="<f8").reshape(2, 3).tolist() == expected
 
 
 BAD_BODIES = {

@@ -108,8 +108,9 @@ def inference_response(payload: dict, current: ServedModel, name: str, answer: d
     """The spec's inference response; with any binary output, the JSON object followed by the tensors' bytes."""
     values = {PREDICT: answer["predictions"], PREDICT_PROBA: answer.get("probabilities")}
     tensors, chunks = [], []
+    numbers = {PREDICT_PROBA, *([PREDICT] if current.task == "regression" else [])}
     for output, binary in outputs:
-        tensor, data = output_tensor(output, values[output], binary)
+        tensor, data = output_tensor(output, values[output], binary, output in numbers)
         tensors.append(tensor)
         chunks.append(data)
     body = {"model_name": name, "model_version": str(current.version), "outputs": tensors}

@@ -182,9 +182,18 @@ def _labels(items: list, binary: bool) -> tuple[str, list | np.ndarray | bytes]:
     return BYTES, b"".join(map(encoded.__getitem__, items))
 
 
-def output_tensor(name: str, values, binary: bool) -> tuple[dict, bytes]:
-    """One output as the response's JSON object, and its bytes when it goes in binary (else b"")."""
-    if isinstance(values, np.ndarray) and values.dtype.kind not in "OUS":  # numbers: values, probabilities
+def output_tensor(name: str, values, binary: bool, numbers: bool = False) -> tuple[dict, bytes]:
+    """One output as the response's JSON object, and its bytes when it goes in binary (else b"").
+
+    `numbers`: the output is numbers (a regression's values, probabilities), which a few rows scored in plain
+    Python give as Python floats (scoring.py): FP64 then, without a numpy array made for them.
+    """
+    if numbers and isinstance(values, list):
+        flat = [value for row in values for value in row] if isinstance(values[0], list) else values
+        shape = [len(values), len(values[0])] if flat is not values else [len(values)]
+        data = struct.pack(f"<{len(flat)}d", *flat) if binary else flat
+        datatype = "FP64"
+    elif isinstance(values, np.ndarray) and values.dtype.kind not in "OUS":  # numbers: values, probabilities
         shape = list(values.shape)
         whole = values.dtype.kind in "iub"
         datatype, flat = ("INT64", values.astype(np.int64)) if whole else ("FP64", values.astype(np.float64))
