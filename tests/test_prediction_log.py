@@ -265,3 +265,32 @@ def test_log_times_read_as_datetime_writes_them():
     moments += [1.0, 1_800_000_000.9999996, 1_800_000_000.0004995, 1_800_000_000.9995, 1_799_999_999.99999999]
     for moment in moments:
         assert _iso(moment) == datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds"), moment
+
+
+def test_a_batchs_id_range_covers_serves_own_ids_from_one_process_only():
+    """id_range matches the whole batch at once; it must agree with reading each id by itself (serve_id)."""
+    from mlsteps.volume.prediction_log import id_range, serve_id
+
+    def one_by_one(ids):
+        parts = [serve_id(request_id) for request_id in ids]
+        if not parts or None in parts or len({process for process, _ in parts}) != 1:
+            return None
+        return parts[0][0], min(c for _, c in parts), max(c for _, c in parts)
+
+    ours, other = "0123456789abcdef", "fedcba9876543210"
+    batches = [
+        [],
+        [f"{ours}-1"],
+        [f"{ours}-{n:x}" for n in (5, 3, 0x1F, 4)],
+        [f"{ours}-1", f"{other}-2"],
+        [f"{ours}-1", "a-client-id"],
+        [f"{ours}-1", f"{ours}-0x2"],
+        [f"{ours}-1", f"{ours}-A"],
+        [f"{ours}-1", f"{ours}-1_0"],
+        [f"{ours}-1", f"{ours}-"],
+        [f"{ours}-1", f"{ours}-12345678901234567"],
+        [f"{ours}-1", f"{ours}-1-2"],
+        [f"{ours.upper()}-1"],
+    ]
+    for ids in batches:
+        assert id_range(ids) == one_by_one(ids), ids
