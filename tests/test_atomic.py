@@ -26,3 +26,21 @@ def test_reader_never_sees_half_a_file(tmp_path):
     assert seen <= {(len(OLD), b"a", b"a"), (len(NEW), b"b", b"b")}
     assert len(seen) == 2, "the reader should have seen both versions"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pkl"]  # no temporary file left
+
+
+def test_models_and_snapshots_reach_the_disk_and_the_prediction_log_does_not_wait_for_it(tmp_path, monkeypatch):
+    """fsync for what a power cut must not take (models, snapshots, the pointer); not for the log's batches."""
+    import os
+
+    from mlsteps.volume.local_store import LocalStore
+    from mlsteps.volume.prediction_log import REQUESTS, put_batch
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    store = LocalStore(tmp_path)
+    store.put("models/latest.json", b"{}")
+    assert len(synced) == 1
+    put_batch(tmp_path / "predictions", REQUESTS, "20261129T000000.000000Z-w-1.jsonl", [{"request_id": "a"}])
+    written = list((tmp_path / "predictions").rglob("*.jsonl"))
+    assert len(synced) == 1 and [path.read_bytes() for path in written] == [b'{"request_id":"a"}\n']

@@ -23,14 +23,16 @@ def _temp_in(directory: Path, name: str) -> Path:
     return Path(temp)
 
 
-def write_temp(path: Path, data: bytes) -> Path:
-    """`data` in a finished (fsynced, readable) temporary file beside `path`, ready to be renamed or linked there."""
+def write_temp(path: Path, data: bytes, durable: bool = True) -> Path:
+    """`data` in a finished (readable; fsynced when `durable`) temporary file beside `path`, ready to be renamed
+    or linked there."""
     temp = _temp_in(path.parent, path.name)
     try:
         with open(temp, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(temp, 0o644)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -38,9 +40,12 @@ def write_temp(path: Path, data: bytes) -> Path:
     return temp
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same directory, fsync it, then rename it over `path`."""
-    temp = write_temp(path, data)
+def write_bytes_atomic(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write to a temporary file in the same directory, fsync it (when `durable`), then rename it over `path`.
+
+    Without the fsync, a power cut may leave the new name with a short or empty file; a crash of the process
+    cannot (the data is in the kernel's cache by then)."""
+    temp = write_temp(path, data, durable)
     try:
         os.replace(temp, path)
     except BaseException:

@@ -56,10 +56,10 @@ class LocalStore:
             return UNCHANGED
         return self.get_versioned(key)
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes, durable: bool = True) -> None:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(path, data)
+        write_bytes_atomic(path, data, durable)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         path = self.path(key)

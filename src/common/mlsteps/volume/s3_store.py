@@ -121,7 +121,7 @@ class S3Store:
 
         return self._call("read", key, fetch, missing=False) or None
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes, durable: bool = True) -> None:  # S3 is always durable
         self._call("write", key, lambda: self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data))
 
     def put_if_absent(self, key: str, data: bytes) -> bool:

@@ -46,8 +46,12 @@ class Store(Protocol):
     def get_if_changed(self, key: str, etag: str | None) -> Versioned | None:
         """UNCHANGED when the object still has `etag` (one small request, no body); else as get_versioned."""
 
-    def put(self, key: str, data: bytes) -> None:
-        """Write the whole object; a reader sees the old one or this one."""
+    def put(self, key: str, data: bytes, durable: bool = True) -> None:
+        """Write the whole object; a reader sees the old one or this one.
+
+        `durable=False`: the object may be lost to a power cut (not to a crash of the process) in exchange for
+        not waiting for the disk; only the prediction log asks for it. An object store is always durable.
+        """
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """Write only if no object has this key; False when one has (somebody claimed it first)."""
