@@ -70,7 +70,7 @@ from unittest import mock
 import httpx
 import yaml
 
-from helpers import REPO_ROOT, SAMPLE, VENV_BIN
+from helpers import REPO_ROOT, SAMPLE, VENV_BIN, free_port
 
 COMPONENT = "app.kubernetes.io/component"
 JOB_KINDS = ("Job", "CronJob")
@@ -766,7 +766,27 @@ def _started_at(stack: PodmanStack, container: str) -> str:
     return stack._podman("inspect", "--format", "{{.State.StartedAt}}", container).stdout.strip()
 
 
-def two_replicas_follow_the_store(stack: PodmanStack, timings: dict[str, float], host_ports: list[int]) -> None:
+def two_replicas_follow_the_store(objects: list[dict], image: str, images: dict[str, str], project: str) -> dict:
+    """Levels 3 and 4 with the in-cluster store: play `objects` (the store's Secret among them) on a stack of
+    their own, check `_two_replicas_follow_the_store`, check nothing is left; returns the timings."""
+    stack = PodmanStack(
+        objects,
+        image=image,
+        images=images,
+        host_port=free_port(),
+        project=project,
+        env={"MLSTEPS_PROMOTION_TOLERANCE": "1"},  # every new model is promoted, so the version must advance
+    )
+    timings = {}
+    started = time.monotonic()
+    with stack:
+        timings["store ready"] = time.monotonic() - started
+        _two_replicas_follow_the_store(stack, timings, [free_port(), free_port()])
+    assert not leftovers(stack.prefix), "the harness left pods, volumes, secrets or a network"
+    return timings
+
+
+def _two_replicas_follow_the_store(stack: PodmanStack, timings: dict[str, float], host_ports: list[int]) -> None:
     """What levels 3 and 4 both check with the in-cluster store (the stack entered: the store pod is
     ready): serve's pod template mounts no claim; one run of load-data and train publishes to the store;
     two serve pods, each with nothing but its own empty /data, answer /predict from the same model

@@ -571,18 +571,5 @@ def test_the_store_overlay_runs_two_serve_replicas_with_no_claim_on_podman():
     assert result.returncode == 0, result.stderr
     secret = re.search(r"kubectl create secret generic (\S+)", (overlay / "kustomization.yaml").read_text()).group(1)
     objects = yaml_objects(result.stdout) + [store_secret(secret)]
-    timings = {}
-    stack = PodmanStack(
-        objects,
-        image=podman_image(),
-        images={STORE_TAG: podman_store_image()},
-        host_port=free_port(),
-        project="mlsteps-l3s",
-        env={"MLSTEPS_PROMOTION_TOLERANCE": "1"},  # every new model is promoted, so the version must advance
-    )
-    started = time.monotonic()
-    with stack:
-        timings["store ready"] = time.monotonic() - started
-        two_replicas_follow_the_store(stack, timings, [free_port(), free_port()])
-    assert not leftovers(stack.prefix), "the harness left pods, volumes, secrets or a network"
+    timings = two_replicas_follow_the_store(objects, podman_image(), {STORE_TAG: podman_store_image()}, "mlsteps-l3s")
     print("level 3 with the store on podman, seconds:", {k: round(v, 1) for k, v in timings.items()})

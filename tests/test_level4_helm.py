@@ -863,21 +863,7 @@ def test_the_chart_with_the_in_cluster_store_runs_two_serve_replicas_with_no_cla
     need(command_works("podman", "info"), "podman is missing or broken (bash scripts/runtimes/podman.sh)")
     objects = chart_objects(STORE_VALUES) + [store_secret("mlsteps-store")]
     assert by_key(objects)[("Deployment", "mlsteps-serve")]["spec"]["replicas"] == 2
-    images = {STORE_TAG: podman_store_image()}
-    timings = {}
-    stack = PodmanStack(
-        objects,
-        image=podman_image(),
-        images=images,
-        host_port=free_port(),
-        project="mlsteps-l4s",
-        env={"MLSTEPS_PROMOTION_TOLERANCE": "1"},  # every new model is promoted, so the version must advance
-    )
-    started = time.monotonic()
-    with stack:
-        timings["store ready"] = time.monotonic() - started
-        two_replicas_follow_the_store(stack, timings, [free_port(), free_port()])
-    assert not leftovers(stack.prefix), "the harness left pods, volumes, secrets or a network"
+    timings = two_replicas_follow_the_store(objects, podman_image(), {STORE_TAG: podman_store_image()}, "mlsteps-l4s")
     print("level 4 with the store on podman, seconds:", {k: round(v, 1) for k, v in timings.items()})
 
 
