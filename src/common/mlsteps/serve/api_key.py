@@ -19,6 +19,8 @@ from fastapi import HTTPException, Request, Security
 from fastapi.security import HTTPBearer
 from starlette.requests import HTTPConnection
 
+from mlsteps.serve.raw_headers import first_header
+
 
 class BearerToken(HTTPBearer):
     """FastAPI's HTTPBearer (the OpenAPI scheme, the Authorize button in /docs), answering the token alone.
@@ -29,12 +31,12 @@ class BearerToken(HTTPBearer):
     """
 
     async def __call__(self, request: HTTPConnection) -> str | None:
-        for name, value in request.scope["headers"]:
-            if name == b"authorization":
-                scheme, _, token = value.decode("latin-1").partition(" ")
-                token = token.strip()
-                return token if token and scheme.lower() == "bearer" else None
-        return None
+        header = first_header(request.scope, b"authorization")
+        if header is None:
+            return None
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        return token if token and scheme.lower() == "bearer" else None
 
 
 # auto_error=False: a missing or non-Bearer header gives None here, and require_api_key words the 401.

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlsteps.errors import RuntimeFailure
+from mlsteps.serve.raw_headers import first_header
 from mlsteps.volume.location import PREDICTIONS, area
 from mlsteps.volume.prediction_log import (
     FEEDBACK,
@@ -69,11 +70,8 @@ def new_request_id() -> str:
 
 
 def request_id_of(scope: dict) -> str:
-    """The request's id: its X-Request-ID header (from the raw headers, as routes.content_headers reads them)."""
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            return request_id_from(value.decode("latin-1"))
-    return new_request_id()
+    """The request's id: its X-Request-ID header, else a new one."""
+    return request_id_from(first_header(scope, b"x-request-id"))
 
 
 def request_id_from(header: str | None) -> str:
